@@ -1,0 +1,122 @@
+"""Settings, read from ``TUFPI_*`` environment variables and an optional TOML file.
+
+Settings are a frozen value built once (by the CLI) and handed to the app factory;
+nothing reads the environment after that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value we cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the index needs to start.
+
+    Attributes:
+        data_dir: root of the embedded default: the SQLite database and the files.
+        database_url: SQLAlchemy URL; empty means SQLite inside ``data_dir``.
+        storage_dir: where distributions live; empty means ``data_dir/files``.
+        host, port: where ``serve`` listens.
+        max_upload_bytes: largest accepted upload body.
+        private: when true, reads need a token as uploads do.
+    """
+
+    data_dir: Path = Path("tufpi-data")
+    database_url: str = ""
+    storage_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_bytes: int = 100 * MiB
+    private: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tufpi.sqlite3').resolve()}"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        """The directory files are stored under."""
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "files"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite (the embedded default)."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if name in ("data_dir", "storage_dir"):
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+    except ValueError as e:
+        raise ConfigError(f"setting {name}: {e}") from e
+    return str(value)
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from a TOML file, then ``TUFPI_*`` variables, then explicit overrides.
+
+    Later sources win. Unknown keys in the file are an error, so a typo is not silently ignored.
+
+    Raises:
+        ConfigError: unreadable file, unknown key or a value of the wrong kind.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            table = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read {config_file}: {e}") from e
+        section = table.get("tufpi", table)
+        for key, value in section.items():
+            name = key.replace("-", "_")
+            if name not in _FIELDS:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}")
+            values[name] = _coerce(name, value)
+    for name in _FIELDS:
+        env_value = environ.get(f"TUFPI_{name.upper()}")
+        if env_value is not None:
+            values[name] = _coerce(name, env_value)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return Settings(**values)
+
+
+def from_environment(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from this process's environment (the CLI's entry point)."""
+    return load_settings(os.environ, config_file, overrides)

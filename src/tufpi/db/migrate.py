@@ -1,0 +1,20 @@
+"""Run Alembic migrations programmatically (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config pointing at tufpi's migrations, bound to ``engine``."""
+    config = Config()
+    config.set_main_option("script_location", "tufpi.db:migrations")
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision``."""
+    command.upgrade(alembic_config(engine), revision)

@@ -1,0 +1,125 @@
+"""The index's tables, as SQLAlchemy 2 typed models.
+
+Schema changes go through Alembic (``tufpi/db/migrations``); ``tests/db`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy's declared class attribute
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created: Mapped[dt.datetime]
+
+
+class Token(Base):
+    """An API token; only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Normalised project name the token is limited to; None means all of the user's projects.
+    project: Mapped[str | None] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[dt.datetime]
+    revoked: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[dt.datetime]
+    # Bumped on every change that alters the project's pages; caches key on it.
+    serial: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "canonical_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    canonical_version: Mapped[str] = mapped_column(String(100))
+    created: Mapped[dt.datetime]
+    requires_python: Mapped[str | None] = mapped_column(String(200))
+    # Core metadata fields of the first file uploaded (packaging's raw form), for the JSON API.
+    core_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str | None] = mapped_column(Text)
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class File(Base):
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300), unique=True)
+    # Storage key, relative to the storage root and to the index's URL root.
+    path: Mapped[str] = mapped_column(String(400), unique=True)
+    packagetype: Mapped[str] = mapped_column(String(20))
+    python_version: Mapped[str] = mapped_column(String(50))
+    requires_python: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha512: Mapped[str] = mapped_column(String(128))
+    blake2_256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str] = mapped_column(String(32))
+    metadata_sha256: Mapped[str | None] = mapped_column(String(64))
+    metadata_size: Mapped[int | None] = mapped_column(Integer)
+    upload_time: Mapped[dt.datetime]
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    release: Mapped[Release] = relationship(lazy="joined")

@@ -1,0 +1,23 @@
+"""The index's domain: names and filenames, uploads, tokens, and the service over the database."""
+
+from tufpi.index.errors import (
+    Forbidden,
+    IndexProblem,
+    InvalidUpload,
+    NotAuthenticated,
+    NotFound,
+    UploadTooLarge,
+)
+from tufpi.index.service import Identity, IndexService, UploadResult
+
+__all__ = [
+    "Forbidden",
+    "Identity",
+    "IndexProblem",
+    "IndexService",
+    "InvalidUpload",
+    "NotAuthenticated",
+    "NotFound",
+    "UploadResult",
+    "UploadTooLarge",
+]

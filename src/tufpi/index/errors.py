@@ -1,0 +1,41 @@
+"""The index layer's exceptions; routes turn them into HTTP answers."""
+
+from __future__ import annotations
+
+
+class IndexProblem(Exception):
+    """Base of every error the index reports to a client."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidUpload(IndexProblem):
+    """The upload is malformed, inconsistent or not allowed as sent (400)."""
+
+
+class UploadTooLarge(IndexProblem):
+    """The body exceeds the configured limit (413)."""
+
+    status = 413
+
+
+class NotAuthenticated(IndexProblem):
+    """No credentials, or credentials we do not recognise (401)."""
+
+    status = 401
+
+
+class Forbidden(IndexProblem):
+    """Valid credentials that may not do this (403)."""
+
+    status = 403
+
+
+class NotFound(IndexProblem):
+    """No such project, release or file (404)."""
+
+    status = 404

@@ -1,0 +1,121 @@
+"""Project names, versions and distribution filenames: pure checks built on ``packaging``."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from tufpi.index.errors import InvalidUpload
+
+# PEP 508 / core metadata "Name": ASCII letters, digits, and . _ - inside.
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# Every character a wheel or sdist filename may legitimately contain. Anything else, such as a
+# separator, NUL, a control character or a Unicode look-alike of '/', is refused outright.
+_FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
+_MAX_FILENAME = 255
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+PACKAGETYPES = {"sdist", "bdist_wheel"}
+
+
+def normalize(name: str) -> NormalizedName:
+    """PEP 503 normalised form of a project name."""
+    return canonicalize_name(name)
+
+
+def is_valid_project_name(name: str) -> bool:
+    """Whether ``name`` is a valid project name per the core metadata specification."""
+    return bool(_PROJECT_NAME.match(name))
+
+
+def parse_version(text: str) -> Version:
+    """Parse a PEP 440 version. Raises InvalidUpload with a readable message."""
+    try:
+        return Version(text)
+    except InvalidVersion as e:
+        raise InvalidUpload(f"Invalid version {text!r}: not a PEP 440 version.") from e
+
+
+@dataclasses.dataclass(frozen=True)
+class DistFilename:
+    """What a distribution's filename says about it."""
+
+    filename: str
+    name: NormalizedName
+    version: Version
+    packagetype: str
+
+
+def check_filename_safe(filename: str) -> None:
+    """Refuse filenames that could escape a directory or fool a reader.
+
+    Raises:
+        InvalidUpload: with a message naming what is wrong.
+    """
+    if not filename:
+        raise InvalidUpload("Missing filename.")
+    if len(filename) > _MAX_FILENAME:
+        raise InvalidUpload(f"Filename is longer than {_MAX_FILENAME} characters.")
+    if "\x00" in filename:
+        raise InvalidUpload("Invalid filename: contains a NUL byte.")
+    if "/" in filename or "\\" in filename:
+        raise InvalidUpload(f"Invalid filename {filename!r}: path separators are not allowed.")
+    if filename.startswith("."):
+        raise InvalidUpload(f"Invalid filename {filename!r}: may not start with '.'.")
+    if not _FILENAME_CHARS.match(filename):
+        bad = sorted({c for c in filename if not _FILENAME_CHARS.match(c)})
+        shown = ", ".join(f"U+{ord(c):04X}" for c in bad)
+        raise InvalidUpload(
+            f"Invalid filename {filename!r}: characters not allowed in a distribution "
+            f"filename ({shown})."
+        )
+
+
+def parse_dist_filename(filename: str) -> DistFilename:
+    """Parse a wheel or sdist filename.
+
+    Raises:
+        InvalidUpload: unsafe, unknown extension or unparseable filename.
+    """
+    check_filename_safe(filename)
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return DistFilename(filename, name, version, "bdist_wheel")
+        if filename.endswith(SDIST_SUFFIXES):
+            name, version = parse_sdist_filename(filename)
+            return DistFilename(filename, name, version, "sdist")
+    except (InvalidWheelFilename, InvalidSdistFilename) as e:
+        raise InvalidUpload(f"Invalid distribution filename {filename!r}: {e}") from e
+    raise InvalidUpload(
+        f"Invalid file extension in {filename!r}: use .whl for wheels and .tar.gz for sdists."
+    )
+
+
+def check_filename_matches(dist: DistFilename, name: str, version: Version) -> None:
+    """The filename must be for the project and version the form declares.
+
+    Raises:
+        InvalidUpload: when they disagree.
+    """
+    if dist.name != normalize(name):
+        raise InvalidUpload(
+            f"Filename {dist.filename!r} is for project {dist.name!r}, "
+            f"but the upload is for {normalize(name)!r}."
+        )
+    if canonicalize_version(dist.version) != canonicalize_version(version):
+        raise InvalidUpload(
+            f"Filename {dist.filename!r} is for version {dist.version}, "
+            f"but the upload is for version {version}."
+        )

@@ -1,0 +1,204 @@
+"""The pure steps of an upload: read the form, hash the content, check what the client claims.
+
+Each step has a name and raises ``InvalidUpload`` with a message twine shows; nothing here
+touches the database or storage (see ``tufpi.index.service`` for that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from packaging.version import Version
+
+from tufpi.index import core_metadata
+from tufpi.index.errors import InvalidUpload, UploadTooLarge
+from tufpi.index.names import (
+    PACKAGETYPES,
+    DistFilename,
+    check_filename_matches,
+    is_valid_project_name,
+    parse_dist_filename,
+    parse_version,
+)
+
+_CHUNK = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadForm:
+    """The fields of a legacy upload request that tufpi acts on."""
+
+    name: str
+    version: Version
+    filetype: str
+    pyversion: str
+    metadata_version: str
+    sha256_digest: str | None
+    blake2_256_digest: str | None
+    md5_digest: str | None
+    description: str | None
+
+
+def _field(fields: Mapping[str, str], key: str) -> str:
+    value = fields.get(key, "").strip()
+    if not value:
+        raise InvalidUpload(f"Missing required field {key!r}.")
+    return value
+
+
+def _optional(fields: Mapping[str, str], key: str) -> str | None:
+    value = fields.get(key, "").strip()
+    return value or None
+
+
+def parse_form(fields: Mapping[str, str]) -> UploadForm:
+    """Validate the non-file fields of ``POST /legacy/``.
+
+    Raises:
+        InvalidUpload: unknown action or protocol, a missing field, a bad name, version or type.
+    """
+    action = fields.get(":action", "")
+    if action != "file_upload":
+        raise InvalidUpload(f"Unsupported :action {action!r}; only 'file_upload' is supported.")
+    if fields.get("protocol_version", "1") != "1":
+        raise InvalidUpload("Unknown protocol_version; only 1 is supported.")
+    name = _field(fields, "name")
+    if not is_valid_project_name(name):
+        raise InvalidUpload(
+            f"Invalid project name {name!r}: use ASCII letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit."
+        )
+    version = parse_version(_field(fields, "version"))
+    filetype = _field(fields, "filetype")
+    if filetype not in PACKAGETYPES:
+        raise InvalidUpload(
+            f"Unknown filetype {filetype!r}: only 'sdist' and 'bdist_wheel' are accepted."
+        )
+    return UploadForm(
+        name=name,
+        version=version,
+        filetype=filetype,
+        pyversion=_optional(fields, "pyversion") or ("source" if filetype == "sdist" else ""),
+        metadata_version=_optional(fields, "metadata_version") or "",
+        sha256_digest=_optional(fields, "sha256_digest"),
+        blake2_256_digest=_optional(fields, "blake2_256_digest"),
+        md5_digest=_optional(fields, "md5_digest"),
+        description=fields.get("description"),
+    )
+
+
+def check_dist(form: UploadForm, filename: str) -> DistFilename:
+    """The filename must be safe and agree with the form's name, version and filetype."""
+    dist = parse_dist_filename(filename)
+    check_filename_matches(dist, form.name, form.version)
+    if dist.packagetype != form.filetype:
+        raise InvalidUpload(
+            f"Filename {filename!r} is a {dist.packagetype}, but filetype says {form.filetype}."
+        )
+    return dist
+
+
+@dataclasses.dataclass(frozen=True)
+class Digests:
+    size: int
+    sha256: str
+    sha512: str
+    blake2_256: str
+    md5: str
+
+
+@dataclasses.dataclass
+class StagedFile:
+    """The uploaded content copied to a private temporary file, hashed on the way."""
+
+    path: Path
+    digests: Digests
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> StagedFile:
+    """Copy ``source`` to a temp file in one pass, hashing it; refuse more than ``limit`` bytes.
+
+    Raises:
+        UploadTooLarge: the content exceeds ``limit``.
+        InvalidUpload: the content is empty.
+    """
+    hashers: dict[str, Any] = {
+        "sha256": hashlib.sha256(),
+        "sha512": hashlib.sha512(),
+        "blake2_256": hashlib.blake2b(digest_size=32),
+        "md5": hashlib.md5(usedforsecurity=False),
+    }
+    size = 0
+    fd, name = tempfile.mkstemp(prefix="tufpi-upload-", dir=directory)
+    path = Path(name)
+    try:
+        with open(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLarge(f"File too large: the limit is {limit} bytes.")
+                for h in hashers.values():
+                    h.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise InvalidUpload("The uploaded file is empty.")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    hexes = {k: h.hexdigest() for k, h in hashers.items()}
+    return StagedFile(path, Digests(size=size, **hexes))
+
+
+def check_digests(form: UploadForm, digests: Digests) -> None:
+    """Every digest the client sent must match the content received."""
+    claimed = {
+        "sha256_digest": (form.sha256_digest, digests.sha256),
+        "blake2_256_digest": (form.blake2_256_digest, digests.blake2_256),
+        "md5_digest": (form.md5_digest, digests.md5),
+    }
+    for field, (given, actual) in claimed.items():
+        if given is not None and not hmac.compare_digest(given.lower(), actual):
+            raise InvalidUpload(f"The {field} does not match the uploaded content.")
+
+
+@dataclasses.dataclass(frozen=True)
+class InspectedDist:
+    """A staged distribution whose metadata has been read and checked."""
+
+    dist: DistFilename
+    staged: StagedFile
+    metadata: bytes
+    fields: dict[str, Any]
+
+    @property
+    def metadata_sha256(self) -> str:
+        return hashlib.sha256(self.metadata).hexdigest()
+
+    @property
+    def requires_python(self) -> str | None:
+        value = self.fields.get("requires_python")
+        return str(value) if value else None
+
+
+def inspect(form: UploadForm, dist: DistFilename, staged: StagedFile) -> InspectedDist:
+    """Check digests and read the core metadata of a staged distribution."""
+    check_digests(form, staged.digests)
+    data = core_metadata.extract(staged.path, dist)
+    fields = core_metadata.parse(data, dist)
+    return InspectedDist(dist, staged, data, fields)
+
+
+def copy_to(staged: StagedFile, out: BinaryIO) -> None:
+    """Write the staged content to ``out`` (used by storage backends that want a stream)."""
+    with staged.path.open("rb") as src:
+        shutil.copyfileobj(src, out, _CHUNK)

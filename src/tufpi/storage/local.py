@@ -1,0 +1,66 @@
+"""Storage in a local directory, written with temp file + fsync + ``os.replace``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from tufpi.storage.base import StorageError
+
+
+class LocalStorage:
+    """Keys are POSIX relative paths below ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        pure = PurePosixPath(key)
+        if pure.is_absolute() or ".." in pure.parts or "\x00" in key or not pure.parts:
+            raise StorageError(f"refusing storage key {key!r}")
+        return self.root.joinpath(*pure.parts)
+
+    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        self._write(key, lambda out: shutil.copyfileobj(source, out, 1024 * 1024))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, lambda out: out.write(data))
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                yield path.relative_to(self.root).as_posix()

@@ -1,0 +1,74 @@
+"""What every route needs, built once by the app factory and kept on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from tufpi.config import Settings
+from tufpi.index import tokens
+from tufpi.index.errors import IndexProblem
+from tufpi.index.service import Identity, IndexService
+
+# Our uvicorn protocol (tufpi.web.server) moves this header into the HTTP reason phrase,
+# which is where twine looks for the error message (as PyPI puts it there).
+REASON_HEADER = "x-tufpi-reason"
+
+
+class RenderCache:
+    """A small LRU of rendered bodies keyed by (what, version); renders at most once per key."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+                return body
+        body = render()
+        with self._lock:
+            self._items[key] = body
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return body
+
+
+@dataclasses.dataclass
+class WebContext:
+    settings: Settings
+    index: IndexService
+    pages: RenderCache
+
+    def identify(self, request: Request) -> Identity:
+        """The caller's identity from Basic auth. Raises NotAuthenticated."""
+        return self.index.authenticate(
+            tokens.parse_basic_auth(request.headers.get("authorization"))
+        )
+
+    def check_read(self, request: Request) -> None:
+        """On a private index every read needs a valid token. Raises NotAuthenticated."""
+        if self.settings.private:
+            self.identify(request)
+
+
+def context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+def problem(error: IndexProblem) -> Response:
+    """An error answer: the message in the body and (for twine) in the reason phrase."""
+    reason = " ".join(error.message.split()).encode("ascii", "backslashreplace").decode()
+    headers = {REASON_HEADER: reason[:500]}
+    if error.status == 401:
+        headers["www-authenticate"] = 'Basic realm="tufpi"'
+    return PlainTextResponse(error.message + "\n", status_code=error.status, headers=headers)

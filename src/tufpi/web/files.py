@@ -1,0 +1,59 @@
+"""File downloads under ``/packages/``: distributions and their PEP 658 ``.metadata`` files.
+
+Paths are storage keys, so a static server pointed at the storage root serves the same URLs.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+from tufpi.index.errors import IndexProblem
+from tufpi.storage import StorageError
+from tufpi.web.context import context, problem
+
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def media_type(name: str) -> str:
+    if name.endswith((".whl", ".zip")):
+        return "application/zip"
+    if name.endswith(".tar.gz"):
+        return "application/gzip"
+    if name.endswith(".metadata"):
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
+def _etag(key: str) -> str | None:
+    # Keys are packages/aa/bb/<rest of sha256>/<filename>: the content hash is in the path.
+    parts = PurePosixPath(key).parts
+    if len(parts) == 5 and parts[0] == "packages":
+        suffix = "-metadata" if key.endswith(".metadata") else ""
+        return f'"{parts[1]}{parts[2]}{parts[3]}{suffix}"'
+    return None
+
+
+async def download(request: Request) -> Response:
+    ctx = context(request)
+    try:
+        await run_in_threadpool(ctx.check_read, request)
+    except IndexProblem as e:
+        return problem(e)
+    key = "packages/" + request.path_params["path"]
+    try:
+        path = ctx.index.storage.local_path(key)
+    except StorageError:
+        return PlainTextResponse("Not found.\n", status_code=404)
+    if path is None or not path.is_file():
+        return PlainTextResponse("Not found.\n", status_code=404)
+    headers = {"cache-control": ("private, " if ctx.settings.private else "") + _IMMUTABLE}
+    etag = _etag(key)
+    if etag:
+        headers["etag"] = etag
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=media_type(key), headers=headers)

@@ -1,0 +1,106 @@
+"""``POST /legacy/``: the upload API that twine and ``uv publish`` speak.
+
+The route only sequences named steps; each step lives in ``tufpi.index.upload`` (pure) or
+``tufpi.index.service`` (database and storage) and raises an ``IndexProblem`` on refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from tufpi.index import upload as steps
+from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
+from tufpi.index.service import UploadResult
+from tufpi.web.context import WebContext, context, problem
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Form fields other than the file (description, classifiers...) stay small.
+_MAX_FIELD_BYTES = 8 * 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes without ever holding them in memory.
+
+    A declared Content-Length over the limit is refused before reading a byte; a body that
+    grows past it while streaming raises UploadTooLarge in the route reading it.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            response = problem(UploadTooLarge(self._message()))
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise UploadTooLarge(self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"Upload too large: the limit is {self.limit} bytes."
+
+
+async def _read_form(request: Request) -> tuple[dict[str, str], UploadFile]:
+    try:
+        form = await request.form(max_files=2, max_fields=2000, max_part_size=_MAX_FIELD_BYTES)
+    except HTTPException as e:
+        raise InvalidUpload(f"Malformed upload body: {e.detail}") from e
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    content = form.get("content")
+    if not isinstance(content, UploadFile) or not content.filename:
+        raise InvalidUpload("Missing the 'content' file part of the upload.")
+    return fields, content
+
+
+async def _upload(request: Request, ctx: WebContext) -> UploadResult:
+    who = await run_in_threadpool(ctx.identify, request)
+    fields, content = await _read_form(request)
+    form = steps.parse_form(fields)
+    dist = steps.check_dist(form, content.filename or "")
+    staged = await run_in_threadpool(steps.stage, content.file, ctx.settings.max_upload_bytes)
+    try:
+        inspected = await run_in_threadpool(steps.inspect, form, dist, staged)
+        return await run_in_threadpool(ctx.index.upload, who, form, inspected)
+    finally:
+        staged.discard()
+        await content.close()
+
+
+async def legacy_upload(request: Request) -> Response:
+    ctx = context(request)
+    try:
+        result = await _upload(request, ctx)
+    except IndexProblem as e:
+        return problem(e)
+    if not result.created:
+        return PlainTextResponse(
+            f"File {result.filename} already exists with identical content; nothing changed.\n"
+        )
+    return PlainTextResponse(f"Uploaded {result.filename} to {result.project} {result.version}.\n")

@@ -1,0 +1,52 @@
+"""Shared fixtures: a real index server per test module, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import server as server_support
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the embedded SQLite default, else a fresh PostgreSQL database URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if server_support.POSTGRES_ENV not in os.environ:
+        if os.environ.get(server_support.REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{server_support.POSTGRES_ENV} is not set but PostgreSQL is required")
+        pytest.skip(f"PostgreSQL tests need {server_support.POSTGRES_ENV}")
+    with server_support.postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def index_server(
+    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[server_support.IndexServer]:
+    """A running ``tufpi serve`` shared by the tests of one module (use distinct project names)."""
+    data_dir: Path = tmp_path_factory.mktemp("index")
+    srv = server_support.start(data_dir, database_url)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        with contextlib.suppress(OSError):
+            print((data_dir / "serve.log").read_text()[-2000:])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("work")

@@ -1,0 +1,136 @@
+"""Start a real ``tufpi serve`` on 127.0.0.1 for end-to-end tests, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.support.clients import clean_env
+
+POSTGRES_ENV = "TUFPI_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "TUFPI_REQUIRE_POSTGRES"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one server; dropped afterwards."""
+    admin_url = os.environ[POSTGRES_ENV]
+    name = f"tufpi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclasses.dataclass
+class IndexServer:
+    """A running index and the settings its CLI shares."""
+
+    url: str
+    data_dir: Path
+    database_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def simple(self) -> str:
+        return self.url + "simple/"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``tufpi ARGS`` against this index's database and data directory."""
+        result = subprocess.run(
+            [sys.executable, "-m", "tufpi.cli", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"tufpi {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result
+
+    def new_user(self, name: str, project: str | None = None) -> str:
+        """Create a user and return an API token for them."""
+        self.cli("user", "add", name)
+        extra = ["--project", project] if project else []
+        return self.cli("token", "create", "--user", name, *extra).stdout.strip()
+
+    def state(self) -> dict[str, object]:
+        """Row counts of every table and the list of stored files: for "nothing changed" checks."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                tables = ["users", "tokens", "projects", "owners", "releases", "files"]
+                counts = {
+                    t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables
+                }
+        finally:
+            engine.dispose()
+        files_dir = self.data_dir / "files"
+        files = sorted(str(p.relative_to(files_dir)) for p in files_dir.rglob("*") if p.is_file())
+        return {"rows": counts, "files": files}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+def start(data_dir: Path, database_url: str | None = None, **settings: str) -> IndexServer:
+    """Start ``tufpi serve`` and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    db_url = database_url or f"sqlite:///{data_dir / 'tufpi.sqlite3'}"
+    env = clean_env(
+        TUFPI_DATA_DIR=str(data_dir),
+        TUFPI_DATABASE_URL=db_url,
+        TUFPI_PORT=str(port),
+        **{f"TUFPI_{k.upper()}": v for k, v in settings.items()},
+    )
+    server = IndexServer(f"http://127.0.0.1:{port}/", data_dir, db_url, env)
+    server.cli("db", "upgrade")
+    log = (data_dir / "serve.log").open("ab")
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"tufpi serve exited: {(data_dir / 'serve.log').read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url, timeout=1).status_code == 200:
+                return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("tufpi serve did not start in 30 s")
