@@ -48,5 +48,8 @@ def index_server(
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(
+    index_server: server_support.IndexServer, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A scratch directory per module and database (where test projects are built)."""
     return tmp_path_factory.mktemp("work")
