@@ -123,3 +123,72 @@ class File(Base):
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     release: Mapped[Release] = relationship(lazy="joined")
+
+
+# -- signed repository metadata (PEP 458) ------------------------------------------------------
+
+
+class TrustConfig(Base):
+    """How the repository was initialised; one row, written by ``tufpi trust init``."""
+
+    __tablename__ = "trust_config"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_of_bins: Mapped[int] = mapped_column(Integer)
+    initialised: Mapped[dt.datetime]
+
+
+class Target(Base):
+    """A file the repository vouches for: the desired content of the bin-n roles.
+
+    Written by the web in the transaction that changes it; the signer builds each bin from
+    these rows, so a bin's content never depends on replaying a log.
+    """
+
+    __tablename__ = "targets"
+
+    path: Mapped[str] = mapped_column(String(500), primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    sha512: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+
+
+class TargetChange(Base):
+    """The transaction log: every target added or removed, by whom, and which snapshot
+    published it. Rows with no ``published_version`` are the signer's pending queue."""
+
+    __tablename__ = "target_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(500))
+    bin: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))  # "add" or "remove"
+    length: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    sha512: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(100))
+    created: Mapped[dt.datetime]
+    published_version: Mapped[int | None] = mapped_column(Integer, index=True)
+    published_at: Mapped[dt.datetime | None]
+
+
+class RoleState(Base):
+    """The signer's record of each online role it published: version and expiry."""
+
+    __tablename__ = "role_states"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    expires: Mapped[dt.datetime] = mapped_column(index=True)
+    signed: Mapped[dt.datetime]
+
+
+class Superseded(Base):
+    """A versioned metadata file no longer current, removed after the grace period."""
+
+    __tablename__ = "superseded_files"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(index=True)

@@ -1,0 +1,238 @@
+"""Publish pending target changes: bin-n roles, then snapshot, then timestamp.
+
+Each bin is rebuilt from the ``targets`` rows of one consistent database read, so a batch can
+be repeated after a crash with the same result; the database learns what was published only
+after ``timestamp.json`` is in place. A crash at any point leaves the previous timestamp, and
+the complete set it names, as the repository clients see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from securesystemslib.signer import Signer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from tuf.api.metadata import Metadata, Snapshot, Timestamp
+
+from tufpi.db.models import RoleState, Target, TargetChange
+from tufpi.storage import Storage
+from tufpi.trust import layout, roles, state
+from tufpi.trust.plan import Plan, make_plan
+from tufpi.trust.policy import Policy
+from tufpi.trust.store import MetadataStore
+
+Clock = Callable[[], dt.datetime]
+Checkpoint = Callable[[str], None]
+# Bins signed per database read while re-signing many at once (bounded memory).
+_BIN_CHUNK = 512
+
+
+class NotInitialised(Exception):
+    """The repository has no signed metadata yet: run ``tufpi trust init``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishResult:
+    """What one publication did."""
+
+    snapshot_version: int
+    timestamp_version: int
+    bins: int
+    changes: int
+    published: bool
+
+
+def _no_checkpoint(_name: str) -> None:
+    return None
+
+
+class Publisher:
+    """Signs with the online key and writes metadata; one active instance per repository."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        storage: Storage,
+        signer: Signer,
+        policy: Policy,
+        clock: Clock,
+        checkpoint: Checkpoint = _no_checkpoint,
+        batch_limit: int = 50_000,
+    ) -> None:
+        self.sessions = sessions
+        self.store = MetadataStore(storage)
+        self.signer = signer
+        self.policy = policy
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.batch_limit = batch_limit
+        self._snapshot: Metadata[Snapshot] | None = None
+        self._timestamp: Metadata[Timestamp] | None = None
+        self._bins = 0
+
+    def load(self) -> None:
+        """Read the current timestamp and snapshot from storage (the published truth)."""
+        if not self.store.exists():
+            raise NotInitialised("no timestamp.json: run `tufpi trust init` first")
+        with self.sessions() as session:
+            bins = state.number_of_bins(session)
+        if bins is None:
+            raise NotInitialised("the database has no trust configuration: run `tufpi trust init`")
+        self._bins = bins
+        self._timestamp = self.store.timestamp()
+        self._snapshot = self.store.snapshot(self._timestamp.signed.snapshot_meta.version)
+
+    def publish(self) -> PublishResult:
+        """Publish whatever is pending or about to expire; a no-op when nothing is."""
+        if self._snapshot is None or self._timestamp is None:
+            self.load()
+        assert self._snapshot is not None
+        assert self._timestamp is not None
+        now = self.clock()
+        expires = self.policy.online_expires(now)
+        # One read transaction: the pending set and the bins' rows are one consistent view.
+        with self.sessions() as session:
+            change_ids, changed_bins = self._pending(session)
+            plan = make_plan(
+                changed_bins,
+                self._expiring_bins(session, now),
+                self._snapshot.signed.expires,
+                self._timestamp.signed.expires,
+                now,
+                self.policy,
+            )
+            if plan.empty:
+                return self._result(0, 0, published=False)
+            self.checkpoint("read")
+            bin_versions = self._sign_bins(session, plan.bins, expires)
+        self.checkpoint("bins")
+        snapshot, snapshot_bytes = self._sign_snapshot(plan, bin_versions, expires)
+        timestamp = self._sign_timestamp(snapshot, snapshot_bytes, expires)
+        self._record(snapshot, timestamp, bin_versions, change_ids, now)
+        self.checkpoint("commit")
+        return self._result(len(bin_versions), len(change_ids), published=True)
+
+    def _result(self, bins: int, changes: int, published: bool) -> PublishResult:
+        assert self._snapshot is not None
+        assert self._timestamp is not None
+        return PublishResult(
+            self._snapshot.signed.version, self._timestamp.signed.version, bins, changes, published
+        )
+
+    def _pending(self, session: Session) -> tuple[list[int], set[int]]:
+        rows = session.execute(
+            select(TargetChange.id, TargetChange.bin)
+            .where(TargetChange.published_version.is_(None))
+            .order_by(TargetChange.id)
+            .limit(self.batch_limit)
+        ).all()
+        return [r[0] for r in rows], {r[1] for r in rows}
+
+    def _expiring_bins(self, session: Session, now: dt.datetime) -> set[int]:
+        names = session.scalars(
+            select(RoleState.name).where(
+                RoleState.name.like(f"{layout.BIN_PREFIX}-%"),
+                RoleState.expires <= now + self.policy.resign_margin,
+            )
+        )
+        return {int(name.rpartition("-")[2], 16) for name in names}
+
+    def _sign_bins(
+        self, session: Session, bins: frozenset[int], expires: dt.datetime
+    ) -> dict[str, int]:
+        """Rebuild, sign and write each bin from its target rows; returns name -> version."""
+        assert self._snapshot is not None
+        versions: dict[str, int] = {}
+        for part in state.chunks(sorted(bins), _BIN_CHUNK):
+            rows_by_bin = self._targets_of(session, part)
+            for index in part:
+                name = layout.bin_name(index, self._bins)
+                current = self._snapshot.signed.meta.get(f"{name}.json")
+                version = (current.version if current else 0) + 1
+                md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
+                md.sign(self.signer)
+                self.store.write_versioned(name, md)
+                versions[name] = version
+                self.checkpoint("bin")
+        return versions
+
+    @staticmethod
+    def _targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
+        found: dict[int, list[roles.TargetRow]] = defaultdict(list)
+        rows = session.execute(
+            select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512).where(
+                Target.bin.in_(bins)
+            )
+        )
+        for index, path, length, sha256, sha512 in rows:
+            found[index].append(roles.TargetRow(path, length, sha256, sha512))
+        return found
+
+    def _sign_snapshot(
+        self, plan: Plan, bin_versions: dict[str, int], expires: dt.datetime
+    ) -> tuple[Metadata[Snapshot], bytes]:
+        assert self._snapshot is not None
+        if not plan.snapshot:
+            current = self._snapshot
+            return current, self.store.read_bytes(Snapshot.type, current.signed.version)
+        md = roles.next_snapshot(self._snapshot.signed, expires, bin_versions)
+        md.sign(self.signer)
+        data = self.store.write_versioned(Snapshot.type, md)
+        self.checkpoint("snapshot")
+        return md, data
+
+    def _sign_timestamp(
+        self, snapshot: Metadata[Snapshot], snapshot_bytes: bytes, expires: dt.datetime
+    ) -> Metadata[Timestamp]:
+        assert self._timestamp is not None
+        md = roles.next_timestamp(
+            self._timestamp.signed, expires, snapshot.signed.version, snapshot_bytes
+        )
+        md.sign(self.signer)
+        self.store.write_timestamp(md)
+        self.checkpoint("timestamp")
+        return md
+
+    def _record(
+        self,
+        snapshot: Metadata[Snapshot],
+        timestamp: Metadata[Timestamp],
+        bin_versions: dict[str, int],
+        change_ids: list[int],
+        now: dt.datetime,
+    ) -> None:
+        """After timestamp.json is in place: tell the database what is now published."""
+        assert self._snapshot is not None
+        previous = self._snapshot.signed.version
+        superseded = [
+            layout.metadata_key(name, version - 1)
+            for name, version in bin_versions.items()
+            if version > 1
+        ]
+        if snapshot.signed.version != previous:
+            superseded.append(layout.metadata_key(Snapshot.type, previous))
+        expires = snapshot.signed.expires
+        online = [(name, version, expires) for name, version in bin_versions.items()]
+        online += [
+            (Snapshot.type, snapshot.signed.version, snapshot.signed.expires),
+            (Timestamp.type, timestamp.signed.version, timestamp.signed.expires),
+        ]
+        with self.sessions.begin() as session:
+            state.mark_published(session, change_ids, snapshot.signed.version, now)
+            state.save_role_states(session, online, now)
+            state.add_superseded(session, superseded, now)
+        self._snapshot = snapshot
+        self._timestamp = timestamp
+
+    def sweep(self) -> int:
+        """Delete superseded versioned metadata older than the grace period; never roots."""
+        before = self.clock() - self.policy.sweep_grace
+        with self.sessions.begin() as session:
+            keys = state.take_sweepable(session, before)
+        for key in keys:
+            self.store.storage.delete(key)
+        return len(keys)

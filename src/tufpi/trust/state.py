@@ -1,0 +1,80 @@
+"""The signer's bookkeeping in the database: role versions and expiry, the pending queue,
+superseded files. Portable upserts for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import RoleState, Superseded, TargetChange, TrustConfig
+
+T = TypeVar("T")
+# Keep statements under SQLite's bound-parameter limit.
+CHUNK = 5000
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(session: Session, model: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def number_of_bins(session: Session) -> int | None:
+    """The bin count chosen at initialisation, or None before ``trust init``."""
+    return session.scalar(select(TrustConfig.number_of_bins).order_by(TrustConfig.id.desc()))
+
+
+def save_role_states(
+    session: Session, states: Iterable[tuple[str, int, dt.datetime]], signed: dt.datetime
+) -> None:
+    """Record (role, version, expires) for each role just published."""
+    rows = [{"name": n, "version": v, "expires": e, "signed": signed} for n, v, e in states]
+    for part in chunks(rows):
+        stmt = _insert(session, RoleState).values(list(part))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "version": stmt.excluded.version,
+                "expires": stmt.excluded.expires,
+                "signed": stmt.excluded.signed,
+            },
+        )
+        session.execute(stmt)
+
+
+def mark_published(
+    session: Session, change_ids: Sequence[int], snapshot_version: int, now: dt.datetime
+) -> None:
+    for part in chunks(change_ids):
+        session.execute(
+            update(TargetChange)
+            .where(TargetChange.id.in_(part))
+            .values(published_version=snapshot_version, published_at=now)
+        )
+
+
+def add_superseded(session: Session, keys: Iterable[str], now: dt.datetime) -> None:
+    rows = [{"key": k, "since": now} for k in keys]
+    for part in chunks(rows):
+        stmt = _insert(session, Superseded).values(list(part))
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+
+
+def take_sweepable(session: Session, before: dt.datetime, limit: int = 10000) -> list[str]:
+    """Keys superseded before ``before``; their rows are deleted (the caller deletes files)."""
+    keys = list(
+        session.scalars(select(Superseded.key).where(Superseded.since < before).limit(limit))
+    )
+    for part in chunks(keys):
+        session.execute(delete(Superseded).where(Superseded.key.in_(part)))
+    return keys
