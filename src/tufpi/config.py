@@ -60,27 +60,54 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_PATHS = ("data_dir", "storage_dir")
+# Inclusive bounds of the integer settings: a port must be one TCP can use, a limit positive.
+_INT_RANGES = {"port": (1, 65535), "max_upload_bytes": (1, 2**63 - 1)}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _as_int(value: Any) -> int:
+    # bool is an int subclass and float truncates silently; TOML gives both, so refuse them.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise ValueError(f"not a whole number: {value!r}")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower() if isinstance(value, str) else None
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
 
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
-        if name in ("data_dir", "storage_dir"):
+        if name in _PATHS:
+            if not isinstance(value, str | os.PathLike):
+                raise ValueError(f"not a path: {value!r}")
             return Path(value)
         if kind == "int":
-            return int(value)
+            number = _as_int(value)
+            low, high = _INT_RANGES[name]
+            if not low <= number <= high:
+                raise ValueError(f"{number} is not between {low} and {high}")
+            return number
         if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            lowered = str(value).strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(f"not a boolean: {value!r}")
+            return _as_bool(value)
+        if not isinstance(value, str):
+            raise ValueError(f"not a string: {value!r}")
     except ValueError as e:
         raise ConfigError(f"setting {name}: {e}") from e
-    return str(value)
+    return value
 
 
 def load_settings(
@@ -102,6 +129,8 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"cannot read {config_file}: {e}") from e
         section = table.get("tufpi", table)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{config_file}: [tufpi] must be a table")
         for key, value in section.items():
             name = key.replace("-", "_")
             if name not in _FIELDS:

@@ -1,0 +1,178 @@
+"""Settings from a TOML file, ``TUFPI_*`` variables and overrides (tufpi.config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tufpi.config import ConfigError, MiB, Settings, load_settings
+
+
+def toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tufpi.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.data_dir == Path("tufpi-data")
+    assert settings.port == 8080
+    assert settings.host == "127.0.0.1"
+    assert settings.max_upload_bytes == 100 * MiB
+    assert settings.private is False
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({"TUFPI_DATA_DIR": str(tmp_path / "d")})
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'd' / 'tufpi.sqlite3'}"
+    assert settings.is_sqlite
+    assert settings.effective_storage_dir == tmp_path / "d" / "files"
+
+
+def test_relative_data_dir_gives_an_absolute_sqlite_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = load_settings({"TUFPI_DATA_DIR": "rel"}).effective_database_url
+    assert url == f"sqlite:///{tmp_path.resolve() / 'rel' / 'tufpi.sqlite3'}"
+
+
+def test_postgresql_url_is_not_sqlite() -> None:
+    settings = load_settings({"TUFPI_DATABASE_URL": "postgresql+psycopg://u@h/db"})
+    assert settings.effective_database_url == "postgresql+psycopg://u@h/db"
+    assert not settings.is_sqlite
+
+
+def test_every_setting_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TUFPI_DATA_DIR": str(tmp_path),
+            "TUFPI_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "TUFPI_STORAGE_DIR": str(tmp_path / "store"),
+            "TUFPI_HOST": "0.0.0.0",
+            "TUFPI_PORT": "9000",
+            "TUFPI_MAX_UPLOAD_BYTES": "1024",
+            "TUFPI_PRIVATE": "1",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings == Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://u@h/db",
+        storage_dir=tmp_path / "store",
+        host="0.0.0.0",
+        port=9000,
+        max_upload_bytes=1024,
+        private=True,
+    )
+    assert settings.effective_storage_dir == tmp_path / "store"
+
+
+def test_toml_file_with_a_tufpi_table(tmp_path: Path) -> None:
+    path = toml(
+        tmp_path,
+        '[tufpi]\ndata-dir = "/srv/tufpi"\nport = 9001\nmax_upload_bytes = 2048\n'
+        'private = true\ndatabase-url = "postgresql+psycopg://u@h/db"\n\n[other]\nx = 1\n',
+    )
+    settings = load_settings({}, path)
+    assert settings.data_dir == Path("/srv/tufpi")
+    assert settings.port == 9001
+    assert settings.max_upload_bytes == 2048
+    assert settings.private is True
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_toml_file_without_a_table(tmp_path: Path) -> None:
+    assert load_settings({}, toml(tmp_path, "port = 9002\n")).port == 9002
+
+
+def test_environment_beats_file_and_overrides_beat_both(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[tufpi]\nport = 9001\nhost = "file"\nprivate = true\n')
+    env = {"TUFPI_PORT": "9002", "TUFPI_PRIVATE": "no"}
+    settings = load_settings(env, path)
+    assert (settings.port, settings.host, settings.private) == (9002, "file", False)
+    overridden = load_settings(env, path, {"port": 9003, "host": None, "private": None})
+    assert (overridden.port, overridden.host, overridden.private) == (9003, "file", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        *[(text, True) for text in ("1", "true", "YES", " on ")],
+        *[(text, False) for text in ("0", "false", "No", "off", "")],
+    ],
+)
+def test_booleans_from_the_environment(text: str, expected: bool) -> None:
+    assert load_settings({"TUFPI_PRIVATE": text}).private is expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TUFPI_PORT", "eighty"),
+        ("TUFPI_PORT", ""),
+        ("TUFPI_PORT", "0x50"),
+        ("TUFPI_PORT", "80.5"),
+        ("TUFPI_PORT", "0"),
+        ("TUFPI_PORT", "65536"),
+        ("TUFPI_PORT", "-1"),
+        ("TUFPI_MAX_UPLOAD_BYTES", "0"),
+        ("TUFPI_MAX_UPLOAD_BYTES", "-5"),
+        ("TUFPI_MAX_UPLOAD_BYTES", "100MB"),
+        ("TUFPI_PRIVATE", "maybe"),
+        ("TUFPI_PRIVATE", "2"),
+    ],
+)
+def test_bad_environment_values_raise_config_error(variable: str, value: str) -> None:
+    name = variable.removeprefix("TUFPI_").lower()
+    with pytest.raises(ConfigError, match=f"setting {name}"):
+        load_settings({variable: value})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "port = true",
+        "port = 8080.5",
+        'port = "eighty"',
+        "port = 70000",
+        "port = [8080]",
+        "max_upload_bytes = 0",
+        "data_dir = 5",
+        "storage_dir = false",
+        "host = 5",
+        "database_url = { a = 1 }",
+        'private = "maybe"',
+        "private = 1",
+    ],
+)
+def test_bad_file_values_raise_config_error(tmp_path: Path, line: str) -> None:
+    with pytest.raises(ConfigError, match="setting"):
+        load_settings({}, toml(tmp_path, f"[tufpi]\n{line}\n"))
+
+
+def test_quoted_numbers_in_the_file_are_accepted(tmp_path: Path) -> None:
+    assert load_settings({}, toml(tmp_path, '[tufpi]\nport = "9005"\n')).port == 9005
+
+
+def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'prot'"):
+        load_settings({}, toml(tmp_path, "[tufpi]\nprot = 1\n"))
+
+
+def test_tufpi_key_that_is_not_a_table_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a table"):
+        load_settings({}, toml(tmp_path, "tufpi = 5\n"))
+
+
+def test_unparseable_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({}, toml(tmp_path, "[tufpi\nport = \n"))
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({}, tmp_path / "absent.toml")
