@@ -31,6 +31,16 @@ class Settings:
         host, port: where ``serve`` listens.
         max_upload_bytes: largest accepted upload body.
         private: when true, reads need a token as uploads do.
+        keys_dir: where ``trust init`` keeps the development key set (never the data dir).
+        online_key: securesystemslib URI of the online key; empty means the development key
+            ``file2:<keys_dir>/online.pem``.
+        bins: number of bin-n roles chosen at ``trust init`` (a power of two).
+        online_expiry: seconds a bin-n, snapshot or timestamp stays valid (PEP 458: a day).
+        offline_expiry: seconds root, targets and bins stay valid (PEP 458: a year).
+        resign_margin: re-sign an online role when fewer seconds than this are left.
+        sweep_grace: seconds superseded versioned metadata is kept.
+        publish_interval: seconds between the signer's looks at the pending queue.
+        signer: whether ``serve`` runs the signer in-process (the embedded default).
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -40,6 +50,15 @@ class Settings:
     port: int = 8080
     max_upload_bytes: int = 100 * MiB
     private: bool = False
+    keys_dir: Path = Path("tufpi-keys")
+    online_key: str = ""
+    bins: int = 16384
+    online_expiry: int = 86400
+    offline_expiry: int = 365 * 86400
+    resign_margin: int = 6 * 3600
+    sweep_grace: int = 3600
+    publish_interval: float = 0.5
+    signer: bool = True
 
     @property
     def effective_database_url(self) -> str:
@@ -54,15 +73,28 @@ class Settings:
         return self.storage_dir if self.storage_dir is not None else self.data_dir / "files"
 
     @property
+    def online_key_uri(self) -> str:
+        """The online key's URI, defaulting to the development key."""
+        return self.online_key or f"file2:{(self.keys_dir / 'online.pem').resolve()}"
+
+    @property
     def is_sqlite(self) -> bool:
         """True when the database is SQLite (the embedded default)."""
         return self.effective_database_url.startswith("sqlite")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_PATHS = ("data_dir", "storage_dir")
+_PATHS = ("data_dir", "storage_dir", "keys_dir")
 # Inclusive bounds of the integer settings: a port must be one TCP can use, a limit positive.
-_INT_RANGES = {"port": (1, 65535), "max_upload_bytes": (1, 2**63 - 1)}
+_INT_RANGES = {
+    "port": (1, 65535),
+    "max_upload_bytes": (1, 2**63 - 1),
+    "bins": (2, 2**32),
+    "online_expiry": (60, 10 * 365 * 86400),
+    "offline_expiry": (60, 10 * 365 * 86400),
+    "resign_margin": (1, 10 * 365 * 86400),
+    "sweep_grace": (0, 10 * 365 * 86400),
+}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -103,6 +135,11 @@ def _coerce(name: str, value: Any) -> Any:
             return number
         if kind == "bool":
             return _as_bool(value)
+        if kind == "float":
+            seconds = float(value)
+            if not 0 < seconds <= 3600:
+                raise ValueError(f"{seconds} is not between 0 and 3600")
+            return seconds
         if not isinstance(value, str):
             raise ValueError(f"not a string: {value!r}")
     except ValueError as e:

@@ -84,14 +84,29 @@ class IndexServer:
         engine = create_engine(self.database_url)
         try:
             with engine.connect() as conn:
-                tables = ["users", "tokens", "projects", "owners", "releases", "files"]
+                tables = [
+                    "users",
+                    "tokens",
+                    "projects",
+                    "owners",
+                    "releases",
+                    "files",
+                    "targets",
+                    "target_changes",
+                ]
                 counts = {
                     t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables
                 }
         finally:
             engine.dispose()
+        # Distributions and pages; not tuf/, which the signer refreshes on its own schedule.
         files_dir = self.data_dir / "files"
-        files = sorted(str(p.relative_to(files_dir)) for p in files_dir.rglob("*") if p.is_file())
+        files = sorted(
+            str(p.relative_to(files_dir))
+            for top in ("packages", "simple")
+            for p in (files_dir / top).rglob("*")
+            if p.is_file()
+        )
         return {"rows": counts, "files": files}
 
     def stop(self) -> None:
@@ -109,14 +124,16 @@ def start(data_dir: Path, database_url: str | None = None, **settings: str) -> I
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db_url = database_url or f"sqlite:///{data_dir / 'tufpi.sqlite3'}"
+    defaults = {"bins": "64", "publish_interval": "0.1", "keys_dir": str(data_dir / "keys")}
     env = clean_env(
         TUFPI_DATA_DIR=str(data_dir),
         TUFPI_DATABASE_URL=db_url,
         TUFPI_PORT=str(port),
-        **{f"TUFPI_{k.upper()}": v for k, v in settings.items()},
+        **{f"TUFPI_{k.upper()}": v for k, v in {**defaults, **settings}.items()},
     )
     server = IndexServer(f"http://127.0.0.1:{port}/", data_dir, db_url, env)
     server.cli("db", "upgrade")
+    server.cli("trust", "init")
     log = (data_dir / "serve.log").open("ab")
     server.process = subprocess.Popen(
         [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info"],

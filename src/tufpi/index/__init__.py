@@ -1,5 +1,6 @@
 """The index's domain: names and filenames, uploads, tokens, and the service over the database."""
 
+from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import (
     Forbidden,
     IndexProblem,
@@ -8,9 +9,10 @@ from tufpi.index.errors import (
     NotFound,
     UploadTooLarge,
 )
-from tufpi.index.service import Identity, IndexService, UploadResult
+from tufpi.index.service import IndexService, UploadResult
 
 __all__ = [
+    "AccountService",
     "Forbidden",
     "Identity",
     "IndexProblem",

@@ -39,3 +39,9 @@ class NotFound(IndexProblem):
     """No such project, release or file (404)."""
 
     status = 404
+
+
+class Unavailable(IndexProblem):
+    """The index cannot accept this now, e.g. before its metadata is initialised (503)."""
+
+    status = 503

@@ -1,30 +1,33 @@
-"""The index's operations on the database and storage: authenticate, upload, read, yank."""
+"""The index's writes and reads on the database and storage: upload, yank, remove, read.
+
+Every write that changes what clients may download also changes targets (``trust.changes``)
+and re-renders the project's pages, in the same transaction, under the project's row lock.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tufpi.db.models import File, Owner, Project, Release, Token, User
-from tufpi.index import tokens
-from tufpi.index.errors import Forbidden, InvalidUpload, NotAuthenticated, NotFound
+from tufpi.db.models import File, Owner, Project, Release, Target
+from tufpi.index import pages
+from tufpi.index.accounts import Identity
+from tufpi.index.errors import Forbidden, InvalidUpload, NotFound, Unavailable
 from tufpi.index.names import normalize
+from tufpi.index.queries import load_detail
+from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
-from tufpi.index.views import FileView, ProjectDetail, ProjectPage, ReleaseView
+from tufpi.index.views import ProjectDetail
 from tufpi.storage import Storage
+from tufpi.trust import changes, layout
 
-Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+ADMIN = "admin"
 
 
 def storage_key(sha256: str, filename: str) -> str:
@@ -38,16 +41,6 @@ def metadata_key(file_key: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class Identity:
-    """Who is calling, established from a token."""
-
-    user_id: int
-    user_name: str
-    token_id: int
-    project_scope: str | None
-
-
-@dataclasses.dataclass(frozen=True)
 class UploadResult:
     filename: str
     project: str
@@ -58,115 +51,60 @@ class UploadResult:
 class IndexService:
     """Database and storage operations of the index. Pure checks live in ``upload``/``names``."""
 
-    def __init__(self, sessions: sessionmaker[Session], storage: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        writes: sessionmaker[Session],
+        storage: Storage,
+        clock: Clock,
+    ) -> None:
         self.sessions = sessions
+        self.writes = writes
         self.storage = storage
         self.clock = clock
 
-    # -- accounts ---------------------------------------------------------------------------
-
-    def authenticate(self, credentials: tuple[str, str] | None) -> Identity:
-        """Identify the caller from Basic auth credentials (``__token__`` + token).
-
-        Raises:
-            NotAuthenticated: no credentials, not a token, unknown or revoked token.
-        """
-        if credentials is None:
-            raise NotAuthenticated("Authentication required: use __token__ and an API token.")
-        username, password = credentials
-        if username != tokens.TOKEN_USERNAME:
-            raise NotAuthenticated(
-                "Invalid credentials: the username must be __token__ and the password an API token."
+    @contextmanager
+    def _locked_project(self, normalized: str) -> Iterator[tuple[Session, Project | None]]:
+        """A write transaction holding ``normalized``'s row lock (PostgreSQL: FOR UPDATE;
+        SQLite: the database write lock taken at BEGIN IMMEDIATE)."""
+        with self.writes.begin() as session:
+            project = session.scalar(
+                select(Project).where(Project.normalized_name == normalized).with_for_update()
             )
-        with self.sessions() as session:
-            token = session.scalar(select(Token).where(Token.digest == tokens.digest(password)))
-            if token is None or token.revoked is not None:
-                raise NotAuthenticated("Invalid or revoked API token.")
-            return Identity(token.user_id, token.user.name, token.id, token.project)
-
-    def add_user(self, name: str) -> int:
-        with self.sessions.begin() as session:
-            if session.scalar(select(User).where(User.name == name)) is not None:
-                raise InvalidUpload(f"User {name!r} already exists.")
-            user = User(name=name, created=self.clock())
-            session.add(user)
-            session.flush()
-            return user.id
-
-    def create_token(self, user: str, project: str | None, description: str = "") -> str:
-        """Create a token for ``user``, optionally limited to one project; returns its secret."""
-        secret = tokens.new_token()
-        with self.sessions.begin() as session:
-            owner = session.scalar(select(User).where(User.name == user))
-            if owner is None:
-                raise NotFound(f"No user {user!r}.")
-            session.add(
-                Token(
-                    user_id=owner.id,
-                    project=normalize(project) if project else None,
-                    digest=tokens.digest(secret),
-                    description=description,
-                    created=self.clock(),
-                )
-            )
-        return secret
-
-    def revoke_token(self, secret_or_id: str) -> None:
-        with self.sessions.begin() as session:
-            if secret_or_id.isdigit():
-                token = session.get(Token, int(secret_or_id))
-            else:
-                token = session.scalar(
-                    select(Token).where(Token.digest == tokens.digest(secret_or_id))
-                )
-            if token is None:
-                raise NotFound("No such token.")
-            token.revoked = self.clock()
-
-    def list_tokens(self) -> list[tuple[int, str, str | None, str, bool]]:
-        with self.sessions() as session:
-            rows = session.scalars(select(Token).order_by(Token.id))
-            return [
-                (t.id, t.user.name, t.project, t.description, t.revoked is not None) for t in rows
-            ]
+            yield session, project
 
     # -- uploads ----------------------------------------------------------------------------
 
     def find_duplicate(self, filename: str, sha256: str) -> bool:
         """True if this exact file is stored; InvalidUpload if the name holds other content."""
         with self.sessions() as session:
-            existing = session.scalar(select(File).where(File.filename == filename))
-            if existing is None:
-                return False
-            if existing.sha256 == sha256:
-                return True
-            raise InvalidUpload(
-                f"File already exists ({filename!r}) with different content; a filename "
-                "can be used only once. Upload a new version instead."
-            )
+            existing = session.scalar(select(File.sha256).where(File.filename == filename))
+        if existing is None:
+            return False
+        if existing == sha256:
+            return True
+        raise InvalidUpload(
+            f"File already exists ({filename!r}) with different content; a filename "
+            "can be used only once. Upload a new version instead."
+        )
 
-    def _project_for_upload(self, session: Session, who: Identity, name: str) -> Project:
-        normalized = normalize(name)
-        if who.project_scope is not None and who.project_scope != normalized:
-            raise Forbidden(
-                f"This API token is limited to project {who.project_scope!r}; "
-                f"it cannot upload to {normalized!r}."
-            )
-        project = session.scalar(select(Project).where(Project.normalized_name == normalized))
-        if project is None:
-            project = Project(name=name, normalized_name=normalized, created=self.clock(), serial=1)
-            session.add(project)
-            session.flush()
-            session.add(Owner(project_id=project.id, user_id=who.user_id))
-            return project
+    def _check_owner(self, session: Session, who: Identity, project: Project) -> None:
         is_owner = session.scalar(
             select(Owner.id).where(Owner.project_id == project.id, Owner.user_id == who.user_id)
         )
         if is_owner is None:
             raise Forbidden(f"User {who.user_name!r} is not an owner of project {project.name!r}.")
+
+    def _new_project(self, session: Session, who: Identity, name: str) -> Project:
+        project = Project(
+            name=name, normalized_name=normalize(name), created=self.clock(), serial=1
+        )
+        session.add(project)
+        session.flush()
+        session.add(Owner(project_id=project.id, user_id=who.user_id))
         return project
 
-    def _release_for_upload(
+    def _release(
         self, session: Session, project: Project, form: UploadForm, dist: InspectedDist
     ) -> Release:
         canonical = str(form.version)
@@ -189,86 +127,176 @@ class IndexService:
             session.flush()
         return release
 
+    def _store_dist(self, dist: InspectedDist) -> str:
+        """Write the file, its consistent-snapshot alias and its .metadata; returns its key.
+
+        Content-addressed keys make this safe before the commit: a failed commit leaves at
+        most an unreferenced file, never a changed one.
+        """
+        digests = dist.staged.digests
+        key = storage_key(digests.sha256, dist.dist.filename)
+        with dist.staged.path.open("rb") as content:
+            self.storage.put_file(key, content)
+        self.storage.link(key, layout.consistent_path(key, digests.sha256))
+        self.storage.put_bytes(metadata_key(key), dist.metadata)
+        return key
+
     def upload(self, who: Identity, form: UploadForm, dist: InspectedDist) -> UploadResult:
-        """Record an inspected distribution: storage first, then one database transaction.
+        """Record an inspected distribution, its target and its project's new pages.
 
         Raises:
             Forbidden: the caller may not upload to this project.
             InvalidUpload: the filename is taken by other content.
+            TrustNotInitialised: ``tufpi trust init`` has not run.
         """
         digests = dist.staged.digests
         filename = dist.dist.filename
         if self.find_duplicate(filename, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
-        key = storage_key(digests.sha256, filename)
-        with self.sessions.begin() as session:
-            project = self._project_for_upload(session, who, form.name)
-            release = self._release_for_upload(session, project, form, dist)
-            # Files are content-addressed, so writing before the commit cannot clobber anything;
-            # a failed commit leaves at most an unreferenced file.
-            with dist.staged.path.open("rb") as content:
-                self.storage.put_file(key, content)
-            self.storage.put_bytes(metadata_key(key), dist.metadata)
-            session.add(
-                File(
-                    release_id=release.id,
-                    project_id=project.id,
-                    filename=filename,
-                    path=key,
-                    packagetype=dist.dist.packagetype,
-                    python_version=form.pyversion,
-                    requires_python=dist.requires_python,
-                    size=digests.size,
+        normalized = normalize(form.name)
+        if who.project_scope is not None and who.project_scope != normalized:
+            raise Forbidden(
+                f"This API token is limited to project {who.project_scope!r}; "
+                f"it cannot upload to {normalized!r}."
+            )
+        key = self._store_dist(dist)
+        now = self.clock()
+        try:
+            with self._locked_project(normalized) as (session, existing):
+                if existing is None:
+                    project = self._new_project(session, who, form.name)
+                else:
+                    project = existing
+                    self._check_owner(session, who, project)
+                release = self._release(session, project, form, dist)
+                session.add(
+                    File(
+                        release_id=release.id,
+                        project_id=project.id,
+                        filename=filename,
+                        path=key,
+                        packagetype=dist.dist.packagetype,
+                        python_version=form.pyversion,
+                        requires_python=dist.requires_python,
+                        size=digests.size,
+                        sha256=digests.sha256,
+                        sha512=digests.sha512,
+                        blake2_256=digests.blake2_256,
+                        md5=digests.md5,
+                        metadata_sha256=dist.metadata_sha256,
+                        metadata_size=len(dist.metadata),
+                        upload_time=now,
+                        uploader_id=who.user_id,
+                    )
+                )
+                session.flush()
+                changes.set_target(
+                    session,
+                    key,
+                    length=digests.size,
                     sha256=digests.sha256,
                     sha512=digests.sha512,
-                    blake2_256=digests.blake2_256,
-                    md5=digests.md5,
-                    metadata_sha256=dist.metadata_sha256,
-                    metadata_size=len(dist.metadata),
-                    upload_time=self.clock(),
-                    uploader_id=who.user_id,
+                    project_id=project.id,
+                    actor=who.user_name,
+                    now=now,
                 )
-            )
-            project.serial += 1
-            try:
-                session.flush()
-            except IntegrityError as e:
-                raise InvalidUpload(f"File already exists ({filename!r}).") from e
+                project.serial += 1
+                pages.store_pages(session, self.storage, project, who.user_name, now)
+        except changes.TrustNotInitialised as e:
+            raise Unavailable(str(e)) from e
+        except IntegrityError as e:
+            # A concurrent upload won a race on this filename or project name.
+            if self.find_duplicate(filename, digests.sha256):
+                return UploadResult(filename, form.name, str(form.version), created=False)
+            raise InvalidUpload(f"Conflicting concurrent upload of {filename!r}; retry.") from e
         return UploadResult(filename, project.name, release.version, created=True)
 
     # -- administration ---------------------------------------------------------------------
 
-    def set_yanked(self, project: str, version: str, yanked: bool, reason: str | None) -> None:
-        """PEP 592: mark a release (un)yanked; its files stay."""
-        with self.sessions.begin() as session:
-            row = session.scalar(
-                select(Project).where(Project.normalized_name == normalize(project))
-            )
+    def set_yanked(
+        self, project: str, version: str, yanked: bool, reason: str | None, actor: str = ADMIN
+    ) -> None:
+        """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change."""
+        with self._locked_project(normalize(project)) as (session, row):
             if row is None:
                 raise NotFound(f"No project {project!r}.")
-            try:
-                canonical = str(Version(version))
-            except InvalidVersion as e:
-                raise NotFound(f"Invalid version {version!r}.") from e
-            release = session.scalar(
-                select(Release).where(
-                    Release.project_id == row.id, Release.canonical_version == canonical
-                )
-            )
-            if release is None:
-                raise NotFound(f"No release {version} of {row.name}.")
+            release = self._find_release(session, row, version)
             release.yanked = yanked
             release.yanked_reason = reason if yanked else None
             row.serial += 1
+            pages.store_pages(session, self.storage, row, actor, self.clock())
+
+    @staticmethod
+    def _find_release(session: Session, project: Project, version: str) -> Release:
+        try:
+            canonical = str(Version(version))
+        except InvalidVersion as e:
+            raise NotFound(f"Invalid version {version!r}.") from e
+        release = session.scalar(
+            select(Release).where(
+                Release.project_id == project.id, Release.canonical_version == canonical
+            )
+        )
+        if release is None:
+            raise NotFound(f"No release {version} of {project.name}.")
+        return release
+
+    def remove(
+        self,
+        project: str,
+        version: str | None = None,
+        filename: str | None = None,
+        actor: str = ADMIN,
+    ) -> list[str]:
+        """Remove one file, one release, or a whole project: rows, targets and pages.
+
+        Returns the filenames removed. Their stored files are deleted after the commit.
+        """
+        now = self.clock()
+        with self._locked_project(normalize(project)) as (session, row):
+            if row is None:
+                raise NotFound(f"No project {project!r}.")
+            query = select(File).where(File.project_id == row.id)
+            if version is not None:
+                query = query.where(File.release_id == self._find_release(session, row, version).id)
+            if filename is not None:
+                query = query.where(File.filename == filename)
+            files = list(session.scalars(query))
+            if filename is not None and not files:
+                raise NotFound(f"No file {filename!r} in {row.name}.")
+            for f in files:
+                changes.drop_target(session, f.path, actor=actor, now=now)
+                session.delete(f)
+            removed = [(f.filename, f.path, f.sha256) for f in files]
+            session.flush()
+            self._drop_empty_releases(session, row)
+            if version is None and filename is None:
+                pages.drop_pages(session, row, actor, now)
+                session.execute(delete(Owner).where(Owner.project_id == row.id))
+                session.flush()
+                session.delete(row)
+            else:
+                row.serial += 1
+                pages.store_pages(session, self.storage, row, actor, now)
+        for _name, key, sha256 in removed:
+            for alias in (key, metadata_key(key), layout.consistent_path(key, sha256)):
+                self.storage.delete(alias)
+        return [name for name, _key, _sha in removed]
+
+    @staticmethod
+    def _drop_empty_releases(session: Session, project: Project) -> None:
+        with_files = select(File.release_id).where(File.project_id == project.id)
+        session.execute(
+            delete(Release).where(Release.project_id == project.id, Release.id.not_in(with_files))
+        )
 
     # -- reads ------------------------------------------------------------------------------
 
-    def project_serial(self, normalized_name: str) -> int | None:
-        """The project's change counter, or None when it does not exist (a cheap query)."""
+    def page_sha256(self, normalized_name: str, filename: str) -> str | None:
+        """The sha256 of a project's current page (a cheap query), or None if no such project."""
+        path = layout.page_path(normalized_name, filename)
         with self.sessions() as session:
-            return session.scalar(
-                select(Project.serial).where(Project.normalized_name == normalized_name)
-            )
+            return session.scalar(select(Target.sha256).where(Target.path == path))
 
     def index_serial(self) -> tuple[int, int]:
         """A value that changes whenever the list of projects does."""
@@ -292,62 +320,4 @@ class IndexService:
             )
             if project is None:
                 raise NotFound(f"No project {normalized_name!r}.")
-            releases = session.scalars(
-                select(Release).where(Release.project_id == project.id)
-            ).all()
-            files = session.scalars(
-                select(File).where(File.project_id == project.id).order_by(File.filename)
-            ).all()
-            return _detail(project, releases, files)
-
-    def project_page(self, normalized_name: str) -> ProjectPage:
-        return self.project_detail(normalized_name).page
-
-
-def _sort_key(version: str) -> Any:
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
-
-
-def _detail(project: Project, releases: Sequence[Release], files: Sequence[File]) -> ProjectDetail:
-    ordered = sorted(releases, key=lambda r: _sort_key(r.version))
-    views = tuple(
-        FileView(
-            filename=f.filename,
-            path=f.path,
-            version=f.release.version,
-            packagetype=f.packagetype,
-            python_version=f.python_version,
-            requires_python=f.requires_python,
-            size=f.size,
-            sha256=f.sha256,
-            blake2_256=f.blake2_256,
-            md5=f.md5,
-            metadata_sha256=f.metadata_sha256,
-            upload_time=f.upload_time,
-            yanked=f.release.yanked,
-            yanked_reason=f.release.yanked_reason,
-        )
-        for f in files
-    )
-    page = ProjectPage(
-        name=project.name,
-        normalized_name=project.normalized_name,
-        serial=project.serial,
-        versions=tuple(r.version for r in ordered),
-        files=views,
-    )
-    release_views = tuple(
-        ReleaseView(
-            version=r.version,
-            yanked=r.yanked,
-            yanked_reason=r.yanked_reason,
-            requires_python=r.requires_python,
-            core_metadata=r.core_metadata,
-            description=r.description,
-        )
-        for r in ordered
-    )
-    return ProjectDetail(page, release_views)
+            return load_detail(session, project)

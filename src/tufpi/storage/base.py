@@ -24,6 +24,9 @@ class Storage(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``, atomically."""
 
+    def link(self, source: str, alias: str) -> None:
+        """Make ``alias`` another name for the stored ``source`` (a hard link where possible)."""
+
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
 

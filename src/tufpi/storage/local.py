@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -44,6 +45,16 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._write(key, lambda out: out.write(data))
+
+    def link(self, source: str, alias: str) -> None:
+        src, dst = self._path(source), self._path(alias)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".tmp-link-{uuid.uuid4().hex}")
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

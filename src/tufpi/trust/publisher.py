@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
@@ -46,8 +46,49 @@ class PublishResult:
     published: bool
 
 
-def _no_checkpoint(_name: str) -> None:
+def no_checkpoint(_name: str) -> None:
     return None
+
+
+def sign_bins(
+    session: Session,
+    store: MetadataStore,
+    signer: Signer,
+    bins: Iterable[int],
+    number_of_bins: int,
+    current: Mapping[str, int],
+    expires: dt.datetime,
+    checkpoint: Checkpoint = no_checkpoint,
+) -> dict[str, int]:
+    """Rebuild, sign and write each bin from its target rows, as ``session`` sees them.
+
+    ``current`` maps ``"<bin>.json"`` to the version now published (absent: none yet).
+    Returns bin name -> new version. Reads and signs in chunks, so memory stays bounded.
+    """
+    versions: dict[str, int] = {}
+    for part in state.chunks(list(bins), _BIN_CHUNK):
+        rows_by_bin = _targets_of(session, part)
+        for index in part:
+            name = layout.bin_name(index, number_of_bins)
+            version = current.get(f"{name}.json", 0) + 1
+            md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
+            md.sign(signer)
+            store.write_versioned(name, md)
+            versions[name] = version
+            checkpoint("bin")
+    return versions
+
+
+def _targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
+    found: dict[int, list[roles.TargetRow]] = defaultdict(list)
+    rows = session.execute(
+        select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512).where(
+            Target.bin.in_(bins)
+        )
+    )
+    for index, path, length, sha256, sha512 in rows:
+        found[index].append(roles.TargetRow(path, length, sha256, sha512))
+    return found
 
 
 class Publisher:
@@ -60,7 +101,7 @@ class Publisher:
         signer: Signer,
         policy: Policy,
         clock: Clock,
-        checkpoint: Checkpoint = _no_checkpoint,
+        checkpoint: Checkpoint = no_checkpoint,
         batch_limit: int = 50_000,
     ) -> None:
         self.sessions = sessions
@@ -85,6 +126,11 @@ class Publisher:
         self._bins = bins
         self._timestamp = self.store.timestamp()
         self._snapshot = self.store.snapshot(self._timestamp.signed.snapshot_meta.version)
+
+    def forget(self) -> None:
+        """Drop the cached metadata; the next publication reloads it from storage."""
+        self._snapshot = None
+        self._timestamp = None
 
     def publish(self) -> PublishResult:
         """Publish whatever is pending or about to expire; a no-op when nothing is."""
@@ -144,33 +190,18 @@ class Publisher:
     def _sign_bins(
         self, session: Session, bins: frozenset[int], expires: dt.datetime
     ) -> dict[str, int]:
-        """Rebuild, sign and write each bin from its target rows; returns name -> version."""
         assert self._snapshot is not None
-        versions: dict[str, int] = {}
-        for part in state.chunks(sorted(bins), _BIN_CHUNK):
-            rows_by_bin = self._targets_of(session, part)
-            for index in part:
-                name = layout.bin_name(index, self._bins)
-                current = self._snapshot.signed.meta.get(f"{name}.json")
-                version = (current.version if current else 0) + 1
-                md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
-                md.sign(self.signer)
-                self.store.write_versioned(name, md)
-                versions[name] = version
-                self.checkpoint("bin")
-        return versions
-
-    @staticmethod
-    def _targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
-        found: dict[int, list[roles.TargetRow]] = defaultdict(list)
-        rows = session.execute(
-            select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512).where(
-                Target.bin.in_(bins)
-            )
+        current = {name: meta.version for name, meta in self._snapshot.signed.meta.items()}
+        return sign_bins(
+            session,
+            self.store,
+            self.signer,
+            sorted(bins),
+            self._bins,
+            current,
+            expires,
+            self.checkpoint,
         )
-        for index, path, length, sha256, sha512 in rows:
-            found[index].append(roles.TargetRow(path, length, sha256, sha512))
-        return found
 
     def _sign_snapshot(
         self, plan: Plan, bin_versions: dict[str, int], expires: dt.datetime

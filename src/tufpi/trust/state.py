@@ -7,11 +7,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import RoleState, Superseded, TargetChange, TrustConfig
+from tufpi.db.models import RoleState, Superseded, Target, TargetChange, TrustConfig
 
 T = TypeVar("T")
 # Keep statements under SQLite's bound-parameter limit.
@@ -78,3 +78,7 @@ def take_sweepable(session: Session, before: dt.datetime, limit: int = 10000) ->
     for part in chunks(keys):
         session.execute(delete(Superseded).where(Superseded.key.in_(part)))
     return keys
+
+
+def count_targets(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Target)) or 0)

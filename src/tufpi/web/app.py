@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tufpi.config import Settings
-from tufpi.db import make_engine, make_sessionmaker
-from tufpi.index.service import Clock, IndexService, utcnow
-from tufpi.storage import LocalStorage, Storage
+from tufpi.services import Services
+from tufpi.trust import signer as signer_loop
 from tufpi.web.context import RenderCache, WebContext
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
-from tufpi.web.simple import simple_index, simple_project
+from tufpi.web.metadata import metadata_file
+from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
+
+log = logging.getLogger("tufpi")
+# How long start-up waits for the in-process signer's first publication (fresh metadata).
+_SIGNER_READY_TIMEOUT = 120.0
 
 _HOME = """<!DOCTYPE html><html><head><title>tufpi</title></head><body>
 <h1>tufpi</h1>
-<p>A Python package index that signs its repository metadata (PEP 458).</p>
+<p>A Python package index that signs its repository metadata (PEP 458): storage, CDNs,
+mirrors and the network cannot alter or hide the files it accepted without clients noticing.
+It does not protect against a stolen maintainer account or a compromised index.</p>
 <ul><li><a href="/simple/">/simple/</a>: the simple API for pip, uv and poetry</li>
-<li><code>/legacy/</code>: the upload API for twine and <code>uv publish</code></li></ul>
+<li><code>/legacy/</code>: the upload API for twine and <code>uv publish</code></li>
+<li><a href="/tuf/timestamp.json">/tuf/</a>: the signed repository metadata</li></ul>
 </body></html>
 """
 
@@ -31,31 +44,92 @@ async def home(_request: Request) -> Response:
     return HTMLResponse(_HOME)
 
 
-def build_context(
-    settings: Settings, clock: Clock = utcnow, storage: Storage | None = None
-) -> WebContext:
-    """The services the web app uses, from settings."""
-    engine = make_engine(settings.effective_database_url)
-    store = storage or LocalStorage(settings.effective_storage_dir)
-    index = IndexService(make_sessionmaker(engine), store, clock)
-    return WebContext(settings=settings, index=index, pages=RenderCache())
+class CompressMetadata:
+    """HTTP compression (gzip) for pages and metadata only: distributions are already
+    compressed, and compressing them would break range requests."""
+
+    _PREFIXES = ("/simple/", "/tuf/", "/pypi/")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=512)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self._PREFIXES):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings, ctx: WebContext | None = None) -> Starlette:
-    """Build the index's ASGI app."""
+def build_context(services: Services) -> WebContext:
+    """The services the web routes use."""
+    return WebContext(
+        settings=services.settings,
+        index=services.index,
+        accounts=services.accounts,
+        pages=RenderCache(),
+    )
+
+
+def create_app(services: Services) -> Starlette:
+    """Build the index's ASGI app; with ``settings.signer`` it runs the signer too."""
     routes = [
         Route("/", home),
         Route("/simple/", simple_index),
         Route("/simple/{project}/", simple_project),
         Route("/simple/{project}", simple_project),
+        Route("/simple/{project}/{filename}", consistent_page),
         Route("/legacy/", legacy_upload, methods=["POST"]),
         Route("/pypi/{project}/json", project_json),
         Route("/pypi/{project}/{version}/json", project_json),
         Route("/packages/{path:path}", download, methods=["GET", "HEAD"]),
+        Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
     ]
+    lifespan = None
+    if services.settings.signer:
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            async with _run_signer(services):
+                yield
+
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit, limit=settings.max_upload_bytes)],
+        middleware=[
+            Middleware(BodyLimit, limit=services.settings.max_upload_bytes),
+            Middleware(CompressMetadata),
+        ],
+        lifespan=lifespan,
     )
-    app.state.ctx = ctx or build_context(settings)
+    app.state.ctx = build_context(services)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _run_signer(services: Services) -> AsyncIterator[None]:
+    """Run the signer in a thread; start-up waits for its first publication."""
+    from starlette.concurrency import run_in_threadpool
+
+    stop = threading.Event()
+    ready = threading.Event()
+    thread = threading.Thread(
+        target=signer_loop.run,
+        args=(
+            services.publisher(),
+            services.engine,
+            services.lock_file,
+            stop,
+            services.settings.publish_interval,
+            lambda _result: ready.set(),
+        ),
+        name="tufpi-signer",
+        daemon=True,
+    )
+    thread.start()
+    if not await run_in_threadpool(ready.wait, _SIGNER_READY_TIMEOUT):
+        log.warning("the signer is not active yet (another signer holds the lock?)")
+    try:
+        yield
+    finally:
+        stop.set()
+        await run_in_threadpool(thread.join, 30)

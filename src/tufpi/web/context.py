@@ -12,8 +12,9 @@ from starlette.responses import PlainTextResponse, Response
 
 from tufpi.config import Settings
 from tufpi.index import tokens
+from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import IndexProblem
-from tufpi.index.service import Identity, IndexService
+from tufpi.index.service import IndexService
 
 # Our uvicorn protocol (tufpi.web.server) moves this header into the HTTP reason phrase,
 # which is where twine looks for the error message (as PyPI puts it there).
@@ -46,13 +47,13 @@ class RenderCache:
 class WebContext:
     settings: Settings
     index: IndexService
+    accounts: AccountService
     pages: RenderCache
 
     def identify(self, request: Request) -> Identity:
         """The caller's identity from Basic auth. Raises NotAuthenticated."""
-        return self.index.authenticate(
-            tokens.parse_basic_auth(request.headers.get("authorization"))
-        )
+        credentials = tokens.parse_basic_auth(request.headers.get("authorization"))
+        return self.accounts.authenticate(credentials)
 
     def check_read(self, request: Request) -> None:
         """On a private index every read needs a valid token. Raises NotAuthenticated."""

@@ -1,40 +1,55 @@
-"""The simple repository API: ``/simple/`` and ``/simple/<project>/`` (PEP 503, 691, 700)."""
+"""The simple repository API: ``/simple/`` and ``/simple/<project>/`` (PEP 503, 691, 700).
+
+Project pages are the stored bytes of their signed targets (``index.pages``), so plain pip
+and a verifying client are served exactly the same page.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from tufpi.index import pages
 from tufpi.index.errors import IndexProblem, NotFound
 from tufpi.index.names import normalize
+from tufpi.trust import layout
 from tufpi.web import negotiate, render
 from tufpi.web.context import WebContext, context, problem
 
-_RENDERERS = {
-    negotiate.JSON_V1: (render.index_json, render.project_json),
-    negotiate.HTML_V1: (render.index_html, render.project_html),
-    negotiate.TEXT_HTML: (render.index_html, render.project_html),
+_INDEX_RENDERERS = {
+    negotiate.JSON_V1: render.index_json,
+    negotiate.HTML_V1: render.index_html,
+    negotiate.TEXT_HTML: render.index_html,
 }
+_PAGE_FILES = {
+    negotiate.JSON_V1: pages.JSON,
+    negotiate.HTML_V1: pages.HTML,
+    negotiate.TEXT_HTML: pages.HTML,
+}
+_CONSISTENT_PAGE = re.compile(r"^[0-9a-f]{64}\.index\.(html|json)$")
 
 
-def _answer(request: Request, ctx: WebContext, body: bytes, media: str) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def _answer(request: Request, ctx: WebContext, body: bytes, media: str, etag: str) -> Response:
     cache = "private" if ctx.settings.private else "public"
     headers = {
-        "etag": etag,
+        "etag": f'"{etag}"',
         "vary": "Accept, Accept-Encoding",
         "cache-control": f"{cache}, max-age=0, must-revalidate",
     }
-    if etag in request.headers.get("if-none-match", ""):
+    if f'"{etag}"' in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media, headers=headers)
 
 
 def _representation(request: Request) -> str | None:
     return negotiate.choose(request.headers.get("accept"), request.query_params.get("format"))
+
+
+def _not_acceptable() -> Response:
+    return PlainTextResponse("Not acceptable: no simple API representation matches.\n", 406)
 
 
 async def simple_index(request: Request) -> Response:
@@ -45,17 +60,25 @@ async def simple_index(request: Request) -> Response:
         return problem(e)
     media = _representation(request)
     if media is None:
-        return PlainTextResponse("Not acceptable: no simple API representation matches.", 406)
-    renderer = _RENDERERS[media][0]
+        return _not_acceptable()
+    renderer = _INDEX_RENDERERS[media]
 
-    def build() -> bytes:
-        serial = ctx.index.index_serial()
-        return ctx.pages.get(
-            ("index", renderer, serial), lambda: renderer(ctx.index.project_names())
-        )
+    def build() -> tuple[bytes, str]:
+        count, top = ctx.index.index_serial()
+        key = ("index", media, count, top)
+        body = ctx.pages.get(key, lambda: renderer(ctx.index.project_names()))
+        return body, f"i{count}-{top}-{len(body)}"
 
-    body = await run_in_threadpool(build)
-    return _answer(request, ctx, body, media)
+    body, etag = await run_in_threadpool(build)
+    return _answer(request, ctx, body, media, etag)
+
+
+def _stored(ctx: WebContext, key: str) -> bytes:
+    def read() -> bytes:
+        with ctx.index.storage.open(key) as f:
+            return f.read()
+
+    return ctx.pages.get(key, read)
 
 
 async def simple_project(request: Request) -> Response:
@@ -72,18 +95,36 @@ async def simple_project(request: Request) -> Response:
         return problem(e)
     media = _representation(request)
     if media is None:
-        return PlainTextResponse("Not acceptable: no simple API representation matches.", 406)
-    renderer = _RENDERERS[media][1]
+        return _not_acceptable()
+    filename = _PAGE_FILES[media]
 
-    def build() -> bytes:
-        serial = ctx.index.project_serial(normalized)
-        if serial is None:
+    def build() -> tuple[bytes, str]:
+        sha256 = ctx.index.page_sha256(normalized, filename)
+        if sha256 is None:
             raise NotFound(f"No project named {normalized!r}.")
-        key = ("project", normalized, renderer, serial)
-        return ctx.pages.get(key, lambda: renderer(ctx.index.project_page(normalized)))
+        path = layout.page_path(normalized, filename)
+        return _stored(ctx, layout.consistent_path(path, sha256)), sha256
 
     try:
-        body = await run_in_threadpool(build)
+        body, sha256 = await run_in_threadpool(build)
     except IndexProblem as e:
         return problem(e)
-    return _answer(request, ctx, body, media)
+    return _answer(request, ctx, body, media, sha256)
+
+
+async def consistent_page(request: Request) -> Response:
+    """A page by its consistent-snapshot name, ``/simple/<name>/<sha256>.index.html``."""
+    ctx = context(request)
+    name, filename = request.path_params["project"], request.path_params["filename"]
+    if name != normalize(name) or not _CONSISTENT_PAGE.match(filename):
+        return PlainTextResponse("Not found.\n", status_code=404)
+    try:
+        await run_in_threadpool(ctx.check_read, request)
+        body = await run_in_threadpool(_stored, ctx, f"simple/{name}/{filename}")
+    except IndexProblem as e:
+        return problem(e)
+    except FileNotFoundError:
+        return PlainTextResponse("Not found.\n", status_code=404)
+    media = negotiate.JSON_V1 if filename.endswith(".json") else negotiate.HTML_V1
+    headers = {"cache-control": "public, max-age=31536000, immutable"}
+    return Response(body, media_type=media, headers=headers)

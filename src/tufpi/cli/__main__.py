@@ -1,0 +1,3 @@
+from tufpi.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""Serving, signing and the signed metadata: ``serve``, ``signer`` and ``trust ...``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import threading
+from collections import Counter
+
+import click
+from securesystemslib.signer import Signer
+from sqlalchemy import func, select
+
+from tufpi.cli._common import Obj, migrate
+from tufpi.db.models import RoleState, TargetChange
+from tufpi.keys import dev, load_signer, public_key
+from tufpi.services import Services
+from tufpi.trust import layout, state
+from tufpi.trust import signer as signer_loop
+from tufpi.trust.init import OfflineSigners, initialise
+from tufpi.trust.publisher import Checkpoint
+from tufpi.trust.roles import KeySet
+from tufpi.trust.store import MetadataStore
+
+
+def _initialised(services: Services) -> bool:
+    with services.sessions() as session:
+        return state.number_of_bins(session) is not None
+
+
+def _init_with_dev_keys(services: Services) -> None:
+    settings = services.settings
+    keys_dir = settings.keys_dir.resolve()
+    if keys_dir.is_relative_to(settings.effective_storage_dir.resolve()):
+        raise click.ClickException("the keys directory must not be inside the served storage")
+    keys = dev.load_or_create(keys_dir)
+    click.secho(f"WARNING: {dev.WARNING}\n  keys: {keys_dir}", fg="red", bold=True, err=True)
+    keyset = keys.keyset()
+    online: Signer = keys.online
+    if settings.online_key:
+        # A real online key (for example hsm:) with development offline keys.
+        online_public = public_key(settings.online_key)
+        keyset = KeySet(**{**keyset.__dict__, "online": [online_public]})
+        online = load_signer(settings.online_key, [online_public])
+    result = initialise(
+        services.sessions,
+        services.storage,
+        keyset,
+        OfflineSigners(root=keys.root, targets=[keys.targets], bins=[keys.bins]),
+        online,
+        settings.bins,
+        services.policy,
+        services.clock(),
+    )
+    click.echo(
+        f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
+        f"root sha256 {result.root_sha256}"
+    )
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8080).")
+@click.option("--private", is_flag=True, default=None, help="Reads need a token too.")
+@click.option("--no-signer", is_flag=True, help="Do not run the signer in this process.")
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_obj
+def serve(
+    obj: Obj,
+    host: str | None,
+    port: int | None,
+    private: bool | None,
+    no_signer: bool,
+    log_level: str,
+) -> None:
+    """Run the index; on the embedded default it also signs (PEP 458) in-process.
+
+    On SQLite the first start migrates the database and initialises the signed metadata
+    with a development key set (see `tufpi trust init`).
+    """
+    from tufpi.web.app import create_app
+    from tufpi.web.server import run
+
+    settings = obj.settings(
+        host=host, port=port, private=private, signer=False if no_signer else None
+    )
+    if settings.is_sqlite:
+        migrate(settings)
+    services = Services.from_settings(settings)
+    if not _initialised(services):
+        if not settings.is_sqlite:
+            raise click.ClickException("run `tufpi db upgrade` and `tufpi trust init` first")
+        _init_with_dev_keys(services)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    run(create_app(services), settings.host, settings.port, log_level)
+
+
+def _crash_at(spec: str | None) -> Checkpoint:
+    """A checkpoint that SIGKILLs this process at the N-th passage of a named point.
+
+    For crash-safety tests only: ``POINT`` or ``POINT:N`` (read, bin, bins, snapshot,
+    timestamp, commit).
+    """
+    if not spec:
+        return lambda _name: None
+    point, _, nth = spec.partition(":")
+    seen: Counter[str] = Counter()
+
+    def checkpoint(name: str) -> None:
+        seen[name] += 1
+        if name == point and seen[name] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+@click.command()
+@click.option("--debug-crash-at", hidden=True, help="Testing only: SIGKILL at POINT[:N].")
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_obj
+def signer(obj: Obj, debug_crash_at: str | None, log_level: str) -> None:
+    """Run the signer alone (the one active signer is elected by a database lock)."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    services = obj.services()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    signer_loop.run(
+        services.publisher(_crash_at(debug_crash_at)),
+        services.engine,
+        services.lock_file,
+        stop,
+        services.settings.publish_interval,
+    )
+
+
+@click.group()
+def trust() -> None:
+    """The signed repository metadata (PEP 458)."""
+
+
+@trust.command("init")
+@click.option("--bins", type=int, help="Number of bin-n roles, a power of two (default 16384).")
+@click.pass_obj
+def trust_init(obj: Obj, bins: int | None) -> None:
+    """Sign the first metadata, with a development key set in the keys directory.
+
+    Production keys come from a key ceremony; the development set keeps every private key in
+    one directory and is only for trying tufpi and for tests.
+    """
+    settings = obj.settings(bins=bins)
+    migrate(settings)
+    services = Services.from_settings(settings)
+    if _initialised(services):
+        raise click.ClickException("the signed metadata is already initialised")
+    _init_with_dev_keys(services)
+
+
+def _role_line(name: str, version: int, expires: object) -> str:
+    return f"{name:10} version {version:>7}  expires {expires:%Y-%m-%d %H:%M:%S}Z"
+
+
+@trust.command("status")
+@click.pass_obj
+def trust_status(obj: Obj) -> None:
+    """Each role's version and expiry, the root fingerprint, pending changes."""
+    services = obj.services()
+    store = MetadataStore(services.storage)
+    if not store.exists():
+        raise click.ClickException("no signed metadata: run `tufpi trust init`")
+    fingerprint = hashlib.sha256(store.read_bytes("root", 1)).hexdigest()
+    click.echo(f"root fingerprint (sha256 of 1.root.json): {fingerprint}")
+    timestamp = store.timestamp().signed
+    snapshot = store.snapshot(timestamp.snapshot_meta.version).signed
+    root = store.root().signed
+    click.echo(_role_line("root", root.version, root.expires))
+    for role in ("targets", "bins"):
+        offline = store.read(role, snapshot.meta[f"{role}.json"].version).signed
+        click.echo(_role_line(role, offline.version, offline.expires))
+    with services.sessions() as session:
+        bins = state.number_of_bins(session) or 0
+        first_expiry = session.scalar(
+            select(func.min(RoleState.expires)).where(RoleState.name.like(f"{layout.BIN_PREFIX}-%"))
+        )
+        pending = session.scalar(
+            select(func.count())
+            .select_from(TargetChange)
+            .where(TargetChange.published_version.is_(None))
+        )
+        last = session.scalar(select(func.max(TargetChange.published_at)))
+    click.echo(f"bin-n      {bins} roles, the first to expire at {first_expiry:%Y-%m-%d %H:%M:%S}Z")
+    click.echo(_role_line("snapshot", snapshot.version, snapshot.expires))
+    click.echo(_role_line("timestamp", timestamp.version, timestamp.expires))
+    click.echo(f"pending changes: {pending}")
+    when = f"{last:%Y-%m-%d %H:%M:%S}Z" if last else "none yet"
+    click.echo(f"last publication of a change: {when}")
+
+
+@trust.command("log")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--project", help="Only changes to this project's files and pages.")
+@click.pass_obj
+def trust_log(obj: Obj, limit: int, project: str | None) -> None:
+    """The transaction log: every target change, who made it, and which snapshot published it."""
+    services = obj.services()
+    query = select(TargetChange).order_by(TargetChange.id.desc()).limit(limit)
+    if project:
+        from tufpi.index.names import normalize
+
+        query = query.where(TargetChange.path.like(f"simple/{normalize(project)}/%"))
+    with services.sessions() as session:
+        for change in session.scalars(query):
+            published = (
+                f"snapshot {change.published_version}" if change.published_version else "pending"
+            )
+            click.echo(
+                f"{change.id}\t{change.created:%Y-%m-%d %H:%M:%S}\t{change.actor}\t"
+                f"{change.action}\t{change.path}\t{published}"
+            )
+
+
+__all__ = ["serve", "signer", "trust"]

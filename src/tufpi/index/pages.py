@@ -1,0 +1,130 @@
+"""Project pages of the simple API (PEP 503 HTML, PEP 691/700 JSON), rendered when they change.
+
+A page is a signed target (PEP 458), so its bytes are fixed when the project changes and
+stored content-addressed; every client, TUF-aware or not, is served those same bytes. Pages
+link to files by *relative* URL, so they do not depend on the host serving them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from html import escape
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import Project
+from tufpi.index.queries import load_detail
+from tufpi.index.views import FileView, ProjectPage
+from tufpi.storage import Storage
+from tufpi.trust import changes, layout
+
+API_VERSION = "1.1"
+HTML = "index.html"
+JSON = "index.json"
+# A project page is served at /simple/<name>/; files live under /packages/.
+_PAGE_TO_ROOT = "../../"
+
+
+def iso(moment: dt.datetime) -> str:
+    """PEP 700's upload-time format."""
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _file_anchor(f: FileView) -> str:
+    attrs = [f'href="{escape(_PAGE_TO_ROOT + f.path)}#sha256={f.sha256}"']
+    if f.requires_python:
+        attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
+    if f.metadata_sha256:
+        value = f"sha256={f.metadata_sha256}"
+        attrs.append(f'data-dist-info-metadata="{value}"')
+        attrs.append(f'data-core-metadata="{value}"')
+    if f.yanked:
+        attrs.append(f'data-yanked="{escape(f.yanked_reason or "")}"')
+    return f"<a {' '.join(attrs)}>{escape(f.filename)}</a><br>"
+
+
+def project_html(page: ProjectPage) -> bytes:
+    lines = [
+        "<!DOCTYPE html>",
+        "<html><head>",
+        f'<meta name="pypi:repository-version" content="{API_VERSION}">',
+        f"<title>Links for {escape(page.name)}</title></head><body>",
+        f"<h1>Links for {escape(page.name)}</h1>",
+    ]
+    lines += [_file_anchor(f) for f in page.files]
+    lines.append("</body></html>\n")
+    return "\n".join(lines).encode()
+
+
+def _file_json(f: FileView) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "filename": f.filename,
+        "url": _PAGE_TO_ROOT + f.path,
+        "hashes": {"sha256": f.sha256},
+    }
+    if f.requires_python:
+        entry["requires-python"] = f.requires_python
+    metadata: Any = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+    entry["core-metadata"] = metadata
+    entry["dist-info-metadata"] = metadata
+    entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
+    entry["size"] = f.size
+    entry["upload-time"] = iso(f.upload_time)
+    return entry
+
+
+def project_json(page: ProjectPage) -> bytes:
+    return dumps(
+        {
+            "meta": {"api-version": API_VERSION},
+            "name": page.normalized_name,
+            "versions": list(page.versions),
+            "files": [_file_json(f) for f in page.files],
+        }
+    )
+
+
+def render(page: ProjectPage) -> dict[str, bytes]:
+    """Both representations of a project page, by target file name."""
+    return {HTML: project_html(page), JSON: project_json(page)}
+
+
+def store_pages(
+    session: Session, storage: Storage, project: Project, actor: str, now: dt.datetime
+) -> None:
+    """Render ``project``'s pages as ``session`` sees it, store them, and make them targets.
+
+    The caller holds the project's row lock, so concurrent uploads cannot interleave pages.
+    """
+    detail = load_detail(session, project)
+    for filename, body in render(detail.page).items():
+        path = layout.page_path(project.normalized_name, filename)
+        sha256 = hashlib.sha256(body).hexdigest()
+        storage.put_bytes(layout.consistent_path(path, sha256), body)
+        changes.set_target(
+            session,
+            path,
+            length=len(body),
+            sha256=sha256,
+            sha512=hashlib.sha512(body).hexdigest(),
+            project_id=project.id,
+            actor=actor,
+            now=now,
+        )
+
+
+def drop_pages(session: Session, project: Project, actor: str, now: dt.datetime) -> None:
+    """Withdraw both page targets of a project being removed."""
+    for filename in (HTML, JSON):
+        changes.drop_target(
+            session, layout.page_path(project.normalized_name, filename), actor=actor, now=now
+        )

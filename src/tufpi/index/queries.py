@@ -1,0 +1,71 @@
+"""Read a project, its releases and files into plain view values (used by pages and APIs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import File, Project, Release
+from tufpi.index.views import FileView, ProjectDetail, ProjectPage, ReleaseView
+
+
+def load_detail(session: Session, project: Project) -> ProjectDetail:
+    """Everything shown about ``project``, as seen by ``session`` (its own writes included)."""
+    releases = session.scalars(select(Release).where(Release.project_id == project.id)).all()
+    files = session.scalars(
+        select(File).where(File.project_id == project.id).order_by(File.filename)
+    ).all()
+    return _detail(project, releases, files)
+
+
+def _sort_key(version: str) -> Any:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def _detail(project: Project, releases: Sequence[Release], files: Sequence[File]) -> ProjectDetail:
+    ordered = sorted(releases, key=lambda r: _sort_key(r.version))
+    views = tuple(
+        FileView(
+            filename=f.filename,
+            path=f.path,
+            version=f.release.version,
+            packagetype=f.packagetype,
+            python_version=f.python_version,
+            requires_python=f.requires_python,
+            size=f.size,
+            sha256=f.sha256,
+            blake2_256=f.blake2_256,
+            md5=f.md5,
+            metadata_sha256=f.metadata_sha256,
+            upload_time=f.upload_time,
+            yanked=f.release.yanked,
+            yanked_reason=f.release.yanked_reason,
+        )
+        for f in files
+    )
+    page = ProjectPage(
+        name=project.name,
+        normalized_name=project.normalized_name,
+        serial=project.serial,
+        versions=tuple(r.version for r in ordered),
+        files=views,
+    )
+    release_views = tuple(
+        ReleaseView(
+            version=r.version,
+            yanked=r.yanked,
+            yanked_reason=r.yanked_reason,
+            requires_python=r.requires_python,
+            core_metadata=r.core_metadata,
+            description=r.description,
+        )
+        for r in ordered
+    )
+    return ProjectDetail(page, release_views)

@@ -1,0 +1,70 @@
+"""Build the index's services from settings: the one place that wires I/O together."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tufpi.config import Settings
+from tufpi.db import make_engine, make_sessionmaker
+from tufpi.db.session import make_write_sessionmaker
+from tufpi.index.accounts import AccountService
+from tufpi.index.service import IndexService
+from tufpi.index.time import Clock, utcnow
+from tufpi.keys import load_signer
+from tufpi.storage import LocalStorage, Storage
+from tufpi.trust.policy import Policy
+from tufpi.trust.publisher import Checkpoint, Publisher, no_checkpoint
+from tufpi.trust.roles import online_keys
+from tufpi.trust.store import MetadataStore
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        offline_expiry=dt.timedelta(seconds=settings.offline_expiry),
+        online_expiry=dt.timedelta(seconds=settings.online_expiry),
+        resign_margin=dt.timedelta(seconds=settings.resign_margin),
+        sweep_grace=dt.timedelta(seconds=settings.sweep_grace),
+    )
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+    index: IndexService
+    accounts: AccountService
+    clock: Clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> Services:
+        engine = make_engine(settings.effective_database_url)
+        sessions = make_sessionmaker(engine)
+        storage = LocalStorage(settings.effective_storage_dir)
+        index = IndexService(sessions, make_write_sessionmaker(engine), storage, clock)
+        return cls(
+            settings, engine, sessions, storage, index, AccountService(sessions, clock), clock
+        )
+
+    @property
+    def policy(self) -> Policy:
+        return policy_from(self.settings)
+
+    def publisher(self, checkpoint: Checkpoint = no_checkpoint) -> Publisher:
+        """A publisher signing with the online key only (the one key a server holds)."""
+        root = MetadataStore(self.storage).root()
+        signer = load_signer(self.settings.online_key_uri, online_keys(root.signed))
+        return Publisher(
+            self.sessions, self.storage, signer, self.policy, self.clock, checkpoint=checkpoint
+        )
+
+    @property
+    def lock_file(self) -> Path:
+        """The signer's election lock on SQLite (PostgreSQL uses an advisory lock)."""
+        return self.settings.data_dir / "signer.lock"

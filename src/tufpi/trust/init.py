@@ -1,0 +1,111 @@
+"""``tufpi trust init``: sign the first metadata of every role (PEP 458).
+
+Root, targets and bins are signed here with the keys given (the development key set, or in
+production keys brought to a ceremony); bin-n, snapshot and timestamp with the online key.
+Targets already in the database (back-signing) go into the first bins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from securesystemslib.signer import Signer
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
+
+from tufpi.db.models import TargetChange, TrustConfig
+from tufpi.storage import Storage
+from tufpi.trust import layout, roles, state
+from tufpi.trust.policy import Policy
+from tufpi.trust.publisher import sign_bins
+from tufpi.trust.store import MetadataStore
+
+
+class AlreadyInitialised(Exception):
+    """The repository already has signed metadata."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineSigners:
+    """Signers for the offline roles, each list meeting its role's threshold."""
+
+    root: Sequence[Signer]
+    targets: Sequence[Signer]
+    bins: Sequence[Signer]
+
+
+@dataclasses.dataclass(frozen=True)
+class InitResult:
+    root_sha256: str
+    number_of_bins: int
+    targets: int
+
+
+def _sign_all(md: Metadata[Any], signers: Sequence[Signer]) -> None:
+    for signer in signers:
+        md.sign(signer, append=True)
+
+
+def initialise(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    keys: roles.KeySet,
+    offline: OfflineSigners,
+    online: Signer,
+    number_of_bins: int,
+    policy: Policy,
+    now: dt.datetime,
+) -> InitResult:
+    """Write version 1 of every role and record the configuration.
+
+    Raises:
+        AlreadyInitialised: the database already has a trust configuration.
+        ValueError: ``number_of_bins`` is not a power of two.
+    """
+    layout.bit_length(number_of_bins)
+    with sessions() as session:
+        if state.number_of_bins(session) is not None:
+            raise AlreadyInitialised("the repository metadata is already initialised")
+    store = MetadataStore(storage)
+    offline_expires = policy.offline_expires(now)
+    online_expires = policy.online_expires(now)
+
+    with sessions() as session:
+        bin_versions = sign_bins(
+            session, store, online, range(number_of_bins), number_of_bins, {}, online_expires
+        )
+        targets_count = state.count_targets(session)
+    targets = roles.new_targets(keys, offline_expires)
+    _sign_all(targets, offline.targets)
+    store.write_versioned(Targets.type, targets)
+    bins = roles.new_bins(keys, number_of_bins, offline_expires)
+    _sign_all(bins, offline.bins)
+    store.write_versioned(roles.BINS_ROLE, bins)
+    snapshot = roles.first_snapshot(
+        online_expires, {Targets.type: 1, roles.BINS_ROLE: 1, **bin_versions}
+    )
+    snapshot.sign(online)
+    snapshot_bytes = store.write_versioned(Snapshot.type, snapshot)
+    root: Metadata[Root] = roles.new_root(keys, offline_expires)
+    _sign_all(root, offline.root)
+    root_bytes = store.write_root(root)
+    timestamp = roles.next_timestamp(None, online_expires, 1, snapshot_bytes)
+    timestamp.sign(online)
+    store.write_timestamp(timestamp)
+
+    with sessions.begin() as session:
+        session.add(TrustConfig(number_of_bins=number_of_bins, initialised=now))
+        session.execute(
+            update(TargetChange)
+            .where(TargetChange.published_version.is_(None))
+            .values(published_version=1, published_at=now)
+        )
+        online_states = [(name, 1, online_expires) for name in bin_versions]
+        online_states += [(Snapshot.type, 1, online_expires), (Timestamp.type, 1, online_expires)]
+        state.save_role_states(session, online_states, now)
+    return InitResult(hashlib.sha256(root_bytes).hexdigest(), number_of_bins, targets_count)

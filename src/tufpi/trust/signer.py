@@ -1,0 +1,65 @@
+"""The signer loop: publish pending changes in batches, keep online roles fresh, sweep.
+
+Runs inside ``tufpi serve`` (the embedded default) or alone as ``tufpi signer``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tufpi.trust.election import leadership
+from tufpi.trust.publisher import Publisher, PublishResult
+
+log = logging.getLogger("tufpi.signer")
+# Sweep superseded files at most this often (seconds).
+_SWEEP_EVERY = 60.0
+
+
+def run(
+    publisher: Publisher,
+    engine: Engine,
+    lock_file: Path,
+    stop: threading.Event,
+    interval: float,
+    on_ready: Callable[[PublishResult], None] | None = None,
+) -> None:
+    """Become the active signer, publish at once (freshness after downtime), then loop."""
+    with leadership(engine, lock_file, stop) as leader:
+        if not leader:
+            return
+        log.info("signer: active")
+        publisher.load()
+        result = publisher.publish()
+        _log(result)
+        if on_ready is not None:
+            on_ready(result)
+        last_sweep = 0.0
+        while not stop.wait(interval):
+            try:
+                _log(publisher.publish())
+                if time.monotonic() - last_sweep > _SWEEP_EVERY:
+                    swept = publisher.sweep()
+                    if swept:
+                        log.info("signer: swept %d superseded metadata files", swept)
+                    last_sweep = time.monotonic()
+            except Exception:
+                # Keep signing: a failed batch leaves its changes pending for the next one.
+                log.exception("signer: publication failed; will retry")
+                publisher.forget()
+
+
+def _log(result: PublishResult) -> None:
+    if result.published:
+        log.info(
+            "signer: published snapshot %d (timestamp %d): %d bins, %d changes",
+            result.snapshot_version,
+            result.timestamp_version,
+            result.bins,
+            result.changes,
+        )
