@@ -37,6 +37,13 @@ def _etag(key: str) -> str | None:
     return None
 
 
+def _hidden(key: str) -> bool:
+    # Storage writes through dot-named temporary files (".tmp-*") before renaming them into
+    # place; a half-written one must never be served, let alone with an immutable lifetime.
+    # No distribution filename or hash directory starts with '.', and '..' is refused too.
+    return any(part.startswith(".") for part in key.split("/"))
+
+
 async def download(request: Request) -> Response:
     ctx = context(request)
     try:
@@ -44,6 +51,8 @@ async def download(request: Request) -> Response:
     except IndexProblem as e:
         return problem(e)
     key = "packages/" + request.path_params["path"]
+    if _hidden(key):
+        return PlainTextResponse("Not found.\n", status_code=404)
     try:
         path = ctx.index.storage.local_path(key)
     except StorageError:
