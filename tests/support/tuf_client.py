@@ -1,0 +1,59 @@
+"""python-tuf's ngclient pointed at a running index, bootstrapped with its first root."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tuf.api.metadata import TargetFile
+from tuf.ngclient import Updater
+
+from tests.support.server import IndexServer
+
+
+def first_root(server: IndexServer) -> bytes:
+    """The initial root, read out of band (from the server's storage, not over HTTP)."""
+    return (server.data_dir / "files" / "tuf" / "1.root.json").read_bytes()
+
+
+def updater(server: IndexServer, workdir: Path, name: str = "client") -> Updater:
+    """A fresh ngclient Updater with its own metadata and target directories."""
+    metadata_dir = workdir / name / "metadata"
+    target_dir = workdir / name / "targets"
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    return Updater(
+        metadata_dir=str(metadata_dir),
+        metadata_base_url=server.url + "tuf/",
+        target_base_url=server.url,
+        target_dir=str(target_dir),
+        bootstrap=first_root(server),
+    )
+
+
+def wait_for_target(
+    server: IndexServer, workdir: Path, path: str, sha256: str | None = None, timeout: float = 20
+) -> TargetFile:
+    """Refresh until the signed metadata lists ``path`` (with ``sha256`` if given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = updater(server, workdir, f"wait-{time.monotonic_ns()}")
+        client.refresh()
+        info = client.get_targetinfo(path)
+        if info is not None and (sha256 is None or info.hashes.get("sha256") == sha256):
+            return info
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} not published within {timeout} s")
+        time.sleep(0.1)
+
+
+def wait_for_absence(server: IndexServer, workdir: Path, path: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        client = updater(server, workdir, f"gone-{time.monotonic_ns()}")
+        client.refresh()
+        if client.get_targetinfo(path) is None:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} still listed after {timeout} s")
+        time.sleep(0.1)
