@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -119,8 +119,18 @@ class IndexServer:
             self.process = None
 
 
-def start(data_dir: Path, database_url: str | None = None, **settings: str) -> IndexServer:
-    """Start ``tufpi serve`` and wait until it answers."""
+def start(
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    **settings: str,
+) -> IndexServer:
+    """Start ``tufpi serve`` and wait until it answers.
+
+    ``settings`` become ``TUFPI_*`` variables; ``extra_env`` is added as it is (for example
+    what a PKCS#11 module needs) to the environment of the CLI and the server.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db_url = database_url or f"sqlite:///{data_dir / 'tufpi.sqlite3'}"
@@ -130,6 +140,7 @@ def start(data_dir: Path, database_url: str | None = None, **settings: str) -> I
         TUFPI_DATABASE_URL=db_url,
         TUFPI_PORT=str(port),
         **{f"TUFPI_{k.upper()}": v for k, v in {**defaults, **settings}.items()},
+        **(extra_env or {}),
     )
     server = IndexServer(f"http://127.0.0.1:{port}/", data_dir, db_url, env)
     server.cli("db", "upgrade")
@@ -151,3 +162,16 @@ def start(data_dir: Path, database_url: str | None = None, **settings: str) -> I
         time.sleep(0.1)
     server.stop()
     raise RuntimeError("tufpi serve did not start in 30 s")
+
+
+def signer_process(
+    server: IndexServer, *args: str, prefix: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """Start ``tufpi signer`` (optionally under a wrapper such as ``faketime '+25h'``)."""
+    log = (server.data_dir / "signer.log").open("ab")
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "tufpi.cli", "signer", *args],
+        env=server.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
