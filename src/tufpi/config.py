@@ -109,6 +109,12 @@ def _as_int(value: Any) -> int:
     raise ValueError(f"not a whole number: {value!r}")
 
 
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -132,11 +138,13 @@ def _coerce(name: str, value: Any) -> Any:
             low, high = _INT_RANGES[name]
             if not low <= number <= high:
                 raise ValueError(f"{number} is not between {low} and {high}")
+            if name == "bins" and number & (number - 1):
+                raise ValueError(f"{number} is not a power of two")
             return number
         if kind == "bool":
             return _as_bool(value)
         if kind == "float":
-            seconds = float(value)
+            seconds = _as_float(value)
             if not 0 < seconds <= 3600:
                 raise ValueError(f"{seconds} is not between 0 and 3600")
             return seconds

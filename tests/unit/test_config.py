@@ -147,6 +147,20 @@ def test_bad_environment_values_raise_config_error(variable: str, value: str) ->
         "database_url = { a = 1 }",
         'private = "maybe"',
         "private = 1",
+        "bins = 3",
+        "bins = 1",
+        "bins = 1000",
+        "online_expiry = 10",
+        "sweep_grace = -1",
+        "keys_dir = 1",
+        "online_key = 5",
+        "signer = 1",
+        "publish_interval = true",
+        "publish_interval = [1]",
+        "publish_interval = 0",
+        "publish_interval = 7200",
+        'publish_interval = "nan"',
+        'publish_interval = "soon"',
     ],
 )
 def test_bad_file_values_raise_config_error(tmp_path: Path, line: str) -> None:
@@ -176,3 +190,23 @@ def test_unparseable_file_is_an_error(tmp_path: Path) -> None:
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings({}, tmp_path / "absent.toml")
+
+
+def test_signing_settings(tmp_path: Path) -> None:
+    path = toml(
+        tmp_path,
+        '[tufpi]\nkeys-dir = "/srv/keys"\nbins = 1024\npublish_interval = 2\nonline_key = "hsm:"\n',
+    )
+    settings = load_settings({"TUFPI_SIGNER": "off", "TUFPI_ONLINE_EXPIRY": "3600"}, path)
+    assert settings.keys_dir == Path("/srv/keys")
+    assert settings.bins == 1024
+    assert settings.publish_interval == 2.0
+    assert settings.online_key_uri == "hsm:"
+    assert settings.signer is False
+    assert settings.online_expiry == 3600
+    assert load_settings({"TUFPI_PUBLISH_INTERVAL": "0.25"}).publish_interval == 0.25
+
+
+def test_online_key_defaults_to_the_development_key(tmp_path: Path) -> None:
+    settings = load_settings({"TUFPI_KEYS_DIR": str(tmp_path / "keys")})
+    assert settings.online_key_uri == f"file2:{tmp_path.resolve() / 'keys' / 'online.pem'}"
