@@ -15,10 +15,18 @@ from tufpi.index.errors import IndexProblem
 from tufpi.storage import StorageError
 from tufpi.web.context import context, problem
 
-_IMMUTABLE = "public, max-age=31536000, immutable"
+
+def cache_control(private: bool) -> str:
+    """Downloads are content-addressed, so they never change: cache them for a year.
+
+    On a private index only the client may keep them ("private" replaces "public": both
+    together contradict each other).
+    """
+    return f"{'private' if private else 'public'}, max-age=31536000, immutable"
 
 
 def media_type(name: str) -> str:
+    """The Content-Type of a stored file, by its name."""
     if name.endswith((".whl", ".zip")):
         return "application/zip"
     if name.endswith(".tar.gz"):
@@ -28,7 +36,8 @@ def media_type(name: str) -> str:
     return "application/octet-stream"
 
 
-def _etag(key: str) -> str | None:
+def etag_for(key: str) -> str | None:
+    """A strong ETag from the SHA-256 in a distribution's key (None for other keys)."""
     # Keys are packages/aa/bb/<rest of sha256>/<filename>: the content hash is in the path.
     parts = PurePosixPath(key).parts
     if len(parts) == 5 and parts[0] == "packages":
@@ -37,7 +46,8 @@ def _etag(key: str) -> str | None:
     return None
 
 
-def _hidden(key: str) -> bool:
+def is_hidden(key: str) -> bool:
+    """Whether ``key`` has a segment starting with '.', which is never served."""
     # Storage writes through dot-named temporary files (".tmp-*") before renaming them into
     # place; a half-written one must never be served, let alone with an immutable lifetime.
     # No distribution filename or hash directory starts with '.', and '..' is refused too.
@@ -51,7 +61,7 @@ async def download(request: Request) -> Response:
     except IndexProblem as e:
         return problem(e)
     key = "packages/" + request.path_params["path"]
-    if _hidden(key):
+    if is_hidden(key):
         return PlainTextResponse("Not found.\n", status_code=404)
     try:
         path = ctx.index.storage.local_path(key)
@@ -59,8 +69,8 @@ async def download(request: Request) -> Response:
         return PlainTextResponse("Not found.\n", status_code=404)
     if path is None or not path.is_file():
         return PlainTextResponse("Not found.\n", status_code=404)
-    headers = {"cache-control": ("private, " if ctx.settings.private else "") + _IMMUTABLE}
-    etag = _etag(key)
+    headers = {"cache-control": cache_control(ctx.settings.private)}
+    etag = etag_for(key)
     if etag:
         headers["etag"] = etag
         if etag in request.headers.get("if-none-match", ""):
