@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from securesystemslib.exceptions import UnsupportedLibraryError
 from securesystemslib.signer import CryptoSigner, Key, Signer
 
 PIN_ENV = "TUFPI_HSM_PIN"
@@ -46,6 +48,22 @@ def load_signer(uri: str, trusted: list[Key]) -> Signer:
     )
 
 
+def _hsm_public_key(uri: str) -> Key:
+    """Read the public key of ``hsm:[KEYID][?label=TOKEN]`` from the token.
+
+    The URI is parsed as ``HSMSigner.from_priv_key_uri`` parses it, so that root trusts the
+    key the server will sign with: the same key id and, when the URI names one, the same
+    token (without a label, securesystemslib needs exactly one initialised token).
+    """
+    from securesystemslib.signer import HSMSigner
+
+    parts = parse.urlparse(uri)
+    keyid = int(parts.path) if parts.path else None
+    label = dict(parse.parse_qsl(parts.query)).get("label")
+    _uri, key = HSMSigner.import_(keyid, token_label=label, secrets_handler=_pin)
+    return key
+
+
 def public_key(uri: str) -> Key:
     """The public key behind an online key URI (used when initialising root).
 
@@ -58,11 +76,7 @@ def public_key(uri: str) -> Key:
             private = load_pem_private_key(Path(rest).read_bytes(), None)
             return CryptoSigner(private).public_key
         if scheme == "hsm":
-            from securesystemslib.signer import HSMSigner
-
-            keyid = int(rest.split("?", 1)[0]) if rest.split("?", 1)[0] else None
-            _uri, key = HSMSigner.import_(keyid)
-            return key
-    except (OSError, ValueError) as e:
+            return _hsm_public_key(uri)
+    except (OSError, ValueError, UnsupportedLibraryError) as e:
         raise OnlineKeyError(f"cannot read online key {uri!r}: {e}") from e
     raise OnlineKeyError(f"cannot derive a public key from {uri!r}; use file2: or hsm:")
