@@ -53,3 +53,14 @@ def workdir(
 ) -> Path:
     """A scratch directory per module and database (where test projects are built)."""
     return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture
+def own_database_url(database_url: str | None) -> Iterator[str | None]:
+    """Like ``database_url``, but a database of the test's own (for tests that start servers
+    of their own instead of sharing the module's ``index_server``)."""
+    if database_url is None:
+        yield None
+        return
+    with server_support.postgres_database() as url:
+        yield url

@@ -144,7 +144,8 @@ def start(
     )
     server = IndexServer(f"http://127.0.0.1:{port}/", data_dir, db_url, env)
     server.cli("db", "upgrade")
-    server.cli("trust", "init")
+    if not (data_dir / "files" / "tuf" / "timestamp.json").exists():
+        server.cli("trust", "init")
     log = (data_dir / "serve.log").open("ab")
     server.process = subprocess.Popen(
         [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info"],
@@ -165,13 +166,13 @@ def start(
 
 
 def signer_process(
-    server: IndexServer, *args: str, prefix: tuple[str, ...] = ()
+    server: IndexServer, *args: str, extra_env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start ``tufpi signer`` (optionally under a wrapper such as ``faketime '+25h'``)."""
+    """Start ``tufpi signer``; ``extra_env`` may, for example, move its clock (faketime)."""
     log = (server.data_dir / "signer.log").open("ab")
     return subprocess.Popen(
-        [*prefix, sys.executable, "-m", "tufpi.cli", "signer", *args],
-        env=server.env,
+        [sys.executable, "-m", "tufpi.cli", "signer", *args],
+        env={**server.env, **(extra_env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
