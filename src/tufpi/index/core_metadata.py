@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.metadata import parse_email
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from tufpi.index.errors import InvalidUpload
@@ -18,6 +20,8 @@ from tufpi.index.names import DistFilename
 
 # Core metadata is a few KiB; anything this large is an attack or a mistake.
 MAX_METADATA_BYTES = 4 * 1024 * 1024
+# The width of releases.requires_python and files.requires_python (tufpi.db.models).
+MAX_REQUIRES_PYTHON = 200
 
 
 def _read_limited(stream: Any, what: str) -> bytes:
@@ -25,6 +29,14 @@ def _read_limited(stream: Any, what: str) -> bytes:
     if len(data) > MAX_METADATA_BYTES:
         raise InvalidUpload(f"{what} is larger than {MAX_METADATA_BYTES} bytes.")
     return data
+
+
+def _read_zip_member(archive: zipfile.ZipFile, name: str, what: str) -> bytes:
+    info = archive.getinfo(name)
+    if info.flag_bits & 0x1:  # zipfile would raise RuntimeError: it needs a password
+        raise InvalidUpload(f"Invalid distribution: its {what} is encrypted.")
+    with archive.open(info) as member:
+        return _read_limited(member, what)
 
 
 def _from_wheel(path: Path) -> bytes:
@@ -38,8 +50,7 @@ def _from_wheel(path: Path) -> bytes:
         ]
         if len(candidates) != 1:
             raise InvalidUpload("Invalid wheel: expected exactly one .dist-info/METADATA file.")
-        with archive.open(candidates[0]) as member:
-            return _read_limited(member, "METADATA")
+        return _read_zip_member(archive, candidates[0], "METADATA")
 
 
 def _from_sdist_zip(path: Path) -> bytes:
@@ -47,8 +58,7 @@ def _from_sdist_zip(path: Path) -> bytes:
         candidates = [n for n in archive.namelist() if _is_top_pkg_info(n)]
         if len(candidates) != 1:
             raise InvalidUpload("Invalid sdist: expected exactly one top-level PKG-INFO file.")
-        with archive.open(candidates[0]) as member:
-            return _read_limited(member, "PKG-INFO")
+        return _read_zip_member(archive, candidates[0], "PKG-INFO")
 
 
 def _is_top_pkg_info(name: str) -> bool:
@@ -58,16 +68,18 @@ def _is_top_pkg_info(name: str) -> bool:
 
 def _from_sdist_tar(path: Path) -> bytes:
     with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            if _is_top_pkg_info(member.name):
-                if not member.isfile():
-                    break
-                stream = archive.extractfile(member)
-                if stream is None:
-                    break
-                with stream:
-                    return _read_limited(stream, "PKG-INFO")
-    raise InvalidUpload("Invalid sdist: no top-level PKG-INFO file.")
+        # Every member is looked at: with two PKG-INFO files, which one a reader sees
+        # depends on the reader (we would take the first, extraction keeps the last).
+        candidates = [m for m in archive if _is_top_pkg_info(m.name)]
+        if len(candidates) > 1:
+            raise InvalidUpload("Invalid sdist: expected exactly one top-level PKG-INFO file.")
+        if not candidates or not candidates[0].isfile():
+            raise InvalidUpload("Invalid sdist: no top-level PKG-INFO file.")
+        stream = archive.extractfile(candidates[0])
+        if stream is None:
+            raise InvalidUpload("Invalid sdist: no top-level PKG-INFO file.")
+        with stream:
+            return _read_limited(stream, "PKG-INFO")
 
 
 def extract(path: Path, dist: DistFilename) -> bytes:
@@ -82,22 +94,25 @@ def extract(path: Path, dist: DistFilename) -> bytes:
         if dist.filename.endswith(".zip"):
             return _from_sdist_zip(path)
         return _from_sdist_tar(path)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
+    # NotImplementedError: zipfile's answer to an unknown compression method or flag bits.
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,
+    ) as e:
         raise InvalidUpload(f"Invalid distribution file {dist.filename!r}: {e}") from e
 
 
-def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
-    """Parse core metadata and check it describes the same project and version.
+def _shown(value: str) -> str:
+    """``value`` with control and non-ASCII characters escaped, for a message (and a reason
+    phrase, which may hold neither)."""
+    return value.encode("unicode_escape").decode("ascii")
 
-    Returns packaging's raw metadata dict (JSON-serialisable).
 
-    Raises:
-        InvalidUpload: unparseable, or naming another project or version.
-    """
-    try:
-        raw, _unparsed = parse_email(data)
-    except ValueError as e:
-        raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: {e}") from e
+def _check_identity(raw: dict[str, Any], dist: DistFilename) -> None:
     name = raw.get("name")
     version = raw.get("version")
     if not name or not version:
@@ -108,6 +123,46 @@ def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
         )
     if canonicalize_version(version) != canonicalize_version(dist.version):
         raise InvalidUpload(
-            f"Core metadata in {dist.filename!r} is for version {version}, not {dist.version}."
+            f"Core metadata in {dist.filename!r} is for version {_shown(version)}, "
+            f"not {dist.version}."
         )
-    return dict(raw)
+
+
+def _check_requires_python(raw: dict[str, Any], dist: DistFilename) -> None:
+    # Installers filter files on it (PEP 503 data-requires-python), so it must parse.
+    value = raw.get("requires_python")
+    if value is None:
+        return
+    if len(value) > MAX_REQUIRES_PYTHON:
+        raise InvalidUpload(
+            f"Invalid Requires-Python in {dist.filename!r}: longer than "
+            f"{MAX_REQUIRES_PYTHON} characters."
+        )
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier as e:
+        raise InvalidUpload(
+            f"Invalid Requires-Python {_shown(value)!r} in {dist.filename!r}: {e}"
+        ) from e
+
+
+def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
+    """Parse core metadata and check it describes the same project and version.
+
+    Returns packaging's raw metadata dict (JSON-serialisable).
+
+    Raises:
+        InvalidUpload: unparseable, holding a NUL byte or an invalid Requires-Python, or
+            naming another project or version.
+    """
+    if b"\x00" in data:
+        # No header or description has a use for NUL; PostgreSQL text cannot store it.
+        raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: contains a NUL byte.")
+    try:
+        raw, _unparsed = parse_email(data)
+    except ValueError as e:
+        raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: {e}") from e
+    fields = dict(raw)
+    _check_identity(fields, dist)
+    _check_requires_python(fields, dist)
+    return fields

@@ -18,12 +18,18 @@ from packaging.version import InvalidVersion, Version
 
 from tufpi.index.errors import InvalidUpload
 
-# PEP 508 / core metadata "Name": ASCII letters, digits, and . _ - inside.
-_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# PEP 508 / core metadata "Name": ASCII letters, digits, and . _ - inside. Used with
+# fullmatch ('$' would also match before a trailing newline) and re.ASCII (otherwise
+# IGNORECASE lets [A-Z] match U+212A KELVIN SIGN and U+017F LONG S).
+_PROJECT_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
 # Every character a wheel or sdist filename may legitimately contain. Anything else, such as a
 # separator, NUL, a control character or a Unicode look-alike of '/', is refused outright.
-_FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
+_FILENAME_CHARS = re.compile(r"[A-Za-z0-9._+!-]+", re.ASCII)
 _MAX_FILENAME = 255
+# The widths of projects.name and releases.version (tufpi.db.models): longer values would be
+# cut or refused by the database after the file was stored.
+MAX_PROJECT_NAME = 200
+MAX_VERSION = 100
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 PACKAGETYPES = {"sdist", "bdist_wheel"}
@@ -36,15 +42,40 @@ def normalize(name: str) -> NormalizedName:
 
 def is_valid_project_name(name: str) -> bool:
     """Whether ``name`` is a valid project name per the core metadata specification."""
-    return bool(_PROJECT_NAME.match(name))
+    return _PROJECT_NAME.fullmatch(name) is not None
+
+
+def check_project_name(name: str) -> None:
+    """A project name tufpi accepts: valid and no longer than ``MAX_PROJECT_NAME``.
+
+    Raises:
+        InvalidUpload: with a message naming what is wrong.
+    """
+    if len(name) > MAX_PROJECT_NAME:
+        raise InvalidUpload(f"Project name is longer than {MAX_PROJECT_NAME} characters.")
+    if not is_valid_project_name(name):
+        raise InvalidUpload(
+            f"Invalid project name {name!r}: use ASCII letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit."
+        )
 
 
 def parse_version(text: str) -> Version:
-    """Parse a PEP 440 version. Raises InvalidUpload with a readable message."""
+    """Parse a PEP 440 version of at most ``MAX_VERSION`` characters (normalised).
+
+    Raises:
+        InvalidUpload: not a PEP 440 version, or too long.
+    """
+    if len(text) > MAX_VERSION:
+        raise InvalidUpload(f"Version is longer than {MAX_VERSION} characters.")
     try:
-        return Version(text)
+        version = Version(text)
     except InvalidVersion as e:
         raise InvalidUpload(f"Invalid version {text!r}: not a PEP 440 version.") from e
+    # Normalising can lengthen a version ("1a" becomes "1a0"); the normal form is stored.
+    if len(str(version)) > MAX_VERSION:
+        raise InvalidUpload(f"Version is longer than {MAX_VERSION} characters.")
+    return version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +104,8 @@ def check_filename_safe(filename: str) -> None:
         raise InvalidUpload(f"Invalid filename {filename!r}: path separators are not allowed.")
     if filename.startswith("."):
         raise InvalidUpload(f"Invalid filename {filename!r}: may not start with '.'.")
-    if not _FILENAME_CHARS.match(filename):
-        bad = sorted({c for c in filename if not _FILENAME_CHARS.match(c)})
+    if _FILENAME_CHARS.fullmatch(filename) is None:
+        bad = sorted({c for c in filename if _FILENAME_CHARS.fullmatch(c) is None})
         shown = ", ".join(f"U+{ord(c):04X}" for c in bad)
         raise InvalidUpload(
             f"Invalid filename {filename!r}: characters not allowed in a distribution "

@@ -95,6 +95,21 @@ class IndexService:
         if is_owner is None:
             raise Forbidden(f"User {who.user_name!r} is not an owner of project {project.name!r}.")
 
+    def _check_may_upload(self, who: Identity, normalized: str) -> None:
+        """Token scope and ownership, before anything is stored or an existing file revealed.
+
+        Read-only; the upload's transaction checks ownership again under the project's lock.
+        """
+        if who.project_scope is not None and who.project_scope != normalized:
+            raise Forbidden(
+                f"This API token is limited to project {who.project_scope!r}; "
+                f"it cannot upload to {normalized!r}."
+            )
+        with self.sessions() as session:
+            project = session.scalar(select(Project).where(Project.normalized_name == normalized))
+            if project is not None:
+                self._check_owner(session, who, project)
+
     def _new_project(self, session: Session, who: Identity, name: str) -> Project:
         project = Project(
             name=name, normalized_name=normalize(name), created=self.clock(), serial=1
@@ -151,14 +166,10 @@ class IndexService:
         """
         digests = dist.staged.digests
         filename = dist.dist.filename
+        normalized = normalize(form.name)
+        self._check_may_upload(who, normalized)
         if self.find_duplicate(filename, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
-        normalized = normalize(form.name)
-        if who.project_scope is not None and who.project_scope != normalized:
-            raise Forbidden(
-                f"This API token is limited to project {who.project_scope!r}; "
-                f"it cannot upload to {normalized!r}."
-            )
         key = self._store_dist(dist)
         now = self.clock()
         try:

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,12 +24,28 @@ from tufpi.index.names import (
     PACKAGETYPES,
     DistFilename,
     check_filename_matches,
-    is_valid_project_name,
+    check_project_name,
     parse_dist_filename,
     parse_version,
 )
 
 _CHUNK = 1024 * 1024
+# The fields tufpi acts on: each may be sent once (with two, which one counts is a guess).
+SINGLE_FIELDS = (
+    ":action",
+    "protocol_version",
+    "name",
+    "version",
+    "filetype",
+    "pyversion",
+    "metadata_version",
+    "sha256_digest",
+    "blake2_256_digest",
+    "md5_digest",
+    "description",
+)
+# The width of files.python_version (tufpi.db.models).
+MAX_PYVERSION = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,34 +75,65 @@ def _optional(fields: Mapping[str, str], key: str) -> str | None:
     return value or None
 
 
-def parse_form(fields: Mapping[str, str]) -> UploadForm:
-    """Validate the non-file fields of ``POST /legacy/``.
+def check_fields(items: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The form's fields as a dict, once each field tufpi acts on is known to be unambiguous.
 
     Raises:
-        InvalidUpload: unknown action or protocol, a missing field, a bad name, version or type.
+        InvalidUpload: a field tufpi acts on is sent twice, or a value holds a NUL byte.
     """
+    counts = Counter(key for key, _ in items)
+    for key in SINGLE_FIELDS:
+        if counts[key] > 1:
+            raise InvalidUpload(f"Field {key!r} is given more than once.")
+    for key, value in items:
+        if "\x00" in value:
+            # Nothing legitimate holds one, and PostgreSQL text cannot store it.
+            raise InvalidUpload(f"Field {key!r} contains a NUL byte.")
+    return dict(items)
+
+
+def _check_action(fields: Mapping[str, str]) -> None:
     action = fields.get(":action", "")
     if action != "file_upload":
         raise InvalidUpload(f"Unsupported :action {action!r}; only 'file_upload' is supported.")
     if fields.get("protocol_version", "1") != "1":
         raise InvalidUpload("Unknown protocol_version; only 1 is supported.")
-    name = _field(fields, "name")
-    if not is_valid_project_name(name):
-        raise InvalidUpload(
-            f"Invalid project name {name!r}: use ASCII letters, digits, '.', '_' and '-', "
-            "starting and ending with a letter or digit."
-        )
-    version = parse_version(_field(fields, "version"))
+
+
+def _filetype(fields: Mapping[str, str]) -> str:
     filetype = _field(fields, "filetype")
     if filetype not in PACKAGETYPES:
         raise InvalidUpload(
             f"Unknown filetype {filetype!r}: only 'sdist' and 'bdist_wheel' are accepted."
         )
+    return filetype
+
+
+def _pyversion(fields: Mapping[str, str], filetype: str) -> str:
+    pyversion = _optional(fields, "pyversion") or ("source" if filetype == "sdist" else "")
+    if len(pyversion) > MAX_PYVERSION:
+        raise InvalidUpload(f"The pyversion is longer than {MAX_PYVERSION} characters.")
+    return pyversion
+
+
+def parse_form(items: Sequence[tuple[str, str]]) -> UploadForm:
+    """Validate the non-file fields of ``POST /legacy/``, in the order the client sent them.
+
+    Raises:
+        InvalidUpload: a repeated field or a NUL byte, unknown action or protocol, a missing
+            field, a bad name, version, type or pyversion.
+    """
+    fields = check_fields(items)
+    _check_action(fields)
+    name = _field(fields, "name")
+    check_project_name(name)
+    version = parse_version(_field(fields, "version"))
+    filetype = _filetype(fields)
     return UploadForm(
         name=name,
         version=version,
         filetype=filetype,
-        pyversion=_optional(fields, "pyversion") or ("source" if filetype == "sdist" else ""),
+        pyversion=_pyversion(fields, filetype),
         metadata_version=_optional(fields, "metadata_version") or "",
         sha256_digest=_optional(fields, "sha256_digest"),
         blake2_256_digest=_optional(fields, "blake2_256_digest"),
@@ -167,7 +215,8 @@ def check_digests(form: UploadForm, digests: Digests) -> None:
         "md5_digest": (form.md5_digest, digests.md5),
     }
     for field, (given, actual) in claimed.items():
-        if given is not None and not hmac.compare_digest(given.lower(), actual):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+        if given is not None and not hmac.compare_digest(given.lower().encode(), actual.encode()):
             raise InvalidUpload(f"The {field} does not match the uploaded content.")
 
 

@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tufpi.index import upload as steps
+from tufpi.index.accounts import Identity
 from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
@@ -67,30 +68,65 @@ class BodyLimit:
         return f"Upload too large: the limit is {self.limit} bytes."
 
 
-async def _read_form(request: Request) -> tuple[dict[str, str], UploadFile]:
+def _check_multipart(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
+        raise InvalidUpload(
+            "The upload must be multipart/form-data, as twine and uv publish send it."
+        )
+
+
+async def _read_form(request: Request) -> FormData:
     try:
-        form = await request.form(max_files=2, max_fields=2000, max_part_size=_MAX_FIELD_BYTES)
+        return await request.form(max_files=2, max_fields=2000, max_part_size=_MAX_FIELD_BYTES)
     except HTTPException as e:
         raise InvalidUpload(f"Malformed upload body: {e.detail}") from e
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    content = form.get("content")
+
+
+def _check_no_client_path(content: UploadFile) -> None:
+    # python-multipart keeps only what follows the last '\\' of a Windows path ("C:\\x\\a.whl"
+    # becomes "a.whl"), so the filename we are handed may hide the path the client sent. No
+    # distribution filename holds a separator, so none may appear in the raw header.
+    disposition = content.headers.get("content-disposition", "")
+    if "/" in disposition or "\\" in disposition:
+        raise InvalidUpload(
+            f"Invalid filename in {disposition!r}: path separators are not allowed."
+        )
+
+
+def _split(form: FormData) -> tuple[list[tuple[str, str]], UploadFile]:
+    """The text fields in the order sent, and the one ``content`` file."""
+    contents = form.getlist("content")
+    if len(contents) > 1:
+        raise InvalidUpload("Send exactly one 'content' file part; this upload has several.")
+    content = contents[0] if contents else None
     if not isinstance(content, UploadFile) or not content.filename:
         raise InvalidUpload("Missing the 'content' file part of the upload.")
+    _check_no_client_path(content)
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     return fields, content
+
+
+async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult:
+    items, content = _split(form)
+    fields = steps.parse_form(items)
+    dist = steps.check_dist(fields, content.filename or "")
+    staged = await run_in_threadpool(steps.stage, content.file, ctx.settings.max_upload_bytes)
+    try:
+        inspected = await run_in_threadpool(steps.inspect, fields, dist, staged)
+        return await run_in_threadpool(ctx.index.upload, who, fields, inspected)
+    finally:
+        staged.discard()
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
     who = await run_in_threadpool(ctx.identify, request)
-    fields, content = await _read_form(request)
-    form = steps.parse_form(fields)
-    dist = steps.check_dist(form, content.filename or "")
-    staged = await run_in_threadpool(steps.stage, content.file, ctx.settings.max_upload_bytes)
+    _check_multipart(request)
+    form = await _read_form(request)
     try:
-        inspected = await run_in_threadpool(steps.inspect, form, dist, staged)
-        return await run_in_threadpool(ctx.index.upload, who, form, inspected)
+        return await _store(ctx, who, form)
     finally:
-        staged.discard()
-        await content.close()
+        await form.close()
 
 
 async def legacy_upload(request: Request) -> Response:
