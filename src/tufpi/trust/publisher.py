@@ -2,8 +2,10 @@
 
 Each bin is rebuilt from the ``targets`` rows of one consistent database read, so a batch can
 be repeated after a crash with the same result; the database learns what was published only
-after ``timestamp.json`` is in place. A crash at any point leaves the previous timestamp, and
-the complete set it names, as the repository clients see.
+after ``timestamp.json`` is in place. Clients always see a complete set: a crash before the
+atomic replacement of ``timestamp.json`` leaves the previous one, a crash after it the new
+one; either way the changes the database still counts as pending are published (again, with
+the same content) by the next batch.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def sign_bins(
         rows_by_bin = _targets_of(session, part)
         for index in part:
             name = layout.bin_name(index, number_of_bins)
-            version = current.get(f"{name}.json", 0) + 1
+            version = store.free_version(name, current.get(f"{name}.json", 0) + 1)
             md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
             md.sign(signer)
             store.write_versioned(name, md)
@@ -211,6 +213,7 @@ class Publisher:
             current = self._snapshot
             return current, self.store.read_bytes(Snapshot.type, current.signed.version)
         md = roles.next_snapshot(self._snapshot.signed, expires, bin_versions)
+        md.signed.version = self.store.free_version(Snapshot.type, md.signed.version)
         md.sign(self.signer)
         data = self.store.write_versioned(Snapshot.type, md)
         self.checkpoint("snapshot")

@@ -34,15 +34,16 @@ def run(
         if not leader:
             return
         log.info("signer: active")
-        publisher.load()
-        result = publisher.publish()
-        _log(result)
-        if on_ready is not None:
-            on_ready(result)
-        last_sweep = 0.0
-        while not stop.wait(interval):
+        ready = False
+        last_sweep = time.monotonic()
+        # Publish at once (freshness after downtime), then every interval.
+        while not stop.is_set():
             try:
-                _log(publisher.publish())
+                result = publisher.publish()
+                _log(result)
+                if not ready and on_ready is not None:
+                    on_ready(result)
+                ready = True
                 if time.monotonic() - last_sweep > _SWEEP_EVERY:
                     swept = publisher.sweep()
                     if swept:
@@ -52,6 +53,7 @@ def run(
                 # Keep signing: a failed batch leaves its changes pending for the next one.
                 log.exception("signer: publication failed; will retry")
                 publisher.forget()
+            stop.wait(interval)
 
 
 def _log(result: PublishResult) -> None:

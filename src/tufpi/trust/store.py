@@ -24,6 +24,17 @@ class MetadataStore:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
+    def free_version(self, role: str, version: int) -> int:
+        """``version``, or the first later one whose file does not exist yet.
+
+        A batch that crashed before its timestamp left versioned files nobody refers to; the
+        next batch skips past them instead of rewriting them, since a CDN may already have
+        cached those names as immutable. TUF only requires versions to increase.
+        """
+        while self.storage.exists(layout.metadata_key(role, version)):
+            version += 1
+        return version
+
     def write_versioned(self, role: str, md: Metadata[Any]) -> bytes:
         """Write ``tuf/VERSION.ROLE.json``; returns the bytes written."""
         data = md.to_bytes(_SERIALIZER)
