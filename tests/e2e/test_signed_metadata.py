@@ -86,8 +86,9 @@ def test_second_upload_appears_in_newer_snapshot(
     client.refresh()
     after = json.loads((tmp_path / "returning" / "metadata" / "timestamp.json").read_bytes())
     assert after["signed"]["version"] > before["signed"]["version"]
-    assert after["signed"]["meta"]["snapshot.json"]["version"] > (
-        before["signed"]["meta"]["snapshot.json"]["version"]
+    assert (
+        after["signed"]["meta"]["snapshot.json"]["version"]
+        > (before["signed"]["meta"]["snapshot.json"]["version"])
     )
     assert client.get_targetinfo(path) is not None
 
@@ -113,6 +114,11 @@ def test_removed_file_leaves_the_metadata(
     assert wheel.name not in Path(client.download_target(page)).read_text()
     log = index_server.cli("trust", "log", "--limit", "20").stdout
     assert f"remove\t{path}\tsnapshot" in log
+    # The log of one project holds its files' changes as well as its pages'.
+    project_log = index_server.cli("trust", "log", "--project", "Signed_Proj").stdout
+    assert f"add\t{path}\t" in project_log
+    assert "simple/signed-proj/index.json" in project_log
+    assert "signed-tamper" not in project_log
 
 
 def test_tampered_distribution_is_refused(

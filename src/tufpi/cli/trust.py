@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tufpi.cli._common import Obj, migrate
 from tufpi.db.models import RoleState, TargetChange
+from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
 from tufpi.trust import layout, state
@@ -208,9 +209,7 @@ def trust_log(obj: Obj, limit: int, project: str | None) -> None:
     services = obj.services()
     query = select(TargetChange).order_by(TargetChange.id.desc()).limit(limit)
     if project:
-        from tufpi.index.names import normalize
-
-        query = query.where(TargetChange.path.like(f"simple/{normalize(project)}/%"))
+        query = query.where(TargetChange.project == normalize(project))
     with services.sessions() as session:
         for change in session.scalars(query):
             published = (

@@ -169,6 +169,8 @@ class TargetChange(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     sha512: Mapped[str | None] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(100))
+    # Normalised name of the project the target belongs to (kept after the project is gone).
+    project: Mapped[str | None] = mapped_column(String(200), index=True)
     created: Mapped[dt.datetime]
     published_version: Mapped[int | None] = mapped_column(Integer, index=True)
     published_at: Mapped[dt.datetime | None]

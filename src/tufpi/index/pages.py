@@ -117,6 +117,7 @@ def store_pages(
             sha256=sha256,
             sha512=hashlib.sha512(body).hexdigest(),
             project_id=project.id,
+            project=project.normalized_name,
             actor=actor,
             now=now,
         )
@@ -126,5 +127,9 @@ def drop_pages(session: Session, project: Project, actor: str, now: dt.datetime)
     """Withdraw both page targets of a project being removed."""
     for filename in (HTML, JSON):
         changes.drop_target(
-            session, layout.page_path(project.normalized_name, filename), actor=actor, now=now
+            session,
+            layout.page_path(project.normalized_name, filename),
+            project=project.normalized_name,
+            actor=actor,
+            now=now,
         )

@@ -208,6 +208,7 @@ class IndexService:
                     sha256=digests.sha256,
                     sha512=digests.sha512,
                     project_id=project.id,
+                    project=project.normalized_name,
                     actor=who.user_name,
                     now=now,
                 )
@@ -276,7 +277,9 @@ class IndexService:
             if filename is not None and not files:
                 raise NotFound(f"No file {filename!r} in {row.name}.")
             for f in files:
-                changes.drop_target(session, f.path, actor=actor, now=now)
+                changes.drop_target(
+                    session, f.path, project=row.normalized_name, actor=actor, now=now
+                )
                 session.delete(f)
             removed = [(f.filename, f.path, f.sha256) for f in files]
             session.flush()

@@ -36,10 +36,14 @@ def set_target(
     sha256: str,
     sha512: str,
     project_id: int | None,
+    project: str | None,
     actor: str,
     now: dt.datetime,
 ) -> None:
-    """Add or replace the target at ``path``; logs the change. No-op if nothing differs."""
+    """Add or replace the target at ``path``; logs the change. No-op if nothing differs.
+
+    ``project_id`` and ``project`` (its normalised name) say which project it belongs to.
+    """
     bins = bins_of(session)
     index = layout.bin_index(path, bins)
     row = session.get(Target, path)
@@ -67,15 +71,22 @@ def set_target(
             sha256=sha256,
             sha512=sha512,
             actor=actor,
+            project=project,
             created=now,
         )
     )
 
 
-def drop_target(session: Session, path: str, *, actor: str, now: dt.datetime) -> None:
+def drop_target(
+    session: Session, path: str, *, project: str | None, actor: str, now: dt.datetime
+) -> None:
     """Remove the target at ``path`` (if present); logs the change."""
     row = session.get(Target, path)
     if row is None:
         return
     session.delete(row)
-    session.add(TargetChange(path=path, bin=row.bin, action="remove", actor=actor, created=now))
+    session.add(
+        TargetChange(
+            path=path, bin=row.bin, action="remove", actor=actor, project=project, created=now
+        )
+    )

@@ -86,13 +86,14 @@ class Repo:
                 sha256=hashlib.sha256(content).hexdigest(),
                 sha512=hashlib.sha512(content).hexdigest(),
                 project_id=None,
+                project=None,
                 actor="tester",
                 now=self.clock(),
             )
 
     def drop(self, path: str) -> None:
         with self.services.sessions.begin() as session:
-            changes.drop_target(session, path, actor="tester", now=self.clock())
+            changes.drop_target(session, path, project=None, actor="tester", now=self.clock())
 
     def timestamp_bytes(self) -> bytes:
         return self.store.read_bytes("timestamp")

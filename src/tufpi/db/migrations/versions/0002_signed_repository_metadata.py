@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("sha512", sa.String(length=128), nullable=True),
         sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("project", sa.String(length=200), nullable=True),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_version", sa.Integer(), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
@@ -60,6 +61,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_target_changes_published_version"), ["published_version"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_target_changes_project"), ["project"], unique=False)
 
     op.create_table(
         "trust_config",
@@ -98,6 +100,7 @@ def downgrade() -> None:
     op.drop_table("targets")
     op.drop_table("trust_config")
     with op.batch_alter_table("target_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_target_changes_project"))
         batch_op.drop_index(batch_op.f("ix_target_changes_published_version"))
 
     op.drop_table("target_changes")
