@@ -166,10 +166,13 @@ def start(
 
 
 def signer_process(
-    server: IndexServer, *args: str, extra_env: Mapping[str, str] | None = None
+    server: IndexServer,
+    *args: str,
+    extra_env: Mapping[str, str] | None = None,
+    log_name: str = "signer.log",
 ) -> subprocess.Popen[bytes]:
     """Start ``tufpi signer``; ``extra_env`` may, for example, move its clock (faketime)."""
-    log = (server.data_dir / "signer.log").open("ab")
+    log = (server.data_dir / log_name).open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "tufpi.cli", "signer", *args],
         env={**server.env, **(extra_env or {})},
