@@ -48,6 +48,18 @@ def index_server(
 
 
 @pytest.fixture(scope="module")
+def unsigned_server(
+    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[server_support.IndexServer]:
+    """An index whose web process does not sign: the test runs ``tufpi signer`` processes."""
+    srv = server_support.start(tmp_path_factory.mktemp("unsigned"), database_url, signer="false")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
 def workdir(
     index_server: server_support.IndexServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support import clients
 from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import wait_for_target
-
-
-@pytest.fixture(scope="module")
-def unsigned_server(
-    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[IndexServer]:
-    srv = server_support.start(tmp_path_factory.mktemp("election"), database_url, signer="false")
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _active(server: IndexServer, log_name: str) -> bool:

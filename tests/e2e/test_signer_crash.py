@@ -6,10 +6,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support import clients
@@ -20,18 +18,6 @@ from tests.support.tuf_client import updater, wait_for_target
 
 # Every checkpoint of Publisher.publish, in order; "bin:2" is the second bin of a batch.
 KILL_POINTS = ["read", "bin:1", "bin:2", "bins", "snapshot", "timestamp", "commit"]
-
-
-@pytest.fixture(scope="module")
-def unsigned_server(
-    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[IndexServer]:
-    """An index whose web process does not sign: signers run as separate processes."""
-    srv = server_support.start(tmp_path_factory.mktemp("crash"), database_url, signer="false")
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _changes(server: IndexServer) -> list[tuple[str, str, int | None]]:
