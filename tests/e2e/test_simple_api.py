@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support import clients
+from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 
@@ -207,3 +210,75 @@ def test_head_on_a_page(http: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == JSON_V1
     assert response.content == b""
+
+
+# -- pages by content hash (TUF consistent snapshots) ---------------------------------------------
+
+
+@pytest.mark.parametrize(("accept", "suffix"), [("text/html", "html"), (JSON_V1, "json")])
+def test_page_by_its_hash_is_the_same_page(http: httpx.Client, accept: str, suffix: str) -> None:
+    page = http.get(PAGE, headers={"accept": accept})
+    sha256 = hashlib.sha256(page.content).hexdigest()
+    by_hash = http.get(f"{PAGE}{sha256}.index.{suffix}")
+    assert by_hash.status_code == 200
+    assert by_hash.content == page.content
+    assert "immutable" in by_hash.headers["cache-control"]
+    assert http.get(f"{PAGE}{'0' * 64}.index.{suffix}").status_code == 404
+    assert http.get(f"/simple/{PROJECT}/{sha256}.index.{suffix}").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["index.html", f"{'A' * 64}.index.html", f"{'a' * 64}.index.txt"])
+def test_other_names_under_a_project_are_404(http: httpx.Client, name: str) -> None:
+    assert http.get(f"{PAGE}{name}").status_code == 404
+
+
+# -- a private index ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private_index(
+    database_url: str | None, tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[tuple[IndexServer, str]]:
+    """A second index on its own database with TUFPI_PRIVATE=1, the project uploaded; a token."""
+    with contextlib.ExitStack() as stack:
+        url = None
+        if database_url is not None:
+            url = stack.enter_context(server_support.postgres_database())
+        srv = server_support.start(tmp_path_factory.mktemp("private"), url, private="1")
+        stack.callback(srv.stop)
+        token = srv.new_user("simple-api-private")
+        dists = make_dists(workdir / "private", PROJECT, "1.0")
+        result = clients.twine_upload(srv.url, token, dists)
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield srv, token
+
+
+def _private_page(private_index: tuple[IndexServer, str]) -> tuple[httpx.Response, str]:
+    srv, token = private_index
+    page = httpx.get(srv.simple + f"{NORMALIZED}/", auth=("__token__", token))
+    assert page.status_code == 200
+    by_hash = f"{srv.simple}{NORMALIZED}/{hashlib.sha256(page.content).hexdigest()}.index.html"
+    return page, by_hash
+
+
+def test_private_pages_are_private(private_index: tuple[IndexServer, str]) -> None:
+    srv, token = private_index
+    page, by_hash = _private_page(private_index)
+    assert page.headers["cache-control"].startswith("private,")
+    assert "public" not in page.headers["cache-control"]
+    for url in (srv.simple, srv.simple + f"{NORMALIZED}/", by_hash):
+        assert httpx.get(url).status_code == 401, url
+    assert httpx.get(by_hash, auth=("__token__", token)).content == page.content
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="web/simple.py: consistent_page always sends 'public, max-age=31536000, immutable', "
+    "so on a private index shared caches may keep a page that needs a token",
+)
+def test_private_page_by_hash_is_not_public(private_index: tuple[IndexServer, str]) -> None:
+    _, token = private_index
+    _, by_hash = _private_page(private_index)
+    response = httpx.get(by_hash, auth=("__token__", token))
+    assert response.status_code == 200
+    assert "public" not in response.headers["cache-control"]
