@@ -32,5 +32,6 @@ async def metadata_file(request: Request) -> Response:
     if path is None or not path.is_file():
         return PlainTextResponse("Not found.\n", status_code=404)
     versioned = name[0].isdigit()
-    cache = "public, max-age=31536000, immutable" if versioned else "no-cache"
+    scope = "private" if ctx.settings.private else "public"
+    cache = f"{scope}, max-age=31536000, immutable" if versioned else f"{scope}, no-cache"
     return FileResponse(path, media_type="application/json", headers={"cache-control": cache})
