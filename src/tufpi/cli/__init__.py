@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, trust
+from tufpi.cli import admin, client, trust
 from tufpi.cli._common import Obj
 
 
@@ -33,5 +33,12 @@ def main(
     ctx.obj = Obj(config, {"data_dir": data_dir, "database_url": database_url})
 
 
-for command in (*admin.COMMANDS, trust.serve, trust.signer, trust.trust):
+for command in (
+    *admin.COMMANDS,
+    trust.serve,
+    trust.signer,
+    trust.trust,
+    client.proxy,
+    client.install,
+):
     main.add_command(command)

@@ -1,0 +1,119 @@
+"""The verifying client: ``tufpi proxy`` and ``tufpi install``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from tufpi.client import running
+from tufpi.client.refusals import Refusal
+from tufpi.client.verified_index import VerifiedIndex
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tufpi"
+
+
+def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--index", "index_url", required=True, help="The tufpi index root URL."),
+        click.option(
+            "--root",
+            "root_file",
+            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            help="A trusted root metadata file (for example the index's 1.root.json).",
+        ),
+        click.option(
+            "--root-sha256",
+            help="Pin the index's first root by its sha256 (see `tufpi trust status`).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=_default_cache,
+            show_default="~/.cache/tufpi",
+            help="Verified metadata and files.",
+        ),
+        click.option(
+            "--refresh-interval",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Seconds between refreshes of the signed metadata.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _open(
+    index_url: str,
+    root_file: Path | None,
+    root_sha256: str | None,
+    cache_dir: Path,
+    refresh_interval: float,
+    client: httpx.Client,
+) -> VerifiedIndex:
+    if root_file is not None and root_sha256 is not None:
+        raise click.UsageError("give --root or --root-sha256, not both")
+    try:
+        return running.open_index(
+            index_url, cache_dir, root_file, root_sha256, refresh_interval, client
+        )
+    except Refusal as e:
+        raise click.ClickException(f"refused: {e.message}") from e
+
+
+@click.command()
+@_trust_options
+@click.option("--listen", default="127.0.0.1:3141", show_default=True, help="HOST:PORT.")
+def proxy(
+    index_url: str,
+    root_file: Path | None,
+    root_sha256: str | None,
+    cache_dir: Path,
+    refresh_interval: float,
+    listen: str,
+) -> None:
+    """Serve a local simple index that only answers with verified pages and files.
+
+    Point any installer at it: pip install --index-url http://127.0.0.1:3141/simple/ NAME
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    host, _, port = listen.rpartition(":")
+    with httpx.Client(follow_redirects=False) as client:
+        index = _open(index_url, root_file, root_sha256, cache_dir, refresh_interval, client)
+        click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
+        running.serve(index, client, host or "127.0.0.1", int(port))
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@_trust_options
+@click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def install(
+    index_url: str,
+    root_file: Path | None,
+    root_sha256: str | None,
+    cache_dir: Path,
+    refresh_interval: float,
+    installer: str,
+    args: tuple[str, ...],
+) -> None:
+    """Install with pip or uv through a verifying proxy; exits with the installer's code.
+
+    Example: tufpi install --index URL --root-sha256 HEX -- requests==2.32.3
+    """
+    logging.basicConfig(level=logging.WARNING, format="tufpi: %(message)s")
+    with httpx.Client(follow_redirects=False) as client:
+        index = _open(index_url, root_file, root_sha256, cache_dir, refresh_interval, client)
+        sys.exit(running.install(index, client, installer, args))

@@ -1,0 +1,121 @@
+"""Unmodified pip and uv install through ``tufpi proxy``, which verifies with ngclient."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import clients
+from tests.support.dists import make_dists
+from tests.support.proxy import proxy, tufpi_install
+from tests.support.server import IndexServer
+from tests.support.tuf_client import first_root, wait_for_target
+
+
+@pytest.fixture(scope="module")
+def published(index_server: IndexServer, workdir: Path) -> Path:
+    """A library, an app depending on it (sdist and wheel each), all published; returns the
+    trusted root file."""
+    token = index_server.new_user("proxy-user")
+    for name, version, deps in (
+        ("px-lib", "1.0", []),
+        ("px-lib", "2.0", []),
+        ("px-app", "0.1", ["px-lib>=1.0"]),
+    ):
+        dists = make_dists(workdir, name, version, dependencies=deps)
+        result = clients.twine_upload(index_server.url, token, dists)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("px-lib", "px-app"):
+        page = httpx.get(f"{index_server.simple}{name}/").content
+        wait_for_target(
+            index_server, workdir, f"simple/{name}/index.html", hashlib.sha256(page).hexdigest()
+        )
+    root = workdir / "1.root.json"
+    root.write_bytes(first_root(index_server))
+    return root
+
+
+def _installed(target: Path) -> set[str]:
+    return {p.name for p in target.glob("*.dist-info")}
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_installers_through_the_proxy(
+    index_server: IndexServer, published: Path, tmp_path: Path, installer: str
+) -> None:
+    with proxy(index_server.url, tmp_path / "cache", "--root", str(published)) as simple:
+        install = clients.pip_install if installer == "pip" else clients.uv_pip_install
+        result = install(simple, tmp_path / "wheels", "px-app")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _installed(tmp_path / "wheels") == {"px_app-0.1.dist-info", "px_lib-2.0.dist-info"}
+        # An sdist, built by the installer from verified bytes.
+        result = install(simple, tmp_path / "sdist", "--no-binary", ":all:", "px-lib==1.0")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _installed(tmp_path / "sdist") == {"px_lib-1.0.dist-info"}
+
+
+def test_unknown_project_is_not_listed(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    with proxy(index_server.url, tmp_path / "cache", "--root", str(published)) as simple:
+        response = httpx.get(simple + "no-such-project/")
+        assert response.status_code == 404
+        assert "not listed in the signed metadata" in response.text
+
+
+def test_tufpi_install_with_pinned_root(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    fingerprint = hashlib.sha256(published.read_bytes()).hexdigest()
+    assert fingerprint in index_server.cli("trust", "status").stdout
+    trust = ["--root-sha256", fingerprint]
+    result = tufpi_install(
+        index_server.url, tmp_path / "cache", trust, "--target", str(tmp_path / "t"), "px-app"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _installed(tmp_path / "t") == {"px_app-0.1.dist-info", "px_lib-2.0.dist-info"}
+    result = tufpi_install(
+        index_server.url,
+        tmp_path / "cache-uv",
+        trust,
+        "--target",
+        str(tmp_path / "u"),
+        "px-lib==1.0",
+        installer="uv",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _installed(tmp_path / "u") == {"px_lib-1.0.dist-info"}
+
+
+def test_wrong_root_fingerprint_is_refused(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    result = tufpi_install(
+        index_server.url,
+        tmp_path / "cache",
+        ["--root-sha256", "0" * 64],
+        "--target",
+        str(tmp_path / "t"),
+        "px-lib",
+    )
+    assert result.returncode != 0
+    assert "not the pinned" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_installer_exit_code_is_returned(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    result = tufpi_install(
+        index_server.url,
+        tmp_path / "cache",
+        ["--root", str(published)],
+        "--target",
+        str(tmp_path / "t"),
+        "px-lib==9.9",
+    )
+    assert result.returncode == 1
+    assert "No matching distribution" in result.stdout + result.stderr

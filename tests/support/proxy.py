@@ -1,0 +1,81 @@
+"""Run ``tufpi proxy`` and ``tufpi install`` as a user would."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.support.clients import clean_env, run
+from tests.support.server import free_port
+
+
+@contextlib.contextmanager
+def proxy(index_url: str, cache_dir: Path, *trust: str, log: Path | None = None) -> Iterator[str]:
+    """A running ``tufpi proxy`` for ``index_url``; yields its simple URL."""
+    port = free_port()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out = (log or cache_dir / "proxy.log").open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tufpi.cli",
+            "proxy",
+            "--index",
+            index_url,
+            *trust,
+            "--cache-dir",
+            str(cache_dir),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--refresh-interval",
+            "0.5",
+        ],
+        env=clean_env(),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"tufpi proxy exited {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("tufpi proxy did not start")
+            time.sleep(0.1)
+        yield url + "simple/"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def tufpi_install(
+    index_url: str, cache_dir: Path, trust: list[str], *args: str, installer: str = "pip"
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "tufpi.cli",
+            "install",
+            "--index",
+            index_url,
+            *trust,
+            "--cache-dir",
+            str(cache_dir),
+            "--installer",
+            installer,
+            "--",
+            *args,
+        ]
+    )
