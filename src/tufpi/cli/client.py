@@ -49,6 +49,13 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds between refreshes of the signed metadata.",
         ),
+        click.option(
+            "--download-timeout",
+            type=float,
+            default=60.0,
+            show_default=True,
+            help="Most seconds one metadata file or target may take (slow-retrieval defence).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -61,13 +68,20 @@ def _open(
     root_sha256: str | None,
     cache_dir: Path,
     refresh_interval: float,
+    download_timeout: float,
     client: httpx.Client,
 ) -> VerifiedIndex:
     if root_file is not None and root_sha256 is not None:
         raise click.UsageError("give --root or --root-sha256, not both")
     try:
         return running.open_index(
-            index_url, cache_dir, root_file, root_sha256, refresh_interval, client
+            index_url,
+            cache_dir,
+            root_file,
+            root_sha256,
+            refresh_interval,
+            client,
+            download_timeout,
         )
     except Refusal as e:
         raise click.ClickException(f"refused: {e.message}") from e
@@ -82,6 +96,7 @@ def proxy(
     root_sha256: str | None,
     cache_dir: Path,
     refresh_interval: float,
+    download_timeout: float,
     listen: str,
 ) -> None:
     """Serve a local simple index that only answers with verified pages and files.
@@ -91,7 +106,15 @@ def proxy(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     host, _, port = listen.rpartition(":")
     with httpx.Client(follow_redirects=False) as client:
-        index = _open(index_url, root_file, root_sha256, cache_dir, refresh_interval, client)
+        index = _open(
+            index_url,
+            root_file,
+            root_sha256,
+            cache_dir,
+            refresh_interval,
+            download_timeout,
+            client,
+        )
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
         running.serve(index, client, host or "127.0.0.1", int(port))
 
@@ -106,6 +129,7 @@ def install(
     root_sha256: str | None,
     cache_dir: Path,
     refresh_interval: float,
+    download_timeout: float,
     installer: str,
     args: tuple[str, ...],
 ) -> None:
@@ -115,5 +139,13 @@ def install(
     """
     logging.basicConfig(level=logging.WARNING, format="tufpi: %(message)s")
     with httpx.Client(follow_redirects=False) as client:
-        index = _open(index_url, root_file, root_sha256, cache_dir, refresh_interval, client)
+        index = _open(
+            index_url,
+            root_file,
+            root_sha256,
+            cache_dir,
+            refresh_interval,
+            download_timeout,
+            client,
+        )
         sys.exit(running.install(index, client, installer, args))

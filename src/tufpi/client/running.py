@@ -32,6 +32,7 @@ def open_index(
     root_sha256: str | None,
     refresh_interval: float,
     client: httpx.Client,
+    download_timeout: float = 60.0,
 ) -> VerifiedIndex:
     """Trust for ``index_url``: a root file, a pinned root fingerprint, or the cached root.
 
@@ -45,7 +46,12 @@ def open_index(
     elif root_sha256 is not None:
         root = fetch_first_root(client, index_url, root_sha256)
     index = VerifiedIndex(
-        index_url, cache_dir_for(cache_root, index_url), root, client, refresh_interval
+        index_url,
+        cache_dir_for(cache_root, index_url),
+        root,
+        client,
+        refresh_interval,
+        download_timeout=download_timeout,
     )
     index.refresh()
     return index

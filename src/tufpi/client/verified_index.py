@@ -66,6 +66,7 @@ class VerifiedIndex:
         client: httpx.Client,
         refresh_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        download_timeout: float = 60.0,
     ) -> None:
         """``root`` bootstraps trust the first time; later the cached, walked-forward root is
         used. Raises Refusal when there is neither."""
@@ -78,7 +79,9 @@ class VerifiedIndex:
             (self.metadata_dir / "root.json").write_bytes(root)
         if not (self.metadata_dir / "root.json").exists():
             raise Refusal("no trusted root: give --root FILE or --root-sha256 HEX")
-        self.fetcher = BoundedFetcher(client)
+        self.fetcher = BoundedFetcher(
+            client, read_timeout=min(10.0, download_timeout), total_timeout=download_timeout
+        )
         self.refresh_interval = refresh_interval
         self.clock = clock
         self._lock = threading.RLock()
