@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -21,21 +22,46 @@ from tufpi.index.service import IndexService
 REASON_HEADER = "x-tufpi-reason"
 
 
+# Pages are compressed once, when cached, with the settings of the app's gzip middleware
+# (``CompressMetadata``: level 9, bodies of 512 bytes or more), which passes answers that
+# already carry a Content-Encoding through untouched. Compressing a large page on every
+# request cost more than everything else a request does.
+GZIP_MIN_SIZE = 512
+_GZIP_LEVEL = 9
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip container, as the middleware writes
+
+
+@dataclasses.dataclass(frozen=True)
+class Body:
+    """A page's bytes, and the same bytes gzip-encoded (None when too small to compress)."""
+
+    plain: bytes
+    gzipped: bytes | None
+
+    @classmethod
+    def of(cls, plain: bytes) -> Body:
+        if len(plain) < GZIP_MIN_SIZE:
+            return cls(plain, None)
+        compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+        return cls(plain, compressor.compress(plain) + compressor.flush())
+
+
 class RenderCache:
     """A small LRU of rendered bodies keyed by (what, version); renders at most once per key."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._items: OrderedDict[Hashable, Body] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+    def get(self, key: Hashable, render: Callable[[], bytes]) -> Body:
+        """The cached body for ``key``, rendering (and compressing) it on a miss."""
         with self._lock:
             body = self._items.get(key)
             if body is not None:
                 self._items.move_to_end(key)
                 return body
-        body = render()
+        body = Body.of(render())
         with self._lock:
             self._items[key] = body
             while len(self._items) > self._size:
