@@ -34,6 +34,28 @@ def cache_dir_for(cache_root: Path, index_url: str) -> Path:
     return cache_root / quote(index_url.rstrip("/"), safe="")
 
 
+def make_updater(
+    metadata_dir: Path,
+    metadata_url: str,
+    target_dir: Path | None,
+    target_base_url: str | None,
+    fetcher: BoundedFetcher,
+) -> Updater:
+    """The one way tufpi builds an ngclient Updater (the proxy and the conformance client).
+
+    The trusted root is ``root.json`` in ``metadata_dir``; verified targets are stored in
+    ``target_dir`` under ngclient's default name (the URL-quoted target path).
+    """
+    return Updater(
+        metadata_dir=str(metadata_dir),
+        metadata_base_url=metadata_url,
+        target_base_url=target_base_url,
+        target_dir=str(target_dir) if target_dir is not None else None,
+        fetcher=fetcher,
+        bootstrap=None,
+    )
+
+
 def fetch_first_root(client: httpx.Client, index_url: str, sha256: str) -> bytes:
     """The index's ``1.root.json``, accepted only if its sha256 is ``sha256`` (root pinning).
 
@@ -92,13 +114,12 @@ class VerifiedIndex:
     def _fresh_updater(self) -> Updater:
         """An updater refreshed within the interval (a new one past it)."""
         if self._updater is None or self.clock() - self._refreshed >= self.refresh_interval:
-            updater = Updater(
-                metadata_dir=str(self.metadata_dir),
-                metadata_base_url=self.index_url + "tuf/",
-                target_base_url=self.index_url,
-                target_dir=str(self.target_dir),
-                fetcher=self.fetcher,
-                bootstrap=None,  # the trusted root is root.json in the metadata directory
+            updater = make_updater(
+                self.metadata_dir,
+                self.index_url + "tuf/",
+                self.target_dir,
+                self.index_url,
+                self.fetcher,
             )
             try:
                 updater.refresh()
