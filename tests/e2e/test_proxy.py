@@ -119,3 +119,35 @@ def test_installer_exit_code_is_returned(
     )
     assert result.returncode == 1
     assert "No matching distribution" in result.stdout + result.stderr
+
+
+def test_unpublished_upload_is_hidden_unless_allowed(
+    unsigned_server: IndexServer, tmp_path: Path
+) -> None:
+    """An upload the signer has not published yet: refused with a warning, or passed through
+    unverified with --allow-unpublished."""
+    token = unsigned_server.new_user("pending-user")
+    result = clients.twine_upload(
+        unsigned_server.url, token, make_dists(tmp_path, "px-pending", "1.0")
+    )
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "root.json"
+    root.write_bytes(first_root(unsigned_server))
+    trust = ["--root", str(root)]
+    hidden = tufpi_install(
+        unsigned_server.url, tmp_path / "c1", trust, "--target", str(tmp_path / "a"), "px-pending"
+    )
+    assert hidden.returncode != 0
+    assert "not yet in a signed snapshot" in hidden.stdout + hidden.stderr
+    assert not _installed(tmp_path / "a")
+    allowed = tufpi_install(
+        unsigned_server.url,
+        tmp_path / "c2",
+        [*trust, "--allow-unpublished"],
+        "--target",
+        str(tmp_path / "b"),
+        "px-pending",
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "UNVERIFIED" in allowed.stderr
+    assert _installed(tmp_path / "b") == {"px_pending-1.0.dist-info"}

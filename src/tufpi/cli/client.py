@@ -56,6 +56,12 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Most seconds one metadata file or target may take (slow-retrieval defence).",
         ),
+        click.option(
+            "--allow-unpublished",
+            is_flag=True,
+            help="Pass through, UNVERIFIED and with a warning, files uploaded but not yet "
+            "in a signed snapshot.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -97,6 +103,7 @@ def proxy(
     cache_dir: Path,
     refresh_interval: float,
     download_timeout: float,
+    allow_unpublished: bool,
     listen: str,
 ) -> None:
     """Serve a local simple index that only answers with verified pages and files.
@@ -116,7 +123,7 @@ def proxy(
             client,
         )
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
-        running.serve(index, client, host or "127.0.0.1", int(port))
+        running.serve(index, client, host or "127.0.0.1", int(port), allow_unpublished)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -130,6 +137,7 @@ def install(
     cache_dir: Path,
     refresh_interval: float,
     download_timeout: float,
+    allow_unpublished: bool,
     installer: str,
     args: tuple[str, ...],
 ) -> None:
@@ -148,4 +156,4 @@ def install(
             download_timeout,
             client,
         )
-        sys.exit(running.install(index, client, installer, args))
+        sys.exit(running.install(index, client, installer, args, allow_unpublished))

@@ -9,6 +9,7 @@ serves each file only after ngclient has checked its length and hashes.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 
 import httpx
@@ -54,12 +55,69 @@ def refused(error: Refusal) -> Response:
     )
 
 
-class Proxy:
-    """The routes, over one VerifiedIndex; the upstream client fetches PEP 658 files."""
+def pending_files(signed_page: bytes, live_page: bytes) -> list[str]:
+    """Files the index lists that the signed page does not: uploaded, not yet published."""
+    signed = {f["filename"] for f in json.loads(signed_page).get("files", [])}
+    return sorted(
+        f["filename"] for f in json.loads(live_page).get("files", []) if f["filename"] not in signed
+    )
 
-    def __init__(self, index: VerifiedIndex, client: httpx.Client) -> None:
+
+class Proxy:
+    """The routes, over one VerifiedIndex; the upstream client fetches PEP 658 files.
+
+    With ``allow_unpublished``, files already on the index but not yet in a signed snapshot
+    are passed through unverified, with a warning (PEP 458 lets an index serve a file
+    before its snapshot exists); without it they do not exist for the installer.
+    """
+
+    def __init__(
+        self, index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
+    ) -> None:
         self.index = index
         self.client = client
+        self.allow_unpublished = allow_unpublished
+
+    def _live(self, path: str, accept: str | None = None) -> bytes | None:
+        """The index's current, unverified answer for ``path``, or None if it has none."""
+        headers = {"accept": accept} if accept else {}
+        try:
+            response = self.client.get(self.index.index_url + path, headers=headers)
+        except httpx.HTTPError:
+            return None
+        return response.content if response.status_code == 200 else None
+
+    def _page(self, project: str, media: str) -> bytes:
+        try:
+            signed = self.index.page(project, _PAGE_FILES[media])
+        except NotListed:
+            live = self._live(f"simple/{project}/", media)
+            if live is None:
+                raise
+            if not self.allow_unpublished:
+                raise NotListed(
+                    f"simple/{project}/: on the index but not yet in a signed snapshot "
+                    "(publication pending; --allow-unpublished installs it unverified)"
+                ) from None
+            log.warning(
+                "UNVERIFIED: %s is not yet in a signed snapshot; passing it through", project
+            )
+            return live
+        live_json = self._live(f"simple/{project}/", negotiate.JSON_V1)
+        if live_json is not None:
+            pending = pending_files(self.index.page(project, "index.json"), live_json)
+            if pending:
+                if self.allow_unpublished:
+                    log.warning("UNVERIFIED: %s not yet in a signed snapshot: %s", project, pending)
+                    return self._live(f"simple/{project}/", media) or signed
+                log.warning(
+                    "%s: %d file(s) not yet in a signed snapshot are hidden (publication "
+                    "pending): %s",
+                    project,
+                    len(pending),
+                    ", ".join(pending),
+                )
+        return signed
 
     async def home(self, _request: Request) -> Response:
         return HTMLResponse(_HOME)
@@ -73,7 +131,7 @@ class Proxy:
         if media is None:
             return PlainTextResponse("Not acceptable.\n", status_code=406)
         try:
-            body = await run_in_threadpool(self.index.page, normalized, _PAGE_FILES[media])
+            body = await run_in_threadpool(self._page, normalized, media)
         except NotListed as e:
             log.warning("%s", e.message)
             return PlainTextResponse(f"{e.message}\n", status_code=404)
@@ -88,9 +146,31 @@ class Proxy:
                 data = await run_in_threadpool(self._core_metadata, path)
                 return Response(data, media_type="text/plain; charset=utf-8")
             local = await run_in_threadpool(self.index.target, path)
+        except NotListed as e:
+            unverified = None
+            if self.allow_unpublished:
+                unverified = await run_in_threadpool(self._unpublished_file, path)
+            if unverified is None:
+                return refused(e)
+            return Response(unverified, media_type="application/octet-stream")
         except Refusal as e:
             return refused(e)
         return FileResponse(local, media_type="application/octet-stream")
+
+    def _unpublished_file(self, path: str) -> bytes | None:
+        """A file (or its PEP 658 metadata) not yet signed, passed through. A distribution
+        must at least match the sha256 its content-addressed path names
+        (``packages/aa/bb/<rest>/<filename>``)."""
+        parts = path.split("/")
+        data = self._live(path)
+        if data is None or len(parts) != 5:
+            return None
+        if not path.endswith(".metadata") and hashlib.sha256(data).hexdigest() != "".join(
+            parts[1:4]
+        ):
+            return None
+        log.warning("UNVERIFIED: %s is not yet in a signed snapshot; passing it through", path)
+        return data
 
     def _core_metadata(self, path: str) -> bytes:
         """A PEP 658 file, checked against the sha256 on the project's signed page."""
@@ -113,8 +193,10 @@ class Proxy:
         return response.content
 
 
-def create_proxy_app(index: VerifiedIndex, client: httpx.Client) -> Starlette:
-    proxy = Proxy(index, client)
+def create_proxy_app(
+    index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
+) -> Starlette:
+    proxy = Proxy(index, client, allow_unpublished)
     return Starlette(
         routes=[
             Route("/", proxy.home),

@@ -57,9 +57,11 @@ def open_index(
     return index
 
 
-def _server(index: VerifiedIndex, client: httpx.Client, host: str, port: int) -> uvicorn.Server:
+def _server(
+    index: VerifiedIndex, client: httpx.Client, host: str, port: int, allow_unpublished: bool
+) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_proxy_app(index, client),
+        create_proxy_app(index, client, allow_unpublished),
         host=host,
         port=port,
         http=ReasonH11Protocol,
@@ -69,15 +71,23 @@ def _server(index: VerifiedIndex, client: httpx.Client, host: str, port: int) ->
     return uvicorn.Server(config)
 
 
-def serve(index: VerifiedIndex, client: httpx.Client, host: str, port: int) -> None:
+def serve(
+    index: VerifiedIndex,
+    client: httpx.Client,
+    host: str,
+    port: int,
+    allow_unpublished: bool = False,
+) -> None:
     """Serve until interrupted."""
-    _server(index, client, host, port).run()
+    _server(index, client, host, port, allow_unpublished).run()
 
 
 @contextlib.contextmanager
-def background(index: VerifiedIndex, client: httpx.Client) -> Iterator[str]:
+def background(
+    index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
+) -> Iterator[str]:
     """The proxy on an ephemeral 127.0.0.1 port for the duration; yields its simple URL."""
-    server = _server(index, client, "127.0.0.1", 0)
+    server = _server(index, client, "127.0.0.1", 0, allow_unpublished)
     thread = threading.Thread(target=server.run, name="tufpi-proxy", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -96,7 +106,7 @@ def background(index: VerifiedIndex, client: httpx.Client) -> Iterator[str]:
 def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> list[str]:
     """pip or uv, told to use only the proxy and to ignore configured extra indexes."""
     if installer == "pip":
-        pip = [sys.executable, "-m", "pip", "--isolated"]
+        pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
         return [*pip, "install", "--index-url", simple_url, *args]
     if installer == "uv":
         uv = shutil.which("uv")
@@ -112,8 +122,14 @@ def installer_env() -> dict[str, str]:
     return env
 
 
-def install(index: VerifiedIndex, client: httpx.Client, installer: str, args: Sequence[str]) -> int:
+def install(
+    index: VerifiedIndex,
+    client: httpx.Client,
+    installer: str,
+    args: Sequence[str],
+    allow_unpublished: bool = False,
+) -> int:
     """Run the installer against a proxy on an ephemeral port; its exit code."""
-    with background(index, client) as simple_url:
+    with background(index, client, allow_unpublished) as simple_url:
         command = installer_command(installer, simple_url, args)
         return subprocess.run(command, env=installer_env(), check=False).returncode
