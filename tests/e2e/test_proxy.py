@@ -11,6 +11,7 @@ import pytest
 from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.proxy import proxy, tufpi_install
+from tests.support.rotation import rotate_root
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
 
@@ -151,3 +152,25 @@ def test_unpublished_upload_is_hidden_unless_allowed(
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "UNVERIFIED" in allowed.stderr
     assert _installed(tmp_path / "b") == {"px_pending-1.0.dist-info"}
+
+
+def test_pinned_root_survives_two_root_rotations(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    fingerprint = hashlib.sha256(published.read_bytes()).hexdigest()
+    trust = ["--root-sha256", fingerprint]
+    returning = tmp_path / "returning"
+    first = tufpi_install(
+        index_server.url, returning, trust, "--target", str(tmp_path / "a"), "px-lib==1.0"
+    )
+    assert first.returncode == 0, first.stderr
+    assert [rotate_root(index_server), rotate_root(index_server)][-1] >= 3
+    for cache, target in ((returning, "b"), (tmp_path / "new-user", "c")):
+        result = tufpi_install(
+            index_server.url, cache, trust, "--target", str(tmp_path / target), "px-lib==1.0"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _installed(tmp_path / target) == {"px_lib-1.0.dist-info"}
+        # The client walked the chain: its trusted root is now the newest version.
+        trusted = next(cache.glob("*/metadata/root.json")).read_bytes()
+        assert trusted == (index_server.data_dir / "files" / "tuf" / "root.json").read_bytes()
