@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import clients
+from tests.support.clients import clean_env
 from tests.support.dists import make_dists
 from tests.support.proxy import proxy, tufpi_install
 from tests.support.rotation import rotate_root
@@ -174,3 +177,39 @@ def test_pinned_root_survives_two_root_rotations(
         # The client walked the chain: its trusted root is now the newest version.
         trusted = next(cache.glob("*/metadata/root.json")).read_bytes()
         assert trusted == (index_server.data_dir / "files" / "tuf" / "root.json").read_bytes()
+
+
+def test_project_pins_its_index_in_pyproject(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    fingerprint = hashlib.sha256(published.read_bytes()).hexdigest()
+    (project / "pyproject.toml").write_text(
+        f'[tool.tufpi]\nindex = "{index_server.url}"\nroot-sha256 = "{fingerprint}"\n'
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "tufpi.cli",
+        "install",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--",
+        "--target",
+        str(tmp_path / "t"),
+        "px-lib==1.0",
+    ]
+    result = subprocess.run(
+        command, cwd=project, env=clean_env(), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _installed(tmp_path / "t") == {"px_lib-1.0.dist-info"}
+    (project / "pyproject.toml").write_text(
+        f'[tool.tufpi]\nindex = "{index_server.url}"\nroot-sha256 = "{"1" * 64}"\n'
+    )
+    wrong = subprocess.run(
+        command, cwd=project, env=clean_env(), capture_output=True, text=True, check=False
+    )
+    assert wrong.returncode != 0
+    assert "not the pinned" in wrong.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,11 @@ def _default_cache() -> Path:
 
 def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--index", "index_url", required=True, help="The tufpi index root URL."),
+        click.option(
+            "--index",
+            "index_url",
+            help="The tufpi index root URL (default: [tool.tufpi] index in ./pyproject.toml).",
+        ),
         click.option(
             "--root",
             "root_file",
@@ -33,7 +38,8 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--root-sha256",
-            help="Pin the index's first root by its sha256 (see `tufpi trust status`).",
+            help="Pin the index's first root by its sha256 (see `tufpi trust status`; "
+            "default: [tool.tufpi] root-sha256 in ./pyproject.toml).",
         ),
         click.option(
             "--cache-dir",
@@ -68,8 +74,25 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def project_trust(directory: Path) -> dict[str, str]:
+    """``[tool.tufpi]`` of ``directory/pyproject.toml``: a project pins its index there.
+
+    [tool.tufpi]
+    index = "https://pypi.example.org/"
+    root-sha256 = "9c1d..."
+    """
+    path = directory / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text()).get("tool", {}).get("tufpi", {})
+    except tomllib.TOMLDecodeError as e:
+        raise click.ClickException(f"{path}: {e}") from e
+    return {k: str(v) for k, v in table.items() if k in ("index", "root-sha256")}
+
+
 def _open(
-    index_url: str,
+    index_url: str | None,
     root_file: Path | None,
     root_sha256: str | None,
     cache_dir: Path,
@@ -79,6 +102,12 @@ def _open(
 ) -> VerifiedIndex:
     if root_file is not None and root_sha256 is not None:
         raise click.UsageError("give --root or --root-sha256, not both")
+    pinned = project_trust(Path.cwd())
+    index_url = index_url or pinned.get("index")
+    if index_url is None:
+        raise click.UsageError("give --index (or [tool.tufpi] index in pyproject.toml)")
+    if root_file is None and root_sha256 is None:
+        root_sha256 = pinned.get("root-sha256")
     try:
         return running.open_index(
             index_url,
@@ -97,7 +126,7 @@ def _open(
 @_trust_options
 @click.option("--listen", default="127.0.0.1:3141", show_default=True, help="HOST:PORT.")
 def proxy(
-    index_url: str,
+    index_url: str | None,
     root_file: Path | None,
     root_sha256: str | None,
     cache_dir: Path,
@@ -131,7 +160,7 @@ def proxy(
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def install(
-    index_url: str,
+    index_url: str | None,
     root_file: Path | None,
     root_sha256: str | None,
     cache_dir: Path,
