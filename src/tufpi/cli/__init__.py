@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, client, trust
+from tufpi.cli import admin, ceremony, client, trust
 from tufpi.cli._common import Obj
 
 
@@ -40,5 +40,6 @@ for command in (
     trust.trust,
     client.proxy,
     client.install,
+    ceremony.ceremony_group,
 ):
     main.add_command(command)

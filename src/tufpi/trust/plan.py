@@ -29,10 +29,12 @@ def make_plan(
     timestamp_expires: dt.datetime,
     now: dt.datetime,
     policy: Policy,
+    offline_changed: bool = False,
 ) -> Plan:
-    """Bins with pending changes or close to expiry are re-signed; any new bin needs a new
-    snapshot, and any new snapshot a new timestamp (PEP 458: bin-n, snapshot, timestamp)."""
+    """Bins with pending changes or close to expiry are re-signed; any new bin (or a targets
+    or bins role imported from a ceremony) needs a new snapshot, and any new snapshot a new
+    timestamp (PEP 458: bin-n, snapshot, timestamp)."""
     bins = frozenset(changed_bins) | frozenset(expiring_bins)
-    snapshot = bool(bins) or policy.is_due(snapshot_expires, now)
+    snapshot = bool(bins) or offline_changed or policy.is_due(snapshot_expires, now)
     timestamp = snapshot or policy.is_due(timestamp_expires, now)
     return Plan(bins, snapshot, timestamp)

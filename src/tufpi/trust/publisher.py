@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tuf.api.metadata import Metadata, Snapshot, Timestamp
+from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
 from tufpi.db.models import RoleState, Target, TargetChange
 from tufpi.storage import Storage
@@ -145,6 +145,7 @@ class Publisher:
         # One read transaction: the pending set and the bins' rows are one consistent view.
         with self.sessions() as session:
             change_ids, changed_bins = self._pending(session)
+            offline = self._imported_offline_roles(session)
             plan = make_plan(
                 changed_bins,
                 self._expiring_bins(session, now),
@@ -152,11 +153,13 @@ class Publisher:
                 self._timestamp.signed.expires,
                 now,
                 self.policy,
+                offline_changed=bool(offline),
             )
             if plan.empty:
                 return self._result(0, 0, published=False)
             self.checkpoint("read")
             bin_versions = self._sign_bins(session, plan.bins, expires)
+            bin_versions.update(offline)
         self.checkpoint("bins")
         snapshot, snapshot_bytes = self._sign_snapshot(plan, bin_versions, expires)
         timestamp = self._sign_timestamp(snapshot, snapshot_bytes, expires)
@@ -179,6 +182,17 @@ class Publisher:
             .limit(self.batch_limit)
         ).all()
         return [r[0] for r in rows], {r[1] for r in rows}
+
+    def _imported_offline_roles(self, session: Session) -> dict[str, int]:
+        """targets/bins versions imported from a ceremony but not yet in the snapshot."""
+        assert self._snapshot is not None
+        meta = self._snapshot.signed.meta
+        rows = session.execute(
+            select(RoleState.name, RoleState.version).where(
+                RoleState.name.in_([Targets.type, roles.BINS_ROLE])
+            )
+        )
+        return {name: version for name, version in rows if version > meta[f"{name}.json"].version}
 
     def _expiring_bins(self, session: Session, now: dt.datetime) -> set[int]:
         names = session.scalars(
@@ -245,12 +259,16 @@ class Publisher:
         superseded = [
             layout.metadata_key(name, version - 1)
             for name, version in bin_versions.items()
-            if version > 1
+            if version > 1 and name.startswith(layout.BIN_PREFIX + "-")
         ]
         if snapshot.signed.version != previous:
             superseded.append(layout.metadata_key(Snapshot.type, previous))
         expires = snapshot.signed.expires
-        online = [(name, version, expires) for name, version in bin_versions.items()]
+        online = [
+            (name, version, expires)
+            for name, version in bin_versions.items()
+            if name.startswith(layout.BIN_PREFIX + "-")
+        ]
         online += [
             (Snapshot.type, snapshot.signed.version, snapshot.signed.expires),
             (Timestamp.type, timestamp.signed.version, timestamp.signed.expires),

@@ -1,0 +1,170 @@
+"""``tufpi ceremony``: offline keys for root, targets and bins, and the signing of their
+metadata by several key holders, each on their own machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tufpi.cli._common import Obj
+from tufpi.index.time import utcnow
+from tufpi.keys import ceremony
+from tufpi.keys.ceremony import CeremonyError, Proposal, SignatureFile
+from tufpi.keys.keyfiles import generate, is_encrypted, load_signer, read_public, write_public
+from tufpi.keys.online import public_key
+from tufpi.trust.offline import current, import_signed
+from tufpi.trust.store import MetadataStore
+
+PASSPHRASE_ENV = "TUFPI_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable
+
+
+def _fail(e: CeremonyError) -> click.ClickException:
+    return click.ClickException(f"refused: {e}")
+
+
+def _passphrase(confirm: bool) -> bytes:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        value = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value.encode()
+
+
+@click.group(name="ceremony")
+def ceremony_group() -> None:
+    """Offline keys and their ceremonies (root, targets, bins).
+
+    \b
+    1. each holder: `keygen` (or `pubkey` for a PKCS#11 token), hands over the .pub.json;
+    2. an admin: `propose` writes the unsigned next version from the index's state;
+    3. each holder, offline: `show`, then `sign PROPOSAL --key KEY`;
+    4. an admin: `import PROPOSAL SIGNATURES...`, refused unless every threshold is met.
+    """
+
+
+@ceremony_group.command()
+@click.argument("name")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=".")
+def keygen(name: str, out: Path) -> None:
+    """Generate an Ed25519 key: NAME.pem (encrypted PKCS#8) and NAME.pub.json.
+
+    The passphrase is asked for (or read from TUFPI_KEY_PASSPHRASE).
+    """
+    try:
+        pem, key = generate(out, name, _passphrase(confirm=True))
+    except (CeremonyError, FileExistsError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{pem}: key {key.keyid}")
+
+
+@ceremony_group.command()
+@click.argument("uri")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+def pubkey(uri: str, out: Path) -> None:
+    """Write the public key of a PKCS#11 key (hsm:KEYID?label=TOKEN) for a proposal."""
+    key = public_key(uri)
+    write_public(out, key)
+    click.echo(f"{out}: key {key.keyid}")
+
+
+@ceremony_group.command()
+@click.argument("role", type=click.Choice(list(ceremony.OFFLINE_ROLES)))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("--expires-days", type=int, default=365, show_default=True)
+@click.option(
+    "--add-key",
+    type=click.Path(path_type=Path, exists=True),
+    multiple=True,
+    help="root: a .pub.json key to add.",
+)
+@click.option("--remove-key", multiple=True, help="root: a keyid to remove.")
+@click.option("--threshold", type=int, help="root: signatures required.")
+@click.pass_obj
+def propose(
+    obj: Obj,
+    role: str,
+    out: Path,
+    expires_days: int,
+    add_key: tuple[Path, ...],
+    remove_key: tuple[str, ...],
+    threshold: int | None,
+) -> None:
+    """Write the unsigned next version of ROLE, from the index's current metadata."""
+    services = obj.services()
+    root, targets, bins = current(MetadataStore(services.storage))
+    now = utcnow()
+    try:
+        if role == "root":
+            keys = [read_public(p) for p in add_key]
+            proposal = ceremony.propose_root(root, now, expires_days, keys, remove_key, threshold)
+        else:
+            if add_key or remove_key or threshold is not None:
+                raise CeremonyError("key changes are for the root role")
+            base = targets if role == "targets" else bins
+            proposal = ceremony.propose_renewal(role, base, now, expires_days)
+    except CeremonyError as e:
+        raise _fail(e) from e
+    out.write_bytes(proposal.to_bytes())
+    click.echo("\n".join(ceremony.describe(proposal)))
+    click.echo(f"wrote {out}")
+
+
+def _read_proposal(path: Path) -> Proposal:
+    try:
+        return Proposal.from_bytes(path.read_bytes())
+    except CeremonyError as e:
+        raise _fail(e) from e
+
+
+@ceremony_group.command()
+@click.argument("proposal", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def show(proposal: Path) -> None:
+    """What a proposal changes: keys added and removed, thresholds, expiry."""
+    click.echo("\n".join(ceremony.describe(_read_proposal(proposal))))
+
+
+@ceremony_group.command()
+@click.argument("proposal", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--key", "key_spec", required=True, help="An encrypted .pem file or hsm: URI.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Sign without asking.")
+def sign(proposal: Path, key_spec: str, out: Path | None, yes: bool) -> None:
+    """Sign a proposal; needs nothing but the proposal and the key (works offline)."""
+    parsed = _read_proposal(proposal)
+    click.echo("\n".join(ceremony.describe(parsed)))
+    if not yes:
+        click.confirm("Sign this?", abort=True)
+    try:
+        needs_passphrase = not key_spec.startswith("hsm:") and is_encrypted(Path(key_spec))
+        passphrase = _passphrase(confirm=False) if needs_passphrase else None
+        signature = ceremony.sign(parsed, load_signer(key_spec, passphrase))
+    except CeremonyError as e:
+        raise _fail(e) from e
+    target = out or proposal.with_name(f"{proposal.stem}.{signature.signature.keyid[:12]}.sig.json")
+    target.write_bytes(signature.to_bytes())
+    click.echo(f"wrote {target} (key {signature.signature.keyid})")
+
+
+@ceremony_group.command("import")
+@click.argument("proposal", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument(
+    "signatures", type=click.Path(path_type=Path, exists=True, dir_okay=False), nargs=-1
+)
+@click.pass_obj
+def import_(obj: Obj, proposal: Path, signatures: tuple[Path, ...]) -> None:
+    """Combine the signatures and import, only if python-tuf verifies every threshold."""
+    parsed = _read_proposal(proposal)
+    services = obj.services()
+    try:
+        sigs = [SignatureFile.from_bytes(p.read_bytes()) for p in signatures]
+        md = ceremony.combine(parsed, sigs)
+        version = import_signed(services.sessions, services.storage, parsed.role, md, utcnow())
+    except CeremonyError as e:
+        raise _fail(e) from e
+    then = (
+        "clients walk to it on their next refresh"
+        if parsed.role == "root"
+        else ("the signer lists it in the next snapshot")
+    )
+    click.echo(f"imported {parsed.role} version {version}; {then}")

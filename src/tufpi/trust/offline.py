@@ -1,0 +1,55 @@
+"""Bring signed offline metadata (from a key ceremony) into the repository.
+
+A new root is published at once as ``N.root.json`` (clients walk to it on their next
+refresh); a new ``targets`` or ``bins`` is written as ``N.ROLE.json`` and recorded, and the
+signer lists it in its next snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from tuf.api.metadata import Metadata, Root, Targets
+
+from tufpi.keys.ceremony import check
+from tufpi.storage import Storage
+from tufpi.trust import state
+from tufpi.trust.roles import BINS_ROLE
+from tufpi.trust.store import MetadataStore
+
+
+def current(store: MetadataStore) -> tuple[Root, Targets, Targets]:
+    """The repository's current root, targets and bins."""
+    root = store.root().signed
+    snapshot = store.snapshot(store.timestamp().signed.snapshot_meta.version).signed
+    targets = store.read(Targets.type, snapshot.meta["targets.json"].version).signed
+    bins = store.read(BINS_ROLE, snapshot.meta[f"{BINS_ROLE}.json"].version).signed
+    return root, targets, bins
+
+
+def import_signed(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    role: str,
+    md: Metadata[Any],
+    now: dt.datetime,
+) -> int:
+    """Verify ``md`` against the repository's trust and publish it; returns its version.
+
+    Raises:
+        CeremonyError: python-tuf's checks fail (thresholds, version, expiry).
+    """
+    store = MetadataStore(storage)
+    root, targets, bins = current(store)
+    versions = {Root.type: root.version, Targets.type: targets.version, BINS_ROLE: bins.version}
+    check(role, md, root, targets, versions[role], now)
+    version: int = md.signed.version
+    if role == Root.type:
+        store.write_root(md)
+        return version
+    store.write_versioned(role, md)
+    with sessions.begin() as session:
+        state.save_role_states(session, [(role, version, md.signed.expires)], now)
+    return version
