@@ -164,5 +164,5 @@ def test_trust_status_shows_roles_and_fingerprint(index_server: IndexServer) -> 
     assert _sha256(first_root) in out
     for role in ("root", "targets", "bins", "snapshot", "timestamp"):
         assert f"\n{role}" in "\n" + out
-    assert "64 roles" in out
+    assert "bin-n (64)" in out
     assert "pending changes:" in out

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections import Counter
 
 import click
 from securesystemslib.signer import Signer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tufpi.cli._common import Obj, migrate
-from tufpi.db.models import RoleState, TargetChange
+from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
-from tufpi.trust import layout, state
 from tufpi.trust import signer as signer_loop
+from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.publisher import Checkpoint
 from tufpi.trust.roles import KeySet
+from tufpi.trust.status import expiry_warnings, gather
 from tufpi.trust.store import MetadataStore
 
 
@@ -160,44 +161,44 @@ def trust_init(obj: Obj, bins: int | None) -> None:
     _init_with_dev_keys(services)
 
 
-def _role_line(name: str, version: int, expires: object) -> str:
-    return f"{name:10} version {version:>7}  expires {expires:%Y-%m-%d %H:%M:%S}Z"
+# `tufpi trust status` exits with this when an offline role needs a ceremony soon.
+EXIT_EXPIRY_WARNING = 3
 
 
 @trust.command("status")
+@click.option(
+    "--warn-days",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Warn (exit code 3) when root, targets or bins expire within this many days.",
+)
 @click.pass_obj
-def trust_status(obj: Obj) -> None:
-    """Each role's version and expiry, the root fingerprint, pending changes."""
+def trust_status(obj: Obj, warn_days: int) -> None:
+    """Each role's version and expiry, the root fingerprint, pending changes.
+
+    Exits 3 when an offline role expires within --warn-days, or any role has expired.
+    """
     services = obj.services()
-    store = MetadataStore(services.storage)
-    if not store.exists():
+    if not MetadataStore(services.storage).exists():
         raise click.ClickException("no signed metadata: run `tufpi trust init`")
-    fingerprint = hashlib.sha256(store.read_bytes("root", 1)).hexdigest()
-    click.echo(f"root fingerprint (sha256 of 1.root.json): {fingerprint}")
-    timestamp = store.timestamp().signed
-    snapshot = store.snapshot(timestamp.snapshot_meta.version).signed
-    root = store.root().signed
-    click.echo(_role_line("root", root.version, root.expires))
-    for role in ("targets", "bins"):
-        offline = store.read(role, snapshot.meta[f"{role}.json"].version).signed
-        click.echo(_role_line(role, offline.version, offline.expires))
-    with services.sessions() as session:
-        bins = state.number_of_bins(session) or 0
-        first_expiry = session.scalar(
-            select(func.min(RoleState.expires)).where(RoleState.name.like(f"{layout.BIN_PREFIX}-%"))
+    status = gather(services.sessions, services.storage)
+    click.echo(f"root fingerprint (sha256 of 1.root.json): {status.root_fingerprint}")
+    for line in status.roles:
+        name = f"{line.name} ({status.number_of_bins})" if line.name == "bin-n" else line.name
+        click.echo(
+            f"{name:12} version {line.version:>7}  expires {line.expires:%Y-%m-%d %H:%M:%S}Z"
         )
-        pending = session.scalar(
-            select(func.count())
-            .select_from(TargetChange)
-            .where(TargetChange.published_version.is_(None))
-        )
-        last = session.scalar(select(func.max(TargetChange.published_at)))
-    click.echo(f"bin-n      {bins} roles, the first to expire at {first_expiry:%Y-%m-%d %H:%M:%S}Z")
-    click.echo(_role_line("snapshot", snapshot.version, snapshot.expires))
-    click.echo(_role_line("timestamp", timestamp.version, timestamp.expires))
-    click.echo(f"pending changes: {pending}")
-    when = f"{last:%Y-%m-%d %H:%M:%S}Z" if last else "none yet"
-    click.echo(f"last publication of a change: {when}")
+    click.echo(f"pending changes: {status.pending_changes}")
+    last = status.last_publication
+    click.echo(
+        f"last publication of a change: {f'{last:%Y-%m-%d %H:%M:%S}Z' if last else 'none yet'}"
+    )
+    warnings = expiry_warnings(status, services.clock(), warn_days)
+    for warning in warnings:
+        click.secho(f"WARNING: {warning}", fg="red", err=True)
+    if warnings:
+        sys.exit(EXIT_EXPIRY_WARNING)
 
 
 @trust.command("log")

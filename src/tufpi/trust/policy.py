@@ -37,7 +37,7 @@ class Policy:
 
     def is_due(self, expires: dt.datetime, now: dt.datetime) -> bool:
         """Whether a role expiring at ``expires`` must be re-signed at ``now``."""
-        return _aware(expires) - self.resign_margin <= now
+        return aware(expires) - self.resign_margin <= now
 
 
 def _whole_seconds(moment: dt.datetime) -> dt.datetime:
@@ -45,6 +45,6 @@ def _whole_seconds(moment: dt.datetime) -> dt.datetime:
     return moment.replace(microsecond=0)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
+def aware(moment: dt.datetime) -> dt.datetime:
     """Datetimes read back from SQLite are naive UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

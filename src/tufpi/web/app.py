@@ -21,6 +21,7 @@ from tufpi.web.context import RenderCache, WebContext
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
 from tufpi.web.metadata import metadata_file
+from tufpi.web.metrics import metrics
 from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
@@ -84,6 +85,7 @@ def create_app(services: Services) -> Starlette:
         Route("/pypi/{project}/{version}/json", project_json),
         Route("/packages/{path:path}", download, methods=["GET", "HEAD"]),
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics),
     ]
     lifespan = None
     if services.settings.signer:
