@@ -3,6 +3,7 @@ offline; the index imports it only when python-tuf verifies every threshold."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 from tuf.ngclient import Updater
 
-from tests.support import softhsm
+from tests.support import clients, softhsm
 from tests.support.clients import clean_env
+from tests.support.dists import make_dists
+from tests.support.proxy import tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root
 from tufpi.keys.ceremony import Proposal
@@ -275,3 +278,82 @@ def test_targets_renewal_reaches_the_snapshot(
     )
     updater.refresh()
     assert json.loads((metadata / "targets.json").read_bytes())["signed"]["version"] == 2
+
+
+def test_third_rotation_and_clients_walk_every_root(
+    index_server: IndexServer,
+    holders: dict,  # type: ignore[type-arg]
+    tmp_path: Path,
+    workdir: Path,
+) -> None:
+    """After three root rotations (v2 and v3 above, v4 here), ngclient and the verifying
+    proxy, both pinned to the first root, walk 1 -> 2 -> 3 -> 4."""
+    tuf_dir = index_server.data_dir / "files" / "tuf"
+    assert (tuf_dir / "3.root.json").exists(), "runs after the module's earlier rotations"
+    ok(
+        tufpi(
+            None,
+            "ceremony",
+            "keygen",
+            "dave",
+            "--out",
+            str(tmp_path / "dave"),
+            TUFPI_KEY_PASSPHRASE=PASS,
+        )
+    )
+    proposal = tmp_path / "root-v4.json"
+    ok(
+        tufpi(
+            index_server,
+            "ceremony",
+            "propose",
+            "root",
+            "--out",
+            str(proposal),
+            "--add-key",
+            str(tmp_path / "dave" / "dave.pub.json"),
+            "--remove-key",
+            _keyid(holders["bob"][1]),
+        )
+    )
+    token = holders["carol"][0]
+    sigs = [
+        _sign(proposal, str(holders["alice"][0]), TUFPI_KEY_PASSPHRASE=PASS),
+        _sign(proposal, token.uri, **token.env()),
+        _sign(proposal, str(tmp_path / "dave" / "dave.pem"), TUFPI_KEY_PASSPHRASE=PASS),
+    ]
+    ok(tufpi(index_server, "ceremony", "import", str(proposal), *map(str, sigs)))
+    newest = (tuf_dir / "4.root.json").read_bytes()
+    assert (tuf_dir / "root.json").read_bytes() == newest
+
+    metadata = tmp_path / "walker"
+    metadata.mkdir()
+    Updater(
+        str(metadata),
+        index_server.url + "tuf/",
+        str(tmp_path),
+        index_server.url,
+        bootstrap=first_root(index_server),
+    ).refresh()
+    assert (metadata / "root.json").read_bytes() == newest
+
+    # The verifying proxy, pinned to the first root's fingerprint, installs after all this.
+    uploader = index_server.new_user("rotation-user")
+    dists = make_dists(workdir, "rotated-proj", "1.0")
+    assert clients.twine_upload(index_server.url, uploader, dists).returncode == 0
+    fingerprint = hashlib.sha256(first_root(index_server)).hexdigest()
+    deadline = time.monotonic() + 30
+    while True:
+        result = tufpi_install(
+            index_server.url,
+            tmp_path / "cache",
+            ["--root-sha256", fingerprint],
+            "--target",
+            str(tmp_path / "t"),
+            "rotated-proj",
+        )
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # until the signer has published the upload
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "t" / "rotated_proj").is_dir()
