@@ -271,11 +271,6 @@ def test_private_pages_are_private(private_index: tuple[IndexServer, str]) -> No
     assert httpx.get(by_hash, auth=("__token__", token)).content == page.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/simple.py: consistent_page always sends 'public, max-age=31536000, immutable', "
-    "so on a private index shared caches may keep a page that needs a token",
-)
 def test_private_page_by_hash_is_not_public(private_index: tuple[IndexServer, str]) -> None:
     _, token = private_index
     _, by_hash = _private_page(private_index)

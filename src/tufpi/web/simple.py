@@ -148,5 +148,6 @@ async def consistent_page(request: Request) -> Response:
     except FileNotFoundError:
         return PlainTextResponse("Not found.\n", status_code=404)
     media = negotiate.JSON_V1 if filename.endswith(".json") else negotiate.HTML_V1
-    headers = {"cache-control": "public, max-age=31536000, immutable"}
+    scope = "private" if ctx.settings.private else "public"
+    headers = {"cache-control": f"{scope}, max-age=31536000, immutable"}
     return _encoded(request, body, media, headers)
