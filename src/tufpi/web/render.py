@@ -1,34 +1,18 @@
-"""Render simple API pages (PEP 503 HTML, PEP 691/700 JSON) and the JSON API (pure).
+"""Render the project list ``/simple/`` and the JSON API (pure).
 
-Simple pages link to files by *relative* URL, so a page's bytes do not depend on the host it
-is served from: the same bytes can be signed once and served by any mirror or CDN.
+Project pages are signed targets and are rendered where they change: ``index.pages``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Iterable
 from html import escape
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from tufpi.index.views import FileView, ProjectDetail, ProjectPage, ReleaseView
-
-API_VERSION = "1.1"
-# A project page is served at /simple/<name>/; files live under /packages/.
-_PAGE_TO_ROOT = "../../"
-
-
-def _iso(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+from tufpi.index.pages import API_VERSION, dumps, iso
+from tufpi.index.views import FileView, ProjectDetail, ReleaseView
 
 
 def index_html(projects: Iterable[tuple[str, str]]) -> bytes:
@@ -44,62 +28,8 @@ def index_html(projects: Iterable[tuple[str, str]]) -> bytes:
 
 
 def index_json(projects: Iterable[tuple[str, str]]) -> bytes:
-    return _dumps(
+    return dumps(
         {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for n, _ in projects]}
-    )
-
-
-def _file_anchor(f: FileView) -> str:
-    attrs = [f'href="{escape(_PAGE_TO_ROOT + f.path)}#sha256={f.sha256}"']
-    if f.requires_python:
-        attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
-    if f.metadata_sha256:
-        value = f"sha256={f.metadata_sha256}"
-        attrs.append(f'data-dist-info-metadata="{value}"')
-        attrs.append(f'data-core-metadata="{value}"')
-    if f.yanked:
-        attrs.append(f'data-yanked="{escape(f.yanked_reason or "")}"')
-    return f"<a {' '.join(attrs)}>{escape(f.filename)}</a><br>"
-
-
-def project_html(page: ProjectPage) -> bytes:
-    lines = [
-        "<!DOCTYPE html>",
-        "<html><head>",
-        f'<meta name="pypi:repository-version" content="{API_VERSION}">',
-        f"<title>Links for {escape(page.name)}</title></head><body>",
-        f"<h1>Links for {escape(page.name)}</h1>",
-    ]
-    lines += [_file_anchor(f) for f in page.files]
-    lines.append("</body></html>\n")
-    return "\n".join(lines).encode()
-
-
-def _file_json(f: FileView) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "filename": f.filename,
-        "url": _PAGE_TO_ROOT + f.path,
-        "hashes": {"sha256": f.sha256},
-    }
-    if f.requires_python:
-        entry["requires-python"] = f.requires_python
-    metadata: Any = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-    entry["core-metadata"] = metadata
-    entry["dist-info-metadata"] = metadata
-    entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
-    entry["size"] = f.size
-    entry["upload-time"] = _iso(f.upload_time)
-    return entry
-
-
-def project_json(page: ProjectPage) -> bytes:
-    return _dumps(
-        {
-            "meta": {"api-version": API_VERSION},
-            "name": page.normalized_name,
-            "versions": list(page.versions),
-            "files": [_file_json(f) for f in page.files],
-        }
     )
 
 
@@ -127,8 +57,8 @@ def _api_file(f: FileView, base_url: str) -> dict[str, Any]:
         "packagetype": f.packagetype,
         "python_version": f.python_version,
         "requires_python": f.requires_python,
-        "upload_time": _iso(f.upload_time)[:19],
-        "upload_time_iso_8601": _iso(f.upload_time),
+        "upload_time": iso(f.upload_time)[:19],
+        "upload_time_iso_8601": iso(f.upload_time),
         "yanked": f.yanked,
         "yanked_reason": f.yanked_reason,
         "has_sig": False,
@@ -192,7 +122,7 @@ def project_api(detail: ProjectDetail, base_url: str, version: str | None = None
     }
     if version is None:
         body["releases"] = by_version
-    return _dumps(body)
+    return dumps(body)
 
 
 def _same_version(a: str, b: str) -> bool:
