@@ -3,22 +3,54 @@
 ngclient bounds how *much* it reads (signed lengths, metadata size limits: the endless-data
 defence); this fetcher bounds how *long* a download may take, so a mirror that trickles
 bytes cannot stall an install indefinitely.
+
+The deadline is checked at every read from the network, before decoding: neither a trickle
+of bytes too few to fill a chunk nor a compressed body that decodes to nothing (a gzip
+header whose comment never ends, which ngclient's length limits never see) escapes it.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterator
 
 import httpx
 from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface
 
-_CHUNK = 256 * 1024
+# gzip is all we ask for (tufpi compresses metadata and pages with it), so all we decode.
+_ACCEPT_ENCODING = "gzip"
+# Decoded bytes per piece at most, so that a small compressed body cannot fill memory
+# before ngclient's length check sees it.
+_PIECE = 256 * 1024
+
+
+class _Decoder:
+    """Undo one Content-Encoding (RFC 9110 8.4.1) piece by piece, ``_PIECE`` bytes at most."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        encoding = encoding.strip().lower()
+        self._zlib = None
+        if encoding == "gzip":
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding not in ("", "identity"):
+            raise exceptions.DownloadError(f"{url}: unsupported content encoding {encoding!r}")
+
+    def decode(self, raw: bytes) -> Iterator[bytes]:
+        if self._zlib is None:
+            yield raw
+            return
+        yield self._zlib.decompress(raw, _PIECE)
+        while self._zlib.unconsumed_tail:
+            yield self._zlib.decompress(self._zlib.unconsumed_tail, _PIECE)
+
+    def flush(self) -> bytes:
+        return b"" if self._zlib is None else self._zlib.flush()
 
 
 class BoundedFetcher(FetcherInterface):
-    """Fetch over HTTP(S) with a per-read timeout and a total deadline per file."""
+    """Fetch over HTTP(S) with a per-read timeout and a total deadline per file (seconds)."""
 
     def __init__(
         self, client: httpx.Client, read_timeout: float = 10.0, total_timeout: float = 60.0
@@ -30,19 +62,26 @@ class BoundedFetcher(FetcherInterface):
     def _fetch(self, url: str) -> Iterator[bytes]:
         deadline = time.monotonic() + self.total_timeout
         timeout = httpx.Timeout(self.read_timeout, connect=self.read_timeout)
+        headers = {"accept-encoding": _ACCEPT_ENCODING}
         try:
-            with self.client.stream("GET", url, timeout=timeout) as response:
+            with self.client.stream("GET", url, timeout=timeout, headers=headers) as response:
                 if response.status_code != 200:
                     raise exceptions.DownloadHTTPError(
                         f"HTTP {response.status_code} for {url}", response.status_code
                     )
-                for chunk in response.iter_bytes(_CHUNK):
+                decoder = _Decoder(response.headers.get("content-encoding", ""), url)
+                # Checked at every read from the network, however little it brought.
+                for raw in response.iter_raw():
                     if time.monotonic() > deadline:
                         raise exceptions.SlowRetrievalError(
-                            f"{url} took longer than {self.total_timeout:.0f} s"
+                            f"{url} took longer than {self.total_timeout:g} s"
                         )
-                    yield chunk
+                    yield from filter(None, decoder.decode(raw))
+                if tail := decoder.flush():
+                    yield tail
         except httpx.TimeoutException as e:
             raise exceptions.SlowRetrievalError(f"{url}: no data for {self.read_timeout} s") from e
+        except zlib.error as e:
+            raise exceptions.DownloadError(f"{url}: bad compressed body: {e}") from e
         except httpx.HTTPError as e:
             raise exceptions.DownloadError(f"{url}: {e}") from e

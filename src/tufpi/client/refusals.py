@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import traceback
 from collections.abc import Callable
 
 from tuf.api import exceptions
@@ -24,27 +26,82 @@ class NotListed(Refusal):
         super().__init__(f"not listed in the signed metadata: {what}", status=404)
 
 
-_VERSION = re.compile(r"New (\w+) version (\d+) must be >= (\d+)")
+# python-tuf's words for each version check (trusted_metadata_set.py), and ours, after the
+# TUF client workflow: rollback, a version older than the one the client already trusts;
+# mix-and-match, not the version the parent role names (a set that never existed together).
+_VERSION_CHECKS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"New (\w+) version (\d+) must be >= (\d+)"),
+        lambda m: f"rollback: {m[1]} version {m[2]} is older than the trusted {m[3]}",
+    ),
+    (
+        re.compile(r"New snapshot version must be >= (\d+), got version (\d+)"),
+        lambda m: f"rollback: snapshot version {m[2]} is older than the trusted {m[1]}",
+    ),
+    (  # the first number is the new version, the second the trusted one
+        re.compile(r"Expected ([\w.-]+)\.json version (\d+), got (\d+)"),
+        lambda m: f"rollback: {m[1]} version {m[2]} is older than the trusted {m[3]}",
+    ),
+    (
+        re.compile(r"Expected ([\w.-]+) v(\d+), got v(\d+)"),
+        lambda m: (
+            f"mix-and-match: {m[1]} version {m[3]} is not the version {m[2]} the snapshot names"
+        ),
+    ),
+    (
+        re.compile(r"Expected snapshot version (\d+), got (\d+)"),
+        lambda m: (
+            f"mix-and-match: snapshot version {m[2]} is not the version {m[1]} the timestamp names"
+        ),
+    ),
+]
 
 
-def _rollback(error: Exception, what: str) -> str:
-    match = _VERSION.search(str(error))
-    if match:
-        role, new, trusted = match.groups()
-        return f"rollback: {role} version {new} is older than the trusted {trusted} ({what})"
+def _version(error: Exception, what: str) -> str:
+    for pattern, words in _VERSION_CHECKS:
+        match = pattern.search(str(error))
+        if match:
+            return f"{words(match)} ({what})"
     return f"rollback or mix-and-match: {error} ({what})"
+
+
+_EXPIRED_ROLE = re.compile(r"(root|timestamp|snapshot)\.json is expired")
+
+
+def _expiry(error: Exception) -> dt.datetime | None:
+    """When the refused metadata expired, if python-tuf's refusing frame still shows it.
+
+    ``ExpiredMetadataError`` carries only a role name, and ngclient has no public way to
+    read the metadata it refused. Best effort: the innermost frame of the traceback that
+    holds the role (``new_delegate`` for a delegated role, the trusted set's ``root``,
+    ``timestamp`` or ``snapshot``); None if python-tuf changes those names.
+    """
+    role = _EXPIRED_ROLE.search(str(error))
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    for frame in reversed(frames):
+        if role is None:
+            signed = frame.f_locals.get("new_delegate")
+        else:
+            try:
+                signed = getattr(frame.f_locals.get("self"), role[1], None)
+            except KeyError:  # the trusted set's property, for a role not loaded
+                signed = None
+        expires = getattr(signed, "expires", None)
+        if isinstance(expires, dt.datetime):
+            return expires
+    return None
+
+
+def _expired(error: Exception, what: str) -> str:
+    expires = _expiry(error)
+    when = f" on {expires:%Y-%m-%d %H:%M:%S} UTC" if expires is not None else ""
+    return f"metadata expired{when} ({error}): the index or a mirror serves stale metadata ({what})"
 
 
 # Most specific first: each python-tuf error, the words an installer's user reads, the status.
 _EXPLANATIONS: list[tuple[type[Exception], Callable[[Exception, str], str], int]] = [
-    (exceptions.BadVersionNumberError, _rollback, 502),
-    (
-        exceptions.ExpiredMetadataError,
-        lambda e, what: (
-            f"metadata expired: {e}; the index or a mirror serves stale metadata ({what})"
-        ),
-        502,
-    ),
+    (exceptions.BadVersionNumberError, _version, 502),
+    (exceptions.ExpiredMetadataError, _expired, 502),
     (
         exceptions.LengthOrHashMismatchError,
         lambda e, what: f"file hash does not match the signed metadata: {what} ({e})",
