@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -91,98 +92,72 @@ def project_trust(directory: Path) -> dict[str, str]:
     return {k: str(v) for k, v in table.items() if k in ("index", "root-sha256")}
 
 
-def _open(
-    index_url: str | None,
-    root_file: Path | None,
-    root_sha256: str | None,
-    cache_dir: Path,
-    refresh_interval: float,
-    download_timeout: float,
-    client: httpx.Client,
-) -> VerifiedIndex:
-    if root_file is not None and root_sha256 is not None:
-        raise click.UsageError("give --root or --root-sha256, not both")
-    pinned = project_trust(Path.cwd())
-    index_url = index_url or pinned.get("index")
-    if index_url is None:
-        raise click.UsageError("give --index (or [tool.tufpi] index in pyproject.toml)")
-    if root_file is None and root_sha256 is None:
-        root_sha256 = pinned.get("root-sha256")
-    try:
-        return running.open_index(
-            index_url,
-            cache_dir,
-            root_file,
-            root_sha256,
-            refresh_interval,
-            client,
-            download_timeout,
-        )
-    except Refusal as e:
-        raise click.ClickException(f"refused: {e.message}") from e
+@dataclasses.dataclass(frozen=True)
+class TrustArgs:
+    """The options every client command shares (see ``_trust_options``)."""
+
+    index_url: str | None
+    root_file: Path | None
+    root_sha256: str | None
+    cache_dir: Path
+    refresh_interval: float
+    download_timeout: float
+    allow_unpublished: bool
+
+    def open(self, client: httpx.Client) -> VerifiedIndex:
+        """The verified index these options name; a clean CLI error when it is refused."""
+        if self.root_file is not None and self.root_sha256 is not None:
+            raise click.UsageError("give --root or --root-sha256, not both")
+        pinned = project_trust(Path.cwd())
+        index_url = self.index_url or pinned.get("index")
+        if index_url is None:
+            raise click.UsageError("give --index (or [tool.tufpi] index in pyproject.toml)")
+        root_sha256 = self.root_sha256
+        if self.root_file is None and root_sha256 is None:
+            root_sha256 = pinned.get("root-sha256")
+        try:
+            return running.open_index(
+                index_url,
+                self.cache_dir,
+                self.root_file,
+                root_sha256,
+                self.refresh_interval,
+                client,
+                self.download_timeout,
+            )
+        except Refusal as e:
+            raise click.ClickException(f"refused: {e.message}") from e
 
 
 @click.command()
 @_trust_options
 @click.option("--listen", default="127.0.0.1:3141", show_default=True, help="HOST:PORT.")
-def proxy(
-    index_url: str | None,
-    root_file: Path | None,
-    root_sha256: str | None,
-    cache_dir: Path,
-    refresh_interval: float,
-    download_timeout: float,
-    allow_unpublished: bool,
-    listen: str,
-) -> None:
+def proxy(listen: str, **trust: Any) -> None:
     """Serve a local simple index that only answers with verified pages and files.
 
     Point any installer at it: pip install --index-url http://127.0.0.1:3141/simple/ NAME
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    args = TrustArgs(**trust)
     host, _, port = listen.rpartition(":")
     with httpx.Client(follow_redirects=False) as client:
-        index = _open(
-            index_url,
-            root_file,
-            root_sha256,
-            cache_dir,
-            refresh_interval,
-            download_timeout,
-            client,
-        )
+        index = args.open(client)
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
-        running.serve(index, client, host or "127.0.0.1", int(port), allow_unpublished)
+        running.serve(index, client, host or "127.0.0.1", int(port), args.allow_unpublished)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @_trust_options
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def install(
-    index_url: str | None,
-    root_file: Path | None,
-    root_sha256: str | None,
-    cache_dir: Path,
-    refresh_interval: float,
-    download_timeout: float,
-    allow_unpublished: bool,
-    installer: str,
-    args: tuple[str, ...],
-) -> None:
+@click.argument("installer_args", nargs=-1, type=click.UNPROCESSED)
+def install(installer: str, installer_args: tuple[str, ...], **trust: Any) -> None:
     """Install with pip or uv through a verifying proxy; exits with the installer's code.
 
     Example: tufpi install --index URL --root-sha256 HEX -- requests==2.32.3
     """
     logging.basicConfig(level=logging.WARNING, format="tufpi: %(message)s")
+    args = TrustArgs(**trust)
     with httpx.Client(follow_redirects=False) as client:
-        index = _open(
-            index_url,
-            root_file,
-            root_sha256,
-            cache_dir,
-            refresh_interval,
-            download_timeout,
-            client,
-        )
-        sys.exit(running.install(index, client, installer, args, allow_unpublished))
+        index = args.open(client)
+        code = running.install(index, client, installer, installer_args, args.allow_unpublished)
+    sys.exit(code)
