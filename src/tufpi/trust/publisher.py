@@ -157,6 +157,11 @@ class Publisher:
             )
             if plan.empty:
                 return self._result(0, 0, published=False)
+            # Each bin of the plan is rebuilt from its rows as read below, so this batch
+            # publishes every pending change of those bins, not only the first batch_limit:
+            # with a backlog (back-signing) each batch would otherwise re-sign every bin.
+            # Read before the rows, so that each of these changes is in them.
+            change_ids = state.pending_in_bins(session, plan.bins)
             self.checkpoint("read")
             bin_versions = self._sign_bins(session, plan.bins, expires)
             bin_versions.update(offline)

@@ -52,6 +52,18 @@ def save_role_states(
         session.execute(stmt)
 
 
+def pending_in_bins(session: Session, bins: Iterable[int]) -> list[int]:
+    """The ids of every pending change of ``bins``, in id order."""
+    ids: list[int] = []
+    for part in chunks(sorted(bins)):
+        ids += session.scalars(
+            select(TargetChange.id).where(
+                TargetChange.published_version.is_(None), TargetChange.bin.in_(part)
+            )
+        )
+    return sorted(ids)
+
+
 def mark_published(
     session: Session, change_ids: Sequence[int], snapshot_version: int, now: dt.datetime
 ) -> None:
