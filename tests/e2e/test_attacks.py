@@ -9,8 +9,8 @@ files, the ``.metadata`` files). The signed page targets (``<sha256>.index.json`
 alone unless a test says so, so that the refusal shows the check of the file itself; a
 mirror that changes them too is refused at the page (``test_arbitrary_installation``).
 
-pip through the verifying proxy is given ``--retries 0``: the proxy answers a refusal with
-HTTP 502, which pip retries five times with back-off (7.5 s) for the same verdict.
+pip through the verifying proxy is given ``--retries 0``: a verdict is final, and a retry
+would only slow the test down (refusals are HTTP 403s, which pip reports at once).
 
 Only SQLite: these attacks are on the client side of the index.
 """

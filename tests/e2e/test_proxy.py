@@ -142,7 +142,7 @@ def test_unpublished_upload_is_hidden_unless_allowed(
         unsigned_server.url, tmp_path / "c1", trust, "--target", str(tmp_path / "a"), "px-pending"
     )
     assert hidden.returncode != 0
-    assert "not yet in a signed snapshot" in hidden.stdout + hidden.stderr
+    assert "publication is pending" in hidden.stdout + hidden.stderr
     assert not _installed(tmp_path / "a")
     allowed = tufpi_install(
         unsigned_server.url,

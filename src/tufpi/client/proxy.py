@@ -95,9 +95,12 @@ class Proxy:
             if live is None:
                 raise
             if not self.allow_unpublished:
+                # The index (or a mirror: this answer is unverified) lists it; if it was just
+                # uploaded its publication is pending. It does not exist for the installer.
                 raise NotListed(
-                    f"simple/{project}/: on the index but not yet in a signed snapshot "
-                    "(publication pending; --allow-unpublished installs it unverified)"
+                    f"simple/{project}/ (the index lists it, unverified: if it was just "
+                    "uploaded, its publication is pending; --allow-unpublished would install "
+                    "it UNVERIFIED)"
                 ) from None
             log.warning(
                 "UNVERIFIED: %s is not yet in a signed snapshot; passing it through", project

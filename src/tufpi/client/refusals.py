@@ -9,11 +9,15 @@ from collections.abc import Callable
 
 from tuf.api import exceptions
 
+REFUSED = 403
+
 
 class Refusal(Exception):
     """The verifying client will not hand this page or file to the installer."""
 
-    def __init__(self, message: str, status: int = 502) -> None:
+    # 403, not a 5xx: pip retries 5xx answers and then loses the reason; a 4xx it reports
+    # at once, with the reason phrase that carries our words.
+    def __init__(self, message: str, status: int = REFUSED) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -100,17 +104,17 @@ def _expired(error: Exception, what: str) -> str:
 
 # Most specific first: each python-tuf error, the words an installer's user reads, the status.
 _EXPLANATIONS: list[tuple[type[Exception], Callable[[Exception, str], str], int]] = [
-    (exceptions.BadVersionNumberError, _version, 502),
-    (exceptions.ExpiredMetadataError, _expired, 502),
+    (exceptions.BadVersionNumberError, _version, REFUSED),
+    (exceptions.ExpiredMetadataError, _expired, REFUSED),
     (
         exceptions.LengthOrHashMismatchError,
         lambda e, what: f"file hash does not match the signed metadata: {what} ({e})",
-        502,
+        REFUSED,
     ),
     (
         exceptions.DownloadLengthMismatchError,
         lambda _e, what: f"more data than the signed metadata allows (endless data): {what}",
-        502,
+        REFUSED,
     ),
     (
         exceptions.SlowRetrievalError,
@@ -120,14 +124,14 @@ _EXPLANATIONS: list[tuple[type[Exception], Callable[[Exception, str], str], int]
     (
         exceptions.UnsignedMetadataError,
         lambda e, what: f"bad signature on the metadata: {e} ({what})",
-        502,
+        REFUSED,
     ),
     (
         exceptions.DownloadHTTPError,
         lambda e, what: f"the index answered HTTP {getattr(e, 'status_code', '?')} for {what}",
-        502,
+        REFUSED,
     ),
-    (exceptions.DownloadError, lambda e, what: f"download failed: {what}: {e}", 502),
+    (exceptions.DownloadError, lambda e, what: f"download failed: {what}: {e}", REFUSED),
 ]
 
 
