@@ -142,8 +142,11 @@ class Publisher:
         assert self._timestamp is not None
         now = self.clock()
         expires = self.policy.online_expires(now)
-        # One read transaction: the pending set and the bins' rows are one consistent view.
+        # One read transaction: the pending set and the bins' rows are one consistent view
+        # (SQLite's WAL read transactions are snapshots; PostgreSQL needs REPEATABLE READ).
         with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             change_ids, changed_bins = self._pending(session)
             offline = self._imported_offline_roles(session)
             plan = make_plan(
