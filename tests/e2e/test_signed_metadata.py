@@ -166,3 +166,23 @@ def test_trust_status_shows_roles_and_fingerprint(index_server: IndexServer) -> 
         assert f"\n{role}" in "\n" + out
     assert "bin-n (64)" in out
     assert "pending changes:" in out
+
+
+def test_yank_keeps_the_file_targets_and_re_signs_the_pages(
+    index_server: IndexServer, uploaded: dict[str, Path], tmp_path: Path
+) -> None:
+    wheel = uploaded["wheel"]
+    path = _dist_path(index_server, "signed-proj", wheel.name)
+    wait_for_target(index_server, tmp_path, path)
+    index_server.cli("yank", "signed-proj", "1.0", "--reason", "oops")
+    try:
+        served = httpx.get(f"{index_server.simple}signed-proj/").content
+        assert b'data-yanked="oops"' in served
+        # The yanked page is signed...
+        wait_for_target(index_server, tmp_path, "simple/signed-proj/index.html", _sha256(served))
+        # ...and the yanked file is still a target (PEP 592: pinned installs keep working).
+        client = updater(index_server, tmp_path, "after-yank")
+        client.refresh()
+        assert client.get_targetinfo(path) is not None
+    finally:
+        index_server.cli("yank", "--undo", "signed-proj", "1.0")
