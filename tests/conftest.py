@@ -51,12 +51,17 @@ def index_server(
 def unsigned_server(
     database_url: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[server_support.IndexServer]:
-    """An index whose web process does not sign: the test runs ``tufpi signer`` processes."""
-    srv = server_support.start(tmp_path_factory.mktemp("unsigned"), database_url, signer="false")
-    try:
+    """An index whose web process does not sign: the test runs ``tufpi signer`` processes.
+
+    On PostgreSQL it has a database of its own, apart from the module's ``index_server``.
+    """
+    with contextlib.ExitStack() as stack:
+        own_url = database_url
+        if database_url is not None:
+            own_url = stack.enter_context(server_support.postgres_database())
+        srv = server_support.start(tmp_path_factory.mktemp("unsigned"), own_url, signer="false")
+        stack.callback(srv.stop)
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
