@@ -14,7 +14,7 @@ from tufpi.keys import ceremony
 from tufpi.keys.ceremony import CeremonyError, Proposal, SignatureFile
 from tufpi.keys.keyfiles import generate, is_encrypted, load_signer, read_public, write_public
 from tufpi.keys.online import public_key
-from tufpi.trust.offline import current, import_signed
+from tufpi.trust.offline import current, import_signed, signed_by
 from tufpi.trust.store import MetadataStore
 
 PASSPHRASE_ENV = "TUFPI_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable
@@ -76,10 +76,21 @@ def pubkey(uri: str, out: Path) -> None:
     "--add-key",
     type=click.Path(path_type=Path, exists=True),
     multiple=True,
-    help="root: a .pub.json key to add.",
+    help="root: a .pub.json root key to add.",
 )
-@click.option("--remove-key", multiple=True, help="root: a keyid to remove.")
-@click.option("--threshold", type=int, help="root: signatures required.")
+@click.option("--remove-key", multiple=True, help="root: a root keyid to remove.")
+@click.option("--threshold", type=int, help="root: root signatures required.")
+@click.option(
+    "--add-online-key",
+    type=click.Path(path_type=Path, exists=True),
+    multiple=True,
+    help="root and bins: a .pub.json online key to add (key rotation, step 1).",
+)
+@click.option(
+    "--remove-online-key",
+    multiple=True,
+    help="root and bins: an online keyid to remove (key rotation, last step).",
+)
 @click.pass_obj
 def propose(
     obj: Obj,
@@ -89,20 +100,35 @@ def propose(
     add_key: tuple[Path, ...],
     remove_key: tuple[str, ...],
     threshold: int | None,
+    add_online_key: tuple[Path, ...],
+    remove_online_key: tuple[str, ...],
 ) -> None:
     """Write the unsigned next version of ROLE, from the index's current metadata."""
     services = obj.services()
-    root, targets, bins = current(MetadataStore(services.storage))
+    store = MetadataStore(services.storage)
+    root, targets, bins = current(store)
     now = utcnow()
     try:
+        changes = ceremony.KeyChanges(
+            add_root=[read_public(p) for p in add_key],
+            remove_root=remove_key,
+            threshold=threshold,
+            add_online=[read_public(p) for p in add_online_key],
+            remove_online=remove_online_key,
+        )
+        if remove_online_key:
+            still_signed = signed_by(store, remove_online_key)
+            if still_signed:
+                raise CeremonyError(
+                    f"{len(still_signed)} published role(s), {still_signed[0]} among them, are "
+                    "still signed by a key to remove: run the signer with the new key and "
+                    "`tufpi trust resign` first"
+                )
         if role == "root":
-            keys = [read_public(p) for p in add_key]
-            proposal = ceremony.propose_root(root, now, expires_days, keys, remove_key, threshold)
+            proposal = ceremony.propose_root(root, now, expires_days, changes)
         else:
-            if add_key or remove_key or threshold is not None:
-                raise CeremonyError("key changes are for the root role")
             base = targets if role == "targets" else bins
-            proposal = ceremony.propose_renewal(role, base, now, expires_days)
+            proposal = ceremony.propose_renewal(role, base, now, expires_days, changes)
     except CeremonyError as e:
         raise _fail(e) from e
     out.write_bytes(proposal.to_bytes())

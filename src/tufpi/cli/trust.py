@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -199,6 +200,20 @@ def trust_status(obj: Obj, warn_days: int) -> None:
         click.secho(f"WARNING: {warning}", fg="red", err=True)
     if warnings:
         sys.exit(EXIT_EXPIRY_WARNING)
+
+
+@trust.command("resign")
+@click.pass_obj
+def trust_resign(obj: Obj) -> None:
+    """Have the signer re-sign every bin-n, snapshot and timestamp at its next batch.
+
+    Used while rotating the online key: once the signer runs with the new key, this puts
+    the new key's signature on every online role before the old key is removed.
+    """
+    services = obj.services()
+    with services.sessions.begin() as session:
+        count = state.make_all_bins_due(session, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    click.echo(f"{count} bin-n roles (and snapshot, timestamp) will be re-signed")
 
 
 @trust.command("log")

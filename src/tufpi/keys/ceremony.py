@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from securesystemslib.signer import Key, Signature, Signer
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
 from tufpi.trust.roles import BINS_ROLE
@@ -114,45 +114,80 @@ def _utc(days: int, now: dt.datetime) -> dt.datetime:
     return (now + dt.timedelta(days=days)).replace(microsecond=0)
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyChanges:
+    """Key changes a proposal makes: root keys (and root's threshold), and the online key
+    that signs timestamp, snapshot and every bin-n (in root and in bins)."""
+
+    add_root: Sequence[Key] = ()
+    remove_root: Sequence[str] = ()
+    threshold: int | None = None
+    add_online: Sequence[Key] = ()
+    remove_online: Sequence[str] = ()
+
+    @property
+    def touches_root_keys(self) -> bool:
+        return bool(self.add_root or self.remove_root or self.threshold is not None)
+
+
+def _change_role(root: Root, role: str, add: Sequence[Key], remove: Sequence[str]) -> None:
+    for keyid in remove:
+        if keyid not in root.roles[role].keyids:
+            raise CeremonyError(f"key {keyid} is not a {role} key")
+        root.revoke_key(keyid, role)
+    for key in add:
+        root.add_key(key, role)
+    count, wanted = len(root.roles[role].keyids), root.roles[role].threshold
+    if not 1 <= wanted <= count:
+        raise CeremonyError(f"{role} threshold {wanted} cannot be met by {count} key(s)")
+
+
 def propose_root(
-    current: Root,
-    now: dt.datetime,
-    expires_days: int = 365,
-    add: Sequence[Key] = (),
-    remove: Sequence[str] = (),
-    threshold: int | None = None,
+    current: Root, now: dt.datetime, expires_days: int = 365, changes: KeyChanges = KeyChanges()
 ) -> Proposal:
-    """The next root version: root keys added and removed, a threshold, a new expiry.
+    """The next root version: key changes, a threshold, a new expiry.
 
     Raises:
-        CeremonyError: a threshold that the remaining keys cannot meet, or below 1.
+        CeremonyError: an unknown key to remove, or a threshold the keys cannot meet.
     """
     previous = copy.deepcopy(current.to_dict())
     # to_dict shares lists and dicts with ``current``: edit a deep copy, never the original.
     root = Root.from_dict(copy.deepcopy(previous))
-    for keyid in remove:
-        if keyid not in root.roles[Root.type].keyids:
-            raise CeremonyError(f"key {keyid} is not a root key")
-        root.revoke_key(keyid, Root.type)
-    for key in add:
-        root.add_key(key, Root.type)
-    if threshold is not None:
-        root.roles[Root.type].threshold = threshold
-    count = len(root.roles[Root.type].keyids)
-    wanted = root.roles[Root.type].threshold
-    if not 1 <= wanted <= count:
-        raise CeremonyError(f"root threshold {wanted} cannot be met by {count} root key(s)")
+    if changes.threshold is not None:
+        root.roles[Root.type].threshold = changes.threshold
+    _change_role(root, Root.type, changes.add_root, changes.remove_root)
+    for role in (Snapshot.type, Timestamp.type):
+        _change_role(root, role, changes.add_online, changes.remove_online)
     root.version += 1
     root.expires = _utc(expires_days, now)
     return Proposal(Root.type, Metadata(root), previous)
 
 
 def propose_renewal(
-    role: str, current: Targets, now: dt.datetime, expires_days: int = 365
+    role: str,
+    current: Targets,
+    now: dt.datetime,
+    expires_days: int = 365,
+    changes: KeyChanges = KeyChanges(),
 ) -> Proposal:
-    """The next version of ``targets`` or ``bins`` with a new expiry (the yearly re-signing)."""
+    """The next version of ``targets`` or ``bins`` with a new expiry (the yearly re-signing);
+    for ``bins``, online keys added to or removed from the bin-n delegation."""
     previous = copy.deepcopy(current.to_dict())
     targets = Targets.from_dict(copy.deepcopy(previous))
+    if changes.touches_root_keys:
+        raise CeremonyError("root keys and thresholds change in a root proposal")
+    if changes.add_online or changes.remove_online:
+        succinct = targets.delegations.succinct_roles if targets.delegations else None
+        if role != BINS_ROLE or succinct is None:
+            raise CeremonyError("online keys change in root and in bins proposals")
+        for keyid in changes.remove_online:
+            if keyid not in succinct.keyids:
+                raise CeremonyError(f"key {keyid} does not sign the bin-n roles")
+            targets.revoke_key(keyid)
+        for key in changes.add_online:
+            targets.add_key(key)
+        if not succinct.keyids:
+            raise CeremonyError("the bin-n roles would have no key left")
     targets.version += 1
     targets.expires = _utc(expires_days, now)
     return Proposal(role, Metadata(targets), previous)
@@ -178,6 +213,15 @@ def describe(proposal: Proposal) -> list[str]:
             if old_t != new_t:
                 lines.append(f"{role}: threshold {old_t} -> {new_t}")
             lines.append(f"{role}: {new_t} of {len(new_ids)} keys")
+    if isinstance(new, Targets) and isinstance(current, Targets):
+        old_roles = current.delegations.succinct_roles if current.delegations else None
+        new_roles = new.delegations.succinct_roles if new.delegations else None
+        if old_roles is not None and new_roles is not None:
+            for keyid in sorted(set(new_roles.keyids) - set(old_roles.keyids)):
+                lines.append(f"bin-n: ADD key {keyid}")
+            for keyid in sorted(set(old_roles.keyids) - set(new_roles.keyids)):
+                lines.append(f"bin-n: REMOVE key {keyid}")
+            lines.append(f"bin-n: {new_roles.threshold} of {len(new_roles.keyids)} keys")
     lines.append(f"payload sha256 {proposal.digest}")
     return lines
 

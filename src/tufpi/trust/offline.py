@@ -8,6 +8,7 @@ signer lists it in its next snapshot.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +16,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 
 from tufpi.keys.ceremony import check
 from tufpi.storage import Storage
-from tufpi.trust import state
+from tufpi.trust import layout, state
 from tufpi.trust.roles import BINS_ROLE
 from tufpi.trust.store import MetadataStore
 
@@ -53,3 +54,23 @@ def import_signed(
     with sessions.begin() as session:
         state.save_role_states(session, [(role, version, md.signed.expires)], now)
     return version
+
+
+def signed_by(store: MetadataStore, keyids: Sequence[str]) -> list[str]:
+    """The published online roles (timestamp, snapshot, bin-n) bearing a signature by one of
+    ``keyids``: before a key leaves root and bins, nothing may still depend on it."""
+    wanted = set(keyids)
+    timestamp = store.timestamp()
+    snapshot = store.snapshot(timestamp.signed.snapshot_meta.version)
+    found = [
+        name
+        for name, md in (("timestamp", timestamp), ("snapshot", snapshot))
+        if wanted & set(md.signatures)
+    ]
+    for filename, meta in snapshot.signed.meta.items():
+        name = filename.removesuffix(".json")
+        if name.startswith(layout.BIN_PREFIX + "-"):
+            md = store.read(name, meta.version)
+            if wanted & set(md.signatures):
+                found.append(name)
+    return found

@@ -94,3 +94,12 @@ def take_sweepable(session: Session, before: dt.datetime, limit: int = 10000) ->
 
 def count_targets(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Target)) or 0)
+
+
+def make_all_bins_due(session: Session, moment: dt.datetime) -> int:
+    """Mark every bin-n as expiring at ``moment`` so the signer re-signs them all (with the
+    key it now holds); returns how many."""
+    result = session.execute(
+        update(RoleState).where(RoleState.name.like("bin-%")).values(expires=moment)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

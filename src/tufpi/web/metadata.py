@@ -10,9 +10,10 @@ import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from tufpi.index.errors import IndexProblem
+from tufpi.storage import Storage
 from tufpi.trust import layout
 from tufpi.web.context import context, problem
 
@@ -28,10 +29,18 @@ async def metadata_file(request: Request) -> Response:
         await run_in_threadpool(ctx.check_read, request)
     except IndexProblem as e:
         return problem(e)
-    path = ctx.index.storage.local_path(layout.METADATA_PREFIX + name)
-    if path is None or not path.is_file():
+    try:
+        # Read whole, from one open file: timestamp.json is replaced (atomically) while the
+        # signer publishes, and a length taken before opening could belong to another file.
+        body = await run_in_threadpool(_read, ctx.index.storage, layout.METADATA_PREFIX + name)
+    except FileNotFoundError:
         return PlainTextResponse("Not found.\n", status_code=404)
     versioned = name[0].isdigit()
     scope = "private" if ctx.settings.private else "public"
     cache = f"{scope}, max-age=31536000, immutable" if versioned else f"{scope}, no-cache"
-    return FileResponse(path, media_type="application/json", headers={"cache-control": cache})
+    return Response(body, media_type="application/json", headers={"cache-control": cache})
+
+
+def _read(storage: Storage, key: str) -> bytes:
+    with storage.open(key) as f:
+        return f.read()
