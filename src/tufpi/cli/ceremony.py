@@ -91,6 +91,12 @@ def pubkey(uri: str, out: Path) -> None:
     multiple=True,
     help="root and bins: an online keyid to remove (key rotation, last step).",
 )
+@click.option(
+    "--compromised",
+    is_flag=True,
+    help="The online key to remove leaked: remove it even though published roles still "
+    "bear its signature (then run `tufpi trust recover`).",
+)
 @click.pass_obj
 def propose(
     obj: Obj,
@@ -102,6 +108,7 @@ def propose(
     threshold: int | None,
     add_online_key: tuple[Path, ...],
     remove_online_key: tuple[str, ...],
+    compromised: bool,
 ) -> None:
     """Write the unsigned next version of ROLE, from the index's current metadata."""
     services = obj.services()
@@ -116,7 +123,7 @@ def propose(
             add_online=[read_public(p) for p in add_online_key],
             remove_online=remove_online_key,
         )
-        if remove_online_key:
+        if remove_online_key and not compromised:
             still_signed = signed_by(store, remove_online_key)
             if still_signed:
                 raise CeremonyError(

@@ -288,6 +288,36 @@ class Publisher:
         self._snapshot = snapshot
         self._timestamp = timestamp
 
+    def recover(self) -> PublishResult:
+        """Re-sign everything from the database, above every version now published.
+
+        After an online key leaked (and root and bins were given a new one): each bin-n is
+        rebuilt from its ``targets`` rows, so whatever the attacker added or changed is gone;
+        the snapshot is rebuilt from scratch (no entry the attacker slipped in survives);
+        versions go above the attacker's, so clients that saw them move on (TUF 5.3.11).
+        """
+        self.load()
+        assert self._snapshot is not None
+        assert self._timestamp is not None
+        now = self.clock()
+        expires = self.policy.online_expires(now)
+        with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            offline = {
+                name: state.role_version(session, name) or 1
+                for name in (Targets.type, roles.BINS_ROLE)
+            }
+            change_ids = state.pending_in_bins(session, range(self._bins))
+            bin_versions = self._sign_bins(session, frozenset(range(self._bins)), expires)
+        version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
+        snapshot = roles.first_snapshot(expires, {**offline, **bin_versions}, version)
+        snapshot.sign(self.signer)
+        data = self.store.write_versioned(Snapshot.type, snapshot)
+        timestamp = self._sign_timestamp(snapshot, data, expires)
+        self._record(snapshot, timestamp, bin_versions, change_ids, now)
+        return self._result(len(bin_versions), len(change_ids), published=True)
+
     def sweep(self) -> int:
         """Delete superseded versioned metadata older than the grace period; never roots."""
         before = self.clock() - self.policy.sweep_grace

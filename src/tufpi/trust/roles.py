@@ -97,10 +97,13 @@ def bin_role(version: int, expires: dt.datetime, rows: Iterable[TargetRow]) -> M
     return Metadata(Targets(version=version, expires=expires, targets=targets))
 
 
-def first_snapshot(expires: dt.datetime, versions: Mapping[str, int]) -> Metadata[Snapshot]:
-    """Snapshot version 1 listing ``versions`` (role name -> version)."""
+def first_snapshot(
+    expires: dt.datetime, versions: Mapping[str, int], version: int = 1
+) -> Metadata[Snapshot]:
+    """A snapshot listing exactly ``versions`` (role name -> version): the first one, or one
+    rebuilt from scratch (recovery)."""
     meta = {f"{role}.json": MetaFile(version=v) for role, v in versions.items()}
-    return Metadata(Snapshot(version=1, expires=expires, meta=meta))
+    return Metadata(Snapshot(version=version, expires=expires, meta=meta))
 
 
 def next_snapshot(

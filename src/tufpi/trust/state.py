@@ -103,3 +103,8 @@ def make_all_bins_due(session: Session, moment: dt.datetime) -> int:
         update(RoleState).where(RoleState.name.like("bin-%")).values(expires=moment)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def role_version(session: Session, name: str) -> int | None:
+    """The version the signer's bookkeeping records for ``name`` (None: never recorded)."""
+    return session.scalar(select(RoleState.version).where(RoleState.name == name))
