@@ -92,6 +92,12 @@ def pubkey(uri: str, out: Path) -> None:
     help="root and bins: an online keyid to remove (key rotation, last step).",
 )
 @click.option(
+    "--bins",
+    "number_of_bins",
+    type=int,
+    help="bins: re-delegate to this many bin-n roles (a power of two).",
+)
+@click.option(
     "--compromised",
     is_flag=True,
     help="The online key to remove leaked: remove it even though published roles still "
@@ -109,6 +115,7 @@ def propose(
     add_online_key: tuple[Path, ...],
     remove_online_key: tuple[str, ...],
     compromised: bool,
+    number_of_bins: int | None,
 ) -> None:
     """Write the unsigned next version of ROLE, from the index's current metadata."""
     services = obj.services()
@@ -122,6 +129,7 @@ def propose(
             threshold=threshold,
             add_online=[read_public(p) for p in add_online_key],
             remove_online=remove_online_key,
+            number_of_bins=number_of_bins,
         )
         if remove_online_key and not compromised:
             still_signed = signed_by(store, remove_online_key)

@@ -20,6 +20,7 @@ from securesystemslib.signer import Key, Signature, Signer
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
+from tufpi.trust import layout
 from tufpi.trust.roles import BINS_ROLE
 
 FORMAT = "tufpi-proposal-1"
@@ -124,6 +125,8 @@ class KeyChanges:
     threshold: int | None = None
     add_online: Sequence[Key] = ()
     remove_online: Sequence[str] = ()
+    # bins: re-delegate to this many bin-n roles (a power of two).
+    number_of_bins: int | None = None
 
     @property
     def touches_root_keys(self) -> bool:
@@ -188,6 +191,16 @@ def propose_renewal(
             targets.add_key(key)
         if not succinct.keyids:
             raise CeremonyError("the bin-n roles would have no key left")
+    if changes.number_of_bins is not None:
+        succinct = targets.delegations.succinct_roles if targets.delegations else None
+        if role != BINS_ROLE or succinct is None:
+            raise CeremonyError("the number of bins is set in a bins proposal")
+        try:
+            targets.delegations.succinct_roles = layout.succinct_roles(  # type: ignore[union-attr]
+                list(succinct.keyids), changes.number_of_bins
+            )
+        except ValueError as e:
+            raise CeremonyError(str(e)) from e
     targets.version += 1
     targets.expires = _utc(expires_days, now)
     return Proposal(role, Metadata(targets), previous)
@@ -222,6 +235,11 @@ def describe(proposal: Proposal) -> list[str]:
             for keyid in sorted(set(old_roles.keyids) - set(new_roles.keyids)):
                 lines.append(f"bin-n: REMOVE key {keyid}")
             lines.append(f"bin-n: {new_roles.threshold} of {len(new_roles.keyids)} keys")
+            if new_roles.number_of_bins != old_roles.number_of_bins:
+                lines.append(
+                    f"bin-n: {old_roles.number_of_bins} -> {new_roles.number_of_bins} bins "
+                    "(every target is re-delegated; clients download the new bins once)"
+                )
     lines.append(f"payload sha256 {proposal.digest}")
     return lines
 

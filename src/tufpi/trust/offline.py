@@ -50,10 +50,20 @@ def import_signed(
     if role == Root.type:
         store.write_root(md)
         return version
+    new_count = _number_of_bins(md) if role == BINS_ROLE else None
     store.write_versioned(role, md)
     with sessions.begin() as session:
         state.save_role_states(session, [(role, version, md.signed.expires)], now)
+        if new_count is not None and new_count != state.number_of_bins(session):
+            # Every target moves to its new bin; `tufpi trust rebuild` then publishes them.
+            state.rebin(session, new_count, now)
     return version
+
+
+def _number_of_bins(md: Metadata[Any]) -> int | None:
+    delegations = md.signed.delegations
+    succinct = delegations.succinct_roles if delegations is not None else None
+    return int(succinct.number_of_bins) if succinct is not None else None
 
 
 def signed_by(store: MetadataStore, keyids: Sequence[str]) -> list[str]:

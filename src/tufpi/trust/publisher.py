@@ -116,6 +116,8 @@ class Publisher:
         self._snapshot: Metadata[Snapshot] | None = None
         self._timestamp: Metadata[Timestamp] | None = None
         self._bins = 0
+        # (bins version, bin count) last found consistent: the check reads bins.json once.
+        self._published_bins: tuple[int, int | None] | None = None
 
     def load(self) -> None:
         """Read the current timestamp and snapshot from storage (the published truth)."""
@@ -140,6 +142,10 @@ class Publisher:
             self.load()
         assert self._snapshot is not None
         assert self._timestamp is not None
+        if self._bin_count_changed():
+            # A bins role with another number of bins was imported: rebuild every bin. The
+            # old bins stay listed: a snapshot may not drop what the last one named (TUF 5.5.5).
+            return self.recover(keep_listed=True)
         now = self.clock()
         expires = self.policy.online_expires(now)
         # One read transaction: the pending set and the bins' rows are one consistent view
@@ -190,6 +196,22 @@ class Publisher:
             .limit(self.batch_limit)
         ).all()
         return [r[0] for r in rows], {r[1] for r in rows}
+
+    def _bin_count_changed(self) -> bool:
+        """Whether the database's bin count differs from the one the published snapshot's
+        bins role delegates to (a bins role with another count was imported)."""
+        assert self._snapshot is not None
+        with self.sessions() as session:
+            configured = state.number_of_bins(session)
+        version = self._snapshot.signed.meta[f"{roles.BINS_ROLE}.json"].version
+        if self._published_bins != (version, configured):
+            bins = self.store.read(roles.BINS_ROLE, version).signed
+            succinct = bins.delegations.succinct_roles if bins.delegations else None
+            published = succinct.number_of_bins if succinct is not None else None
+            if configured is not None and configured != published:
+                return True
+            self._published_bins = (version, configured)
+        return False
 
     def _imported_offline_roles(self, session: Session) -> dict[str, int]:
         """targets/bins versions imported from a ceremony but not yet in the snapshot."""
@@ -288,13 +310,15 @@ class Publisher:
         self._snapshot = snapshot
         self._timestamp = timestamp
 
-    def recover(self) -> PublishResult:
+    def recover(self, keep_listed: bool = False) -> PublishResult:
         """Re-sign everything from the database, above every version now published.
 
         After an online key leaked (and root and bins were given a new one): each bin-n is
         rebuilt from its ``targets`` rows, so whatever the attacker added or changed is gone;
         the snapshot is rebuilt from scratch (no entry the attacker slipped in survives);
         versions go above the attacker's, so clients that saw them move on (TUF 5.3.11).
+        ``keep_listed`` keeps every role the current snapshot names (when the snapshot key
+        did not change, clients require it).
         """
         self.load()
         assert self._snapshot is not None
@@ -311,7 +335,15 @@ class Publisher:
             change_ids = state.pending_in_bins(session, range(self._bins))
             bin_versions = self._sign_bins(session, frozenset(range(self._bins)), expires)
         version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
-        snapshot = roles.first_snapshot(expires, {**offline, **bin_versions}, version)
+        listed = (
+            {
+                name.removesuffix(".json"): meta.version
+                for name, meta in self._snapshot.signed.meta.items()
+            }
+            if keep_listed
+            else {}
+        )
+        snapshot = roles.first_snapshot(expires, {**listed, **offline, **bin_versions}, version)
         snapshot.sign(self.signer)
         data = self.store.write_versioned(Snapshot.type, snapshot)
         timestamp = self._sign_timestamp(snapshot, data, expires)

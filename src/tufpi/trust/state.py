@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import RoleState, Superseded, Target, TargetChange, TrustConfig
+from tufpi.trust.layout import bin_index
 
 T = TypeVar("T")
 # Keep statements under SQLite's bound-parameter limit.
@@ -108,3 +109,25 @@ def make_all_bins_due(session: Session, moment: dt.datetime) -> int:
 def role_version(session: Session, name: str) -> int | None:
     """The version the signer's bookkeeping records for ``name`` (None: never recorded)."""
     return session.scalar(select(RoleState.version).where(RoleState.name == name))
+
+
+def rebin(session: Session, number_of_bins: int, now: dt.datetime) -> int:
+    """Re-delegate every target (and pending change) to ``number_of_bins`` bins; forget the
+    old bins' bookkeeping. Returns how many targets moved. The caller then rebuilds."""
+    session.add(TrustConfig(number_of_bins=number_of_bins, initialised=now))
+    paths = list(session.scalars(select(Target.path)))
+    for part in chunks(paths):
+        # ORM bulk UPDATE by primary key: one executemany per chunk.
+        session.execute(
+            update(Target), [{"path": p, "bin": bin_index(p, number_of_bins)} for p in part]
+        )
+    pending = session.execute(
+        select(TargetChange.id, TargetChange.path).where(TargetChange.published_version.is_(None))
+    ).all()
+    for rows in chunks(pending):
+        session.execute(
+            update(TargetChange),
+            [{"id": i, "bin": bin_index(p, number_of_bins)} for i, p in rows],
+        )
+    session.execute(delete(RoleState).where(RoleState.name.like("bin-%")))
+    return len(paths)
