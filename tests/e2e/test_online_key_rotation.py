@@ -82,45 +82,9 @@ def tufpi(server: IndexServer, *args: str) -> str:
     return result.stdout
 
 
-def _ceremony(
-    server: IndexServer, role: str, out: Path, signers: list[Path], *options: str
-) -> None:
-    tufpi(server, "ceremony", "propose", role, "--out", str(out), *options)
-    sigs = []
-    for key in signers:
-        printed = tufpi(server, "ceremony", "sign", str(out), "--key", str(key), "--yes")
-        sigs.append(printed.strip().splitlines()[-1].split()[1])
-    tufpi(server, "ceremony", "import", str(out), *sigs)
-
-
 def _timestamp_keyids(server: IndexServer) -> set[str]:
     data = json.loads((server.data_dir / "files" / "tuf" / "timestamp.json").read_bytes())
     return {signature["keyid"] for signature in data["signatures"]}
-
-
-def _removal_allowed(server: IndexServer, out: Path, keyid: str) -> bool:
-    """Whether ``ceremony propose root --remove-online-key`` accepts to drop ``keyid`` now."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tufpi.cli",
-            "ceremony",
-            "propose",
-            "root",
-            "--out",
-            str(out),
-            "--remove-online-key",
-            keyid,
-        ],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        assert "still signed by a key to remove" in result.stderr, result.stderr
-    return result.returncode == 0
 
 
 def _wait(condition: object, timeout: float = 60) -> None:
@@ -144,42 +108,49 @@ def test_rotation_under_traffic(unsigned_server: IndexServer, tmp_path: Path) ->
     roots = [keys / "root-1.pem", keys / "root-2.pem"]
     token = server.new_user("rotator")
 
+    workdir = tmp_path / "rotation"
+
+    def rotate() -> str:
+        return tufpi(
+            server,
+            "ceremony",
+            "rotate-online",
+            "--new-key",
+            str(new_pub),
+            "--workdir",
+            str(workdir),
+        )
+
+    def sign(proposal: str, signers: list[Path]) -> None:
+        for key in signers:
+            tufpi(server, "ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
+
     old_signer = server_support.signer_process(server, log_name="old-signer.log")
     with Traffic(server, token, tmp_path) as traffic:
         _wait(lambda: traffic.refreshes >= 3 and len(traffic.uploaded) >= 3)
-        # 1. The new key joins the old one in root (timestamp, snapshot) and bins (bin-n).
-        _ceremony(server, "root", tmp_path / "r1.json", roots, "--add-online-key", str(new_pub))
-        _ceremony(
-            server,
-            "bins",
-            tmp_path / "b1.json",
-            [keys / "bins.pem"],
-            "--add-online-key",
-            str(new_pub),
-        )
-        # 2. The signer switches to the new key and re-signs every online role with it.
+        # One command drives the rotation; it is run again after each step.
+        assert "step 1 of 4: waiting for signatures" in rotate()
+        sign("add-root.json", roots)
+        sign("add-bins.json", [keys / "bins.pem"])
+        assert "step 1 of 4 done" in rotate()
+        assert "step 2 of 4: restart the signer" in rotate()
         old_signer.terminate()
         old_signer.wait(timeout=30)
         new_signer = server_support.signer_process(
             server, extra_env={"TUFPI_ONLINE_KEY": f"file2:{new_pem}"}, log_name="new-signer.log"
         )
         try:
-            tufpi(server, "trust", "resign")
-            _wait(lambda: _timestamp_keyids(server) == {new.public_key.keyid})
-            # Removing the old key is refused while anything still depends on it...
-            _wait(lambda: _removal_allowed(server, tmp_path / "probe.json", old_public.keyid))
-            # 3. ...and done once every bin-n carries the new key's signature.
-            _ceremony(
-                server, "root", tmp_path / "r2.json", roots, "--remove-online-key", old_public.keyid
-            )
-            _ceremony(
-                server,
-                "bins",
-                tmp_path / "b2.json",
-                [keys / "bins.pem"],
-                "--remove-online-key",
-                old_public.keyid,
-            )
+            steps: list[str] = []
+            _wait(lambda: steps.append(rotate()) or "step 4 of 4" in steps[-1], timeout=90)
+            sign("remove-root.json", roots)
+            sign("remove-bins.json", [keys / "bins.pem"])
+            assert "rotation complete" in rotate()
+            assert _timestamp_keyids(server) == {new.public_key.keyid}
+            tuf = server.data_dir / "files" / "tuf"
+            root = json.loads((tuf / "root.json").read_bytes())["signed"]
+            for role in ("timestamp", "snapshot"):
+                assert root["roles"][role]["keyids"] == [new.public_key.keyid]
+            assert old_public.keyid not in root["keys"]
             uploads, refreshes = len(traffic.uploaded), traffic.refreshes
             # Traffic goes on after the old key is gone.
             _wait(lambda: len(traffic.uploaded) > uploads + 3 and traffic.refreshes > refreshes + 3)

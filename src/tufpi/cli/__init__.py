@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, ceremony, client, trust
+from tufpi.cli import admin, ceremony, client, rotation, trust
 from tufpi.cli._common import Obj
 
 
@@ -33,6 +33,7 @@ def main(
     ctx.obj = Obj(config, {"data_dir": data_dir, "database_url": database_url})
 
 
+ceremony.ceremony_group.add_command(rotation.rotate_online)
 for command in (
     *admin.COMMANDS,
     trust.serve,
