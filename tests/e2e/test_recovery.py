@@ -78,15 +78,6 @@ def attack(server: IndexServer, online: CryptoSigner, jump: int = 100) -> None:
     evil_file.write_bytes(EVIL)
 
 
-def _ceremony(server: IndexServer, role: str, out: Path, keys: list[Path], *options: str) -> None:
-    tufpi(server, "ceremony", "propose", role, "--out", str(out), *options)
-    sigs = [
-        tufpi(server, "ceremony", "sign", str(out), "--key", str(k), "--yes").split()[-3]
-        for k in keys
-    ]
-    tufpi(server, "ceremony", "import", str(out), *sigs)
-
-
 def test_recovery_after_a_stolen_online_key(unsigned_server: IndexServer, tmp_path: Path) -> None:
     server = unsigned_server
     keys = Path(server.env["TUFPI_KEYS_DIR"])
@@ -115,20 +106,28 @@ def test_recovery_after_a_stolen_online_key(unsigned_server: IndexServer, tmp_pa
     new_pem.write_bytes(new.private_bytes)
     new_pub = tmp_path / "new-online.pub.json"
     tufpi(server, "ceremony", "pubkey", f"file2:{new_pem}", "--out", str(new_pub))
-    swap = [
-        "--add-online-key",
-        str(new_pub),
-        "--remove-online-key",
-        old.public_key.keyid,
+    # One guided command, run again after each step (PEP 458's recovery).
+    workdir = tmp_path / "recovery"
+    guided = [
+        "ceremony",
+        "rotate-online",
         "--compromised",
+        "--new-key",
+        str(new_pub),
+        "--workdir",
+        str(workdir),
     ]
-    _ceremony(
-        server, "root", tmp_path / "root.json", [keys / "root-1.pem", keys / "root-2.pem"], *swap
-    )
-    _ceremony(server, "bins", tmp_path / "bins.json", [keys / "bins.pem"], *swap)
-
-    report = tufpi(server, "trust", "recover", TUFPI_ONLINE_KEY=f"file2:{new_pem}")
+    assert "step 1 of 2: waiting for signatures" in tufpi(server, *guided)
+    for proposal, signers in (
+        ("recover-root.json", [keys / "root-1.pem", keys / "root-2.pem"]),
+        ("recover-bins.json", [keys / "bins.pem"]),
+    ):
+        for key in signers:
+            tufpi(server, "ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
+    assert "step 1 of 2 done" in tufpi(server, *guided)
+    report = tufpi(server, *guided, TUFPI_ONLINE_KEY=f"file2:{new_pem}")
     assert f"{EVIL_PATH}\tnot in the database: added" in report
+    assert "step 2 of 2 done" in report
 
     signer = server_support.signer_process(
         server, extra_env={"TUFPI_ONLINE_KEY": f"file2:{new_pem}"}, log_name="signer-2.log"

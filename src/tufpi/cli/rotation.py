@@ -15,6 +15,7 @@ refresh or publication fails.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import click
@@ -27,7 +28,10 @@ from tufpi.keys import ceremony
 from tufpi.keys.ceremony import CeremonyError, Proposal, SignatureFile
 from tufpi.keys.keyfiles import read_public
 from tufpi.services import Services
+from tufpi.trust.election import leadership
 from tufpi.trust.offline import current, import_signed, signed_by
+from tufpi.trust.publisher import PublishResult
+from tufpi.trust.recovery import compare
 from tufpi.trust.store import MetadataStore
 
 _PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -62,6 +66,47 @@ def _propose_or_import(
         version = import_signed(services.sessions, services.storage, role, md, utcnow())
         click.echo(f"imported {role} version {version}")
     return True
+
+
+def run_recovery(services: Services) -> PublishResult:
+    """List what the published bins say that the database does not, then rebuild every
+    bin-n from the database above the published versions. Needs the signer stopped."""
+    once = threading.Event()
+    once.set()  # one try: a running signer must be stopped first
+    with leadership(services.engine, services.lock_file, once) as leader:
+        if not leader:
+            raise click.ClickException("a signer is running: stop it first")
+        differences = compare(services.sessions, MetadataStore(services.storage))
+        for diff in differences:
+            click.echo(f"{diff.role}\t{diff.path}\t{diff.what}")
+        click.echo(f"{len(differences)} difference(s) between the published bins and the database")
+        return services.publisher().recover()
+
+
+def recover_from_leak(services: Services, new_key_file: Path, workdir: Path) -> str:
+    """The guided recovery from a leaked online key (PEP 458), one step per run."""
+    new = read_public(new_key_file)
+    store = MetadataStore(services.storage)
+    root, _targets, bins = current(store)
+    succinct = bins.delegations.succinct_roles if bins.delegations else None
+    bin_keys = set(succinct.keyids) if succinct else set()
+    old = sorted((set(root.roles["timestamp"].keyids) | bin_keys) - {new.keyid})
+    if old or new.keyid not in bin_keys:
+        changes = ceremony.KeyChanges(add_online=[new], remove_online=old)
+        if not _propose_or_import(services, workdir, "recover", changes):
+            return "step 1 of 2: waiting for signatures on the proposals replacing the key"
+        return (
+            "step 1 of 2 done: root and bins name only the new key; stop the signer and run "
+            "this command again with TUFPI_ONLINE_KEY set to the new key"
+        )
+    if new.keyid in store.timestamp().signatures:
+        return "recovery complete: start the signer with the new key"
+    result = run_recovery(services)
+    return (
+        f"step 2 of 2 done: every bin-n rebuilt from the database, snapshot "
+        f"{result.snapshot_version}, timestamp {result.timestamp_version}; start the signer "
+        "with the new key"
+    )
 
 
 def rotate(services: Services, new_key_file: Path, workdir: Path) -> str:
@@ -109,11 +154,19 @@ def rotate(services: Services, new_key_file: Path, workdir: Path) -> str:
     default=".",
     help="Where proposals are written and signatures collected.",
 )
+@click.option(
+    "--compromised",
+    is_flag=True,
+    help="The old key leaked: replace it at once and rebuild every bin-n from the database "
+    "(PEP 458's recovery), instead of the gradual rotation.",
+)
 @click.pass_obj
-def rotate_online(obj: Obj, new_key: Path, workdir: Path) -> None:
-    """Rotate the online key without an outage; run again after each step."""
+def rotate_online(obj: Obj, new_key: Path, workdir: Path, compromised: bool) -> None:
+    """Rotate the online key without an outage (or, --compromised, recover from a leaked
+    one); run it again after each step."""
     workdir.mkdir(parents=True, exist_ok=True)
+    step = recover_from_leak if compromised else rotate
     try:
-        click.echo(rotate(obj.services(), new_key, workdir))
+        click.echo(step(obj.services(), new_key, workdir))
     except CeremonyError as e:
         raise click.ClickException(f"refused: {e}") from e

@@ -15,16 +15,15 @@ from securesystemslib.signer import Signer
 from sqlalchemy import select
 
 from tufpi.cli._common import Obj, migrate
+from tufpi.cli.rotation import run_recovery
 from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
 from tufpi.trust import signer as signer_loop
 from tufpi.trust import state
-from tufpi.trust.election import leadership
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.publisher import Checkpoint
-from tufpi.trust.recovery import compare
 from tufpi.trust.roles import KeySet
 from tufpi.trust.status import expiry_warnings, gather
 from tufpi.trust.store import MetadataStore
@@ -227,22 +226,12 @@ def trust_recover(obj: Obj) -> None:
     Before: give root and bins the new online key and remove the leaked one
     (`tufpi ceremony propose root|bins --add-online-key NEW.pub.json
     --remove-online-key OLDKEYID --compromised`, signed and imported), stop the signer,
-    and set TUFPI_ONLINE_KEY to the new key. Then this command lists what the published
+    and set TUFPI_ONLINE_KEY to the new key. (`tufpi ceremony rotate-online --compromised`
+    guides through all of it.) Then this command lists what the published
     bins say that the database does not, rebuilds every bin-n from the database, and
     publishes a snapshot and timestamp above every version the attacker published.
     """
-    services = obj.services()
-    once = threading.Event()
-    once.set()  # one try: a running signer must be stopped first
-    with leadership(services.engine, services.lock_file, once) as leader:
-        if not leader:
-            raise click.ClickException("a signer is running: stop it first")
-        store = MetadataStore(services.storage)
-        differences = compare(services.sessions, store)
-        for diff in differences:
-            click.echo(f"{diff.role}\t{diff.path}\t{diff.what}")
-        click.echo(f"{len(differences)} difference(s) between the published bins and the database")
-        result = services.publisher().recover()
+    result = run_recovery(obj.services())
     click.echo(
         f"re-signed {result.bins} bin-n roles from the database; snapshot "
         f"{result.snapshot_version}, timestamp {result.timestamp_version}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets
 
 from tufpi.keys.ceremony import check
 from tufpi.storage import Storage
@@ -25,9 +25,18 @@ def current(store: MetadataStore) -> tuple[Root, Targets, Targets]:
     """The repository's current root, targets and bins."""
     root = store.root().signed
     snapshot = store.snapshot(store.timestamp().signed.snapshot_meta.version).signed
-    targets = store.read(Targets.type, snapshot.meta["targets.json"].version).signed
-    bins = store.read(BINS_ROLE, snapshot.meta[f"{BINS_ROLE}.json"].version).signed
+    targets = store.read(Targets.type, _newest(store, Targets.type, snapshot)).signed
+    bins = store.read(BINS_ROLE, _newest(store, BINS_ROLE, snapshot)).signed
     return root, targets, bins
+
+
+def _newest(store: MetadataStore, role: str, snapshot: Snapshot) -> int:
+    """The newest version of an offline role: the one the snapshot lists, or one imported
+    since (written by ``import_signed``, not yet listed by the signer)."""
+    version = snapshot.meta[f"{role}.json"].version
+    while store.storage.exists(layout.metadata_key(role, version + 1)):
+        version += 1
+    return version
 
 
 def import_signed(
