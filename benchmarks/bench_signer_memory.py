@@ -5,9 +5,10 @@ Migrates a fresh database (``tufpi db upgrade``), signs the empty repository
 (``tufpi trust init``, 16,384 bins), then inserts 1,000,000 rows into ``targets`` directly,
 spread over the bins by their path as the index would, with one pending ``target_changes``
 row each, so the signer has to sign every bin. Then it runs ``tufpi signer`` in a
-subprocess until no change is pending, and reports the signer's peak RSS (``VmHWM`` in
-``/proc/<pid>/status``), the time until everything was published, the targets published per
-second, and each publication the signer logged. See ``benchmarks/README.md``.
+subprocess until no change is pending, and reports the signer's peak RSS (the larger of
+``VmHWM`` in ``/proc/<pid>/status`` and the highest ``VmRSS`` sampled every 0.2 s), the
+time until everything was published, the targets published per second, and each
+publication the signer logged. See ``benchmarks/README.md``.
 
     /tmp/v/bin/python benchmarks/bench_signer_memory.py [--quick] [--postgres-url URL] [--targets N]
 """
@@ -150,7 +151,7 @@ class Publication:
 class SignerRun:
     seconds_to_active: float = 0.0
     seconds_to_done: float = 0.0
-    peak_rss: int = 0  # bytes, VmHWM
+    hwm: int = 0  # bytes: VmHWM just before the stop
     cpu_seconds: float = 0.0
     publications: list[Publication] = dataclasses.field(default_factory=list)
     rss_samples: list[tuple[float, int]] = dataclasses.field(default_factory=list)
@@ -213,7 +214,7 @@ def run_signer(env: dict[str, str], engine: Engine, log: Path, timeout: float) -
             time.sleep(0.2)
         else:
             raise RuntimeError(f"the signer did not publish everything in {timeout:.0f} s")
-        run.peak_rss = _status(process.pid)["VmHWM"]
+        run.hwm = _status(process.pid)["VmHWM"]
         run.cpu_seconds = _cpu_seconds(process.pid)
     finally:
         process.terminate()
@@ -251,13 +252,17 @@ def machine() -> dict[str, str]:
 def report(backend: str, count: int, fill_seconds: float, run: SignerRun) -> dict[str, Any]:
     published_at = run.publications[-1].at if run.publications else run.seconds_to_done
     signing = published_at - run.seconds_to_active
+    # The kernel updates the high-water mark lazily, so a sample may exceed it: take both.
+    sampled = max((r for _, r in run.rss_samples), default=0)
+    peak = max(run.hwm, sampled)
     figures = {
         "backend": backend,
         "targets": count,
         "bins": BINS,
         "fill_seconds": fill_seconds,
-        "peak_rss_bytes": run.peak_rss,
-        "max_sampled_rss_bytes": max((r for _, r in run.rss_samples), default=0),
+        "peak_rss_bytes": peak,
+        "vmhwm_bytes": run.hwm,
+        "max_sampled_rss_bytes": sampled,
         "seconds_to_active": run.seconds_to_active,
         "seconds_to_last_publication": published_at,
         "seconds_to_done": run.seconds_to_done,
@@ -265,11 +270,14 @@ def report(backend: str, count: int, fill_seconds: float, run: SignerRun) -> dic
         "targets_per_second": count / signing if signing > 0 else float("nan"),
         "publications": [dataclasses.asdict(p) for p in run.publications],
     }
-    rss_mib = run.peak_rss / 1024**2
-    met = "met" if run.peak_rss < GOAL_RSS else "NOT met"
+    rss_mib = peak / 1024**2
+    met = "met" if peak < GOAL_RSS else "NOT met"
     print(f"\n== {backend}: {count:,} targets in {BINS} bins ==")
     print(f"  filled the tables in {fill_seconds:.1f} s")
-    print(f"  signer peak RSS (VmHWM) {rss_mib:.0f} MiB (goal < 1 GiB: {met})")
+    print(
+        f"  signer peak RSS {rss_mib:.0f} MiB (goal < 1 GiB: {met}): VmHWM "
+        f"{run.hwm / 1024**2:.1f} MiB, highest VmRSS sampled {sampled / 1024**2:.1f} MiB"
+    )
     print(
         f"  active after {run.seconds_to_active:.1f} s; last publication at {published_at:.1f} s;"
     )
