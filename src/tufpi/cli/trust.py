@@ -20,8 +20,8 @@ from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
+from tufpi.trust import child, state
 from tufpi.trust import signer as signer_loop
-from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.publisher import Checkpoint
 from tufpi.trust.roles import KeySet
@@ -68,7 +68,7 @@ def _init_with_dev_keys(services: Services) -> None:
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8080).")
 @click.option("--private", is_flag=True, default=None, help="Reads need a token too.")
-@click.option("--no-signer", is_flag=True, help="Do not run the signer in this process.")
+@click.option("--no-signer", is_flag=True, help="Do not start a signer (its child process).")
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_obj
 def serve(
@@ -79,7 +79,7 @@ def serve(
     no_signer: bool,
     log_level: str,
 ) -> None:
-    """Run the index; on the embedded default it also signs (PEP 458) in-process.
+    """Run the index; on the embedded default it also signs (PEP 458), in a child process.
 
     On SQLite the first start migrates the database and initialises the signed metadata
     with a development key set (see `tufpi trust init`).
@@ -99,7 +99,21 @@ def serve(
         _init_with_dev_keys(services)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
-    run(create_app(services), settings.host, settings.port, log_level)
+    signer_child = child.SignerChild(_signer_command(obj, log_level)) if settings.signer else None
+    run(create_app(services, signer_child), settings.host, settings.port, log_level)
+
+
+def _signer_command(obj: Obj, log_level: str) -> list[str]:
+    """``tufpi signer`` with this interpreter and this command's global options (its
+    environment, TUFPI_* and LD_PRELOAD alike, is inherited)."""
+    command = [sys.executable, "-m", "tufpi.cli"]
+    if obj.config is not None:
+        command += ["--config", str(obj.config)]
+    for name in ("data_dir", "database_url"):
+        value = obj.overrides.get(name)
+        if value is not None:
+            command += [f"--{name.replace('_', '-')}", str(value)]
+    return [*command, "signer", "--log-level", log_level]
 
 
 def _crash_at(spec: str | None) -> Checkpoint:
@@ -124,20 +138,35 @@ def _crash_at(spec: str | None) -> Checkpoint:
 @click.command()
 @click.option("--debug-crash-at", hidden=True, help="Testing only: SIGKILL at POINT[:N].")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--ready-fd", type=int, hidden=True, help="serve's child: report readiness here.")
+@click.option("--parent-pid", type=int, hidden=True, help="serve's child: stop when it ends.")
 @click.pass_obj
-def signer(obj: Obj, debug_crash_at: str | None, log_level: str) -> None:
+def signer(
+    obj: Obj,
+    debug_crash_at: str | None,
+    log_level: str,
+    ready_fd: int | None,
+    parent_pid: int | None,
+) -> None:
     """Run the signer alone (the one active signer is elected by a database lock)."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
-    services = obj.services()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if parent_pid is not None:
+        child.exit_with_parent(parent_pid, stop)
+    services = obj.services()
+    on_ready = None
+    if ready_fd is not None:
+        fd = ready_fd
+        on_ready = lambda _result: child.notify_ready(fd)  # noqa: E731
     signer_loop.run(
         services.publisher(_crash_at(debug_crash_at)),
         services.engine,
         services.lock_file,
         stop,
         services.settings.publish_interval,
+        on_ready,
     )
 
 

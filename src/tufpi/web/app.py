@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -16,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tufpi.services import Services
-from tufpi.trust import signer as signer_loop
+from tufpi.trust.child import SignerChild
 from tufpi.web.context import RenderCache, WebContext
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
@@ -26,7 +25,7 @@ from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
 log = logging.getLogger("tufpi")
-# How long start-up waits for the in-process signer's first publication (fresh metadata).
+# How long start-up waits for the signer's first publication (fresh metadata).
 _SIGNER_READY_TIMEOUT = 120.0
 
 _HOME = """<!DOCTYPE html><html><head><title>tufpi</title></head><body>
@@ -72,8 +71,9 @@ def build_context(services: Services) -> WebContext:
     )
 
 
-def create_app(services: Services) -> Starlette:
-    """Build the index's ASGI app; with ``settings.signer`` it runs the signer too."""
+def create_app(services: Services, signer: SignerChild | None = None) -> Starlette:
+    """Build the index's ASGI app; with ``signer`` it runs (and supervises) that signer
+    process while it serves."""
     routes = [
         Route("/", home),
         Route("/simple/", simple_index),
@@ -88,11 +88,12 @@ def create_app(services: Services) -> Starlette:
         Route("/metrics", metrics),
     ]
     lifespan = None
-    if services.settings.signer:
+    if signer is not None:
+        child = signer
 
         @contextlib.asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            async with _run_signer(services):
+            async with _run_signer(child):
                 yield
 
     app = Starlette(
@@ -108,30 +109,14 @@ def create_app(services: Services) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def _run_signer(services: Services) -> AsyncIterator[None]:
-    """Run the signer in a thread; start-up waits for its first publication."""
+async def _run_signer(signer: SignerChild) -> AsyncIterator[None]:
+    """Run the signer's child process; start-up waits for its first publication."""
     from starlette.concurrency import run_in_threadpool
 
-    stop = threading.Event()
-    ready = threading.Event()
-    thread = threading.Thread(
-        target=signer_loop.run,
-        args=(
-            services.publisher(),
-            services.engine,
-            services.lock_file,
-            stop,
-            services.settings.publish_interval,
-            lambda _result: ready.set(),
-        ),
-        name="tufpi-signer",
-        daemon=True,
-    )
-    thread.start()
-    if not await run_in_threadpool(ready.wait, _SIGNER_READY_TIMEOUT):
+    signer.start()
+    if not await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT):
         log.warning("the signer is not active yet (another signer holds the lock?)")
     try:
         yield
     finally:
-        stop.set()
-        await run_in_threadpool(thread.join, 30)
+        await run_in_threadpool(signer.stop)

@@ -1,0 +1,183 @@
+"""The signer of ``tufpi serve`` as a child process: started, watched, restarted, stopped.
+
+Signing is CPU work in Python; in a thread of the web process it would share the
+interpreter lock with every request (see docs/benchmarks.md). So ``serve`` runs
+``tufpi signer`` as a child process, with the same interpreter, environment and global
+options, and supervises it from one thread:
+
+- the child reports its first publication on a pipe, so start-up can wait for fresh
+  metadata (a signer started after downtime re-signs first);
+- a child that exits while serve runs is logged and restarted after a short delay;
+- when serve stops, the child gets SIGTERM (then SIGKILL if it does not stop in time);
+- a child never outlives serve: it asks Linux for SIGTERM when its parent dies
+  (``PR_SET_PDEATHSIG``) and also polls its parent, which covers other systems and the race
+  of a parent dying before the child made that request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import select
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+
+log = logging.getLogger("tufpi.signer")
+
+# What the child writes on its ready pipe after its first publication.
+READY = b"r"
+# Seconds between a child's exit and its restart.
+RESTART_DELAY = 2.0
+# Seconds a stopping child gets to finish its publication before SIGKILL.
+STOP_TIMEOUT = 30.0
+# Seconds between the supervisor's (and the child's) looks at the other process.
+_POLL = 0.2
+# prctl(2): PR_SET_PDEATHSIG.
+_PR_SET_PDEATHSIG = 1
+
+
+class SignerChild:
+    """Run ``command`` (a ``tufpi signer`` command line) as a supervised child process.
+
+    ``command`` gets ``--ready-fd FD --parent-pid PID`` appended. Every child is started by
+    one supervisor thread, which lives as long as the supervision: Linux sends the parent
+    death signal when the *thread* that forked the child ends.
+    """
+
+    def __init__(self, command: Sequence[str], restart_delay: float = RESTART_DELAY) -> None:
+        self.command = list(command)
+        self.restart_delay = restart_delay
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id, if one runs."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def start(self) -> None:
+        """Start the supervisor thread, which starts the first child."""
+        self._thread = threading.Thread(target=self._supervise, name="tufpi-signer-supervisor")
+        self._thread.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until a child has published once (True), or ``timeout`` seconds (False)."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after ``STOP_TIMEOUT``) and the supervisor."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            code = self._run_once()
+            if self._stop.is_set():
+                break
+            log.error(
+                "signer: child process exited with %s; restarting it in %.0f s",
+                _describe(code),
+                self.restart_delay,
+            )
+            self._stop.wait(self.restart_delay)
+
+    def _run_once(self) -> int:
+        """Start one child and wait for it to exit, or stop it; returns its exit status."""
+        read_end, write_end = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [*self.command, "--ready-fd", str(write_end), "--parent-pid", str(os.getpid())],
+                pass_fds=(write_end,),
+                # Its own session: a terminal's Ctrl-C reaches serve, which stops the child.
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_end)
+        self._process = process
+        log.info("signer: started child process %d", process.pid)
+        try:
+            self._watch(process, read_end)
+        finally:
+            os.close(read_end)
+            if process.poll() is None:
+                _terminate(process)
+        return process.returncode
+
+    def _watch(self, process: subprocess.Popen[bytes], read_end: int) -> None:
+        pipe_open = True
+        while not self._stop.is_set() and process.poll() is None:
+            if not pipe_open:
+                self._stop.wait(_POLL)
+                continue
+            readable, _, _ = select.select([read_end], [], [], _POLL)
+            if readable:
+                data = os.read(read_end, 16)
+                if READY in data:
+                    self._ready.set()
+                pipe_open = bool(data)
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.error("signer: child process %d did not stop; killing it", process.pid)
+        process.kill()
+        process.wait()
+
+
+def _describe(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"status {code}"
+
+
+# -- the child's side ---------------------------------------------------------------------
+
+
+def notify_ready(fd: int) -> None:
+    """Tell the supervising serve that the first publication is done."""
+    with contextlib.suppress(OSError):
+        os.write(fd, READY)
+        os.close(fd)
+
+
+def exit_with_parent(parent_pid: int, stop: threading.Event) -> None:
+    """Make this process stop when ``parent_pid`` (its parent) ends, even by SIGKILL.
+
+    Asks Linux for SIGTERM on the parent's death, and polls the parent in a daemon thread
+    (which also covers a parent that died before the request): either sets ``stop``.
+    """
+    _request_parent_death_signal(signal.SIGTERM)
+
+    def poll() -> None:
+        while not stop.is_set():
+            if os.getppid() != parent_pid:
+                log.warning("signer: the serving process %d is gone; stopping", parent_pid)
+                stop.set()
+                return
+            stop.wait(_POLL * 5)
+
+    threading.Thread(target=poll, name="tufpi-parent-watch", daemon=True).start()
+
+
+def _request_parent_death_signal(sig: signal.Signals) -> None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: the polling thread alone notices the parent's death

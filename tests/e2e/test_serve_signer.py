@@ -1,0 +1,94 @@
+"""``tufpi serve`` signs in a child process of its own: not a thread sharing the web's
+interpreter lock. The child is restarted when it dies and never outlives serve."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support import server as server_support
+from tests.support.server import IndexServer
+from tests.support.tuf_client import wait_for_target
+from tests.support.uploads import post_wheel
+
+_STARTED = re.compile(r"signer: started child process (\d+)")
+
+
+def _children_started(server: IndexServer) -> list[int]:
+    return [int(pid) for pid in _STARTED.findall((server.data_dir / "serve.log").read_text())]
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _parent_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^PPid:\s+(\d+)$", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+def _wait(condition: object, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _upload_and_wait(server: IndexServer, token: str, name: str, workdir: Path) -> None:
+    with httpx.Client(timeout=30) as client:
+        response = post_wheel(client, server.url, token, name, "1.0")
+    assert response.status_code == 200, response.text
+    wait_for_target(server, workdir, f"simple/{name}/index.html", timeout=30)
+
+
+def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    server = server_support.start(tmp_path / "index", own_database_url)
+    try:
+        assert server.process is not None
+        serve_pid = server.process.pid
+        [first] = _children_started(server)
+        assert first != serve_pid
+        assert _parent_of(first) == serve_pid
+        assert b"signer" in Path(f"/proc/{first}/cmdline").read_bytes().split(b"\0")
+        token = server.new_user("child-signer")
+        _upload_and_wait(server, token, "child-a", tmp_path)
+
+        # A child that dies is logged and replaced; what is uploaded then is still published.
+        os.kill(first, signal.SIGKILL)
+        _wait(lambda: len(_children_started(server)) == 2, "the signer was not restarted")
+        log = (server.data_dir / "serve.log").read_text()
+        assert "signer: child process exited with signal SIGKILL" in log
+        second = _children_started(server)[1]
+        assert second not in (first, serve_pid)
+        assert _parent_of(second) == serve_pid
+        _upload_and_wait(server, token, "child-b", tmp_path)
+
+        # serve killed outright has no chance to stop its child: the child stops by itself.
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        _wait(lambda: not _alive(second), "the signer outlived a SIGKILLed serve", timeout=10)
+    finally:
+        server.stop()
+
+
+def test_stopping_serve_stops_its_signer(own_database_url: str | None, tmp_path: Path) -> None:
+    server = server_support.start(tmp_path / "index", own_database_url)
+    try:
+        [child] = _children_started(server)
+        assert _alive(child)
+    finally:
+        server.stop()
+    _wait(lambda: not _alive(child), "the signer outlived a stopped serve", timeout=10)
+    assert "signer: child process exited" not in (server.data_dir / "serve.log").read_text()
