@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -124,12 +124,17 @@ def start(
     database_url: str | None = None,
     *,
     extra_env: Mapping[str, str] | None = None,
+    serve_args: Sequence[str] = (),
+    log_name: str = "serve.log",
     **settings: str,
 ) -> IndexServer:
     """Start ``tufpi serve`` and wait until it answers.
 
     ``settings`` become ``TUFPI_*`` variables; ``extra_env`` is added as it is (for example
     what a PKCS#11 module needs) to the environment of the CLI and the server.
+    ``serve_args`` are added to the command line (``--no-signer``); started again on the same
+    ``data_dir`` and database (with its own ``log_name``), it is another web node of the
+    same index.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -146,9 +151,9 @@ def start(
     server.cli("db", "upgrade")
     if not (data_dir / "files" / "tuf" / "timestamp.json").exists():
         server.cli("trust", "init")
-    log = (data_dir / "serve.log").open("ab")
+    log = (data_dir / log_name).open("ab")
     server.process = subprocess.Popen(
-        [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info"],
+        [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info", *serve_args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -156,7 +161,7 @@ def start(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"tufpi serve exited: {(data_dir / 'serve.log').read_text()}")
+            raise RuntimeError(f"tufpi serve exited: {(data_dir / log_name).read_text()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(server.url, timeout=1).status_code == 200:
                 return server

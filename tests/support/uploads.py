@@ -10,19 +10,20 @@ import httpx
 
 
 def tiny_wheel(name: str, version: str) -> tuple[str, bytes]:
-    """A minimal valid wheel: (filename, bytes)."""
+    """A minimal valid wheel: (filename, bytes), the same bytes for the same arguments."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
+    members = {
+        f"{dist}/__init__.py": f"VERSION = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/RECORD": "",
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{dist}/__init__.py", f"VERSION = {version!r}\n")
-        archive.writestr(
-            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"
-        )
-        archive.writestr(
-            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        )
-        archive.writestr(f"{info}/RECORD", "")
+        for path, content in members.items():
+            # A fixed timestamp: the bytes (and the hashes) depend on the arguments only.
+            archive.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), content)
     return f"{dist}-{version}-py3-none-any.whl", buffer.getvalue()
 
 

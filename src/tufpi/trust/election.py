@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -15,8 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+log = logging.getLogger("tufpi.signer")
+
 # "tufpi" in ASCII: one lock id for the whole database.
 _LOCK_ID = 0x7475667069
+
+
+def _standing_by() -> None:
+    log.info("signer: standing by (another signer is active)")
 
 
 @contextlib.contextmanager
@@ -24,11 +32,13 @@ def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[bool]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        while True:
+        for attempt in itertools.count():
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if attempt == 0:
+                    _standing_by()
                 if stop.wait(poll):
                     yield False
                     return
@@ -40,8 +50,12 @@ def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[bool]
 @contextlib.contextmanager
 def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterator[bool]:
     with engine.connect() as conn:
-        while not conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}).scalar():
+        for attempt in itertools.count():
+            if conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}).scalar():
+                break
             conn.rollback()
+            if attempt == 0:
+                _standing_by()
             if stop.wait(poll):
                 yield False
                 return
