@@ -41,6 +41,8 @@ class Settings:
         sweep_grace: seconds superseded versioned metadata is kept.
         publish_interval: seconds between the signer's looks at the pending queue.
         signer: whether ``serve`` runs the signer in-process (the embedded default).
+        signing_workers: processes that sign when a publication re-signs many bins
+            (back-signing, the daily re-signing of every bin); 0 means one per CPU.
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -59,6 +61,7 @@ class Settings:
     sweep_grace: int = 3600
     publish_interval: float = 0.5
     signer: bool = True
+    signing_workers: int = 0
 
     @property
     def effective_database_url(self) -> str:
@@ -94,6 +97,7 @@ _INT_RANGES = {
     "offline_expiry": (60, 10 * 365 * 86400),
     "resign_margin": (1, 10 * 365 * 86400),
     "sweep_grace": (0, 10 * 365 * 86400),
+    "signing_workers": (0, 256),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

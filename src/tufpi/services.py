@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+from securesystemslib.signer import Key
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,8 +18,10 @@ from tufpi.index.service import IndexService
 from tufpi.index.time import Clock, utcnow
 from tufpi.keys import load_signer
 from tufpi.storage import LocalStorage, Storage
+from tufpi.trust.bins import Checkpoint, no_checkpoint
+from tufpi.trust.bulk import BinSigningPool, WorkerSetup, default_workers
 from tufpi.trust.policy import Policy
-from tufpi.trust.publisher import Checkpoint, Publisher, no_checkpoint
+from tufpi.trust.publisher import Publisher
 from tufpi.trust.roles import online_keys
 from tufpi.trust.store import MetadataStore
 
@@ -59,10 +62,28 @@ class Services:
     def publisher(self, checkpoint: Checkpoint = no_checkpoint) -> Publisher:
         """A publisher signing with the online key only (the one key a server holds)."""
         root = MetadataStore(self.storage).root()
-        signer = load_signer(self.settings.online_key_uri, online_keys(root.signed))
+        trusted = online_keys(root.signed)
+        signer = load_signer(self.settings.online_key_uri, trusted)
         return Publisher(
-            self.sessions, self.storage, signer, self.policy, self.clock, checkpoint=checkpoint
+            self.sessions,
+            self.storage,
+            signer,
+            self.policy,
+            self.clock,
+            checkpoint=checkpoint,
+            pool=self.signing_pool(trusted),
         )
+
+    def signing_pool(self, trusted: list[Key]) -> BinSigningPool:
+        """Worker processes for publications that re-sign many bins (started when needed)."""
+        settings = self.settings
+        setup = WorkerSetup.of(
+            settings.effective_database_url,
+            settings.effective_storage_dir.resolve(),
+            settings.online_key_uri,
+            trusted,
+        )
+        return BinSigningPool(setup, settings.signing_workers or default_workers())
 
     @property
     def lock_file(self) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, ceremony, client, rotation, trust
+from tufpi.cli import admin, ceremony, client, publishing, rotation, trust
 from tufpi.cli._common import Obj
 
 
@@ -34,6 +34,7 @@ def main(
 
 
 ceremony.ceremony_group.add_command(rotation.rotate_online)
+trust.trust.add_command(publishing.trust_publish)
 for command in (
     *admin.COMMANDS,
     trust.serve,

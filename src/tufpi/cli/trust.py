@@ -22,8 +22,8 @@ from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
 from tufpi.trust import child, state
 from tufpi.trust import signer as signer_loop
+from tufpi.trust.bins import Checkpoint
 from tufpi.trust.init import OfflineSigners, initialise
-from tufpi.trust.publisher import Checkpoint
 from tufpi.trust.roles import KeySet
 from tufpi.trust.status import expiry_warnings, gather
 from tufpi.trust.store import MetadataStore

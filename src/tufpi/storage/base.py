@@ -21,8 +21,12 @@ class Storage(Protocol):
     def put_file(self, key: str, source: BinaryIO) -> None:
         """Store the rest of ``source`` under ``key``, atomically (readers never see half)."""
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key``, atomically."""
+    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """Store ``data`` under ``key``, atomically; with ``durable=False`` it may not reach
+        the disk until the next ``sync`` (for many files written at once)."""
+
+    def sync(self) -> None:
+        """Make every write so far durable (after ``put_bytes(..., durable=False)``)."""
 
     def link(self, source: str, alias: str) -> None:
         """Make ``alias`` another name for the stored ``source`` (a hard link where possible)."""

@@ -1,7 +1,13 @@
-"""Storage in a local directory, written with temp file + fsync + ``os.replace``."""
+"""Storage in a local directory, written with temp file + fsync + ``os.replace``.
+
+Many small files written at once (every bin-n of a back-signing) skip the fsync each and are
+made durable together by one ``syncfs`` of the file system: one flush instead of thousands.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import tempfile
@@ -11,6 +17,18 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from tufpi.storage.base import StorageError
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_syncfs = _load_syncfs()
 
 
 class LocalStorage:
@@ -25,7 +43,7 @@ class LocalStorage:
             raise StorageError(f"refusing storage key {key!r}")
         return self.root.joinpath(*pure.parts)
 
-    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+    def _write(self, key: str, write: Callable[[BinaryIO], object], durable: bool = True) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -33,7 +51,8 @@ class LocalStorage:
             with os.fdopen(fd, "wb") as out:
                 write(out)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             os.chmod(tmp_name, 0o644)
             os.replace(tmp_name, target)
         except BaseException:
@@ -43,8 +62,19 @@ class LocalStorage:
     def put_file(self, key: str, source: BinaryIO) -> None:
         self._write(key, lambda out: shutil.copyfileobj(source, out, 1024 * 1024))
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._write(key, lambda out: out.write(data))
+    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        self._write(key, lambda out: out.write(data), durable)
+
+    def sync(self) -> None:
+        """Flush the whole file system holding the storage (Linux ``syncfs``; else ``sync``):
+        file contents and directory entries alike."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            if _syncfs is None or _syncfs(fd) != 0:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def link(self, source: str, alias: str) -> None:
         src, dst = self._path(source), self._path(alias)

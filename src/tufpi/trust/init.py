@@ -21,8 +21,8 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tufpi.db.models import TargetChange, TrustConfig
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
+from tufpi.trust.bins import sign_bins
 from tufpi.trust.policy import Policy
-from tufpi.trust.publisher import sign_bins
 from tufpi.trust.store import MetadataStore
 
 
@@ -80,6 +80,7 @@ def initialise(
             session, store, online, range(number_of_bins), number_of_bins, {}, online_expires
         )
         targets_count = state.count_targets(session)
+    storage.sync()
     targets = roles.new_targets(keys, offline_expires)
     _sign_all(targets, offline.targets)
     store.write_versioned(Targets.type, targets)

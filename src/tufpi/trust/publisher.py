@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
-from tufpi.db.models import RoleState, Target, TargetChange
+from tufpi.db.models import RoleState, TargetChange
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
+from tufpi.trust.bins import CHUNK, Checkpoint, no_checkpoint, sign_bins
+from tufpi.trust.bulk import BinSigningPool
 from tufpi.trust.plan import Plan, make_plan
 from tufpi.trust.policy import Policy
 from tufpi.trust.store import MetadataStore
 
 Clock = Callable[[], dt.datetime]
-Checkpoint = Callable[[str], None]
-# Bins signed per database read while re-signing many at once (bounded memory).
-_BIN_CHUNK = 512
+# (bins signed so far, bins to sign) while a publication signs its bins.
+Progress = Callable[[int, int], None]
 
 
 class NotInitialised(Exception):
@@ -48,51 +48,6 @@ class PublishResult:
     published: bool
 
 
-def no_checkpoint(_name: str) -> None:
-    return None
-
-
-def sign_bins(
-    session: Session,
-    store: MetadataStore,
-    signer: Signer,
-    bins: Iterable[int],
-    number_of_bins: int,
-    current: Mapping[str, int],
-    expires: dt.datetime,
-    checkpoint: Checkpoint = no_checkpoint,
-) -> dict[str, int]:
-    """Rebuild, sign and write each bin from its target rows, as ``session`` sees them.
-
-    ``current`` maps ``"<bin>.json"`` to the version now published (absent: none yet).
-    Returns bin name -> new version. Reads and signs in chunks, so memory stays bounded.
-    """
-    versions: dict[str, int] = {}
-    for part in state.chunks(list(bins), _BIN_CHUNK):
-        rows_by_bin = _targets_of(session, part)
-        for index in part:
-            name = layout.bin_name(index, number_of_bins)
-            version = store.free_version(name, current.get(f"{name}.json", 0) + 1)
-            md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
-            md.sign(signer)
-            store.write_versioned(name, md)
-            versions[name] = version
-            checkpoint("bin")
-    return versions
-
-
-def _targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
-    found: dict[int, list[roles.TargetRow]] = defaultdict(list)
-    rows = session.execute(
-        select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512).where(
-            Target.bin.in_(bins)
-        )
-    )
-    for index, path, length, sha256, sha512 in rows:
-        found[index].append(roles.TargetRow(path, length, sha256, sha512))
-    return found
-
-
 class Publisher:
     """Signs with the online key and writes metadata; one active instance per repository."""
 
@@ -104,7 +59,7 @@ class Publisher:
         policy: Policy,
         clock: Clock,
         checkpoint: Checkpoint = no_checkpoint,
-        batch_limit: int = 50_000,
+        pool: BinSigningPool | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = MetadataStore(storage)
@@ -112,7 +67,9 @@ class Publisher:
         self.policy = policy
         self.clock = clock
         self.checkpoint = checkpoint
-        self.batch_limit = batch_limit
+        # Worker processes for publications that re-sign many bins (None: this process).
+        self.pool = pool
+        self.progress: Progress | None = None
         self._snapshot: Metadata[Snapshot] | None = None
         self._timestamp: Metadata[Timestamp] | None = None
         self._bins = 0
@@ -153,7 +110,7 @@ class Publisher:
         with self.sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            change_ids, changed_bins = self._pending(session)
+            changed_bins = self._pending_bins(session)
             offline = self._imported_offline_roles(session)
             plan = make_plan(
                 changed_bins,
@@ -167,10 +124,12 @@ class Publisher:
             if plan.empty:
                 return self._result(0, 0, published=False)
             # Each bin of the plan is rebuilt from its rows as read below, so this batch
-            # publishes every pending change of those bins, not only the first batch_limit:
-            # with a backlog (back-signing) each batch would otherwise re-sign every bin.
-            # Read before the rows, so that each of these changes is in them.
-            change_ids = state.pending_in_bins(session, plan.bins)
+            # publishes every pending change of those bins (with a backlog, as when
+            # back-signing, all of them in one batch). Read before the rows, so that each of
+            # these changes is in them.
+            if self.pool is not None and self.pool.worth_it(len(plan.bins)):
+                self.pool.warm()
+            change_ids = state.pending_in_bins(session, plan.bins, self._bins)
             self.checkpoint("read")
             bin_versions = self._sign_bins(session, plan.bins, expires)
             bin_versions.update(offline)
@@ -188,14 +147,13 @@ class Publisher:
             self._snapshot.signed.version, self._timestamp.signed.version, bins, changes, published
         )
 
-    def _pending(self, session: Session) -> tuple[list[int], set[int]]:
-        rows = session.execute(
-            select(TargetChange.id, TargetChange.bin)
-            .where(TargetChange.published_version.is_(None))
-            .order_by(TargetChange.id)
-            .limit(self.batch_limit)
-        ).all()
-        return [r[0] for r in rows], {r[1] for r in rows}
+    def _pending_bins(self, session: Session) -> set[int]:
+        """The bins with pending changes (at most one row per bin comes back)."""
+        return set(
+            session.scalars(
+                select(TargetChange.bin).where(TargetChange.published_version.is_(None)).distinct()
+            )
+        )
 
     def _bin_count_changed(self) -> bool:
         """Whether the database's bin count differs from the one the published snapshot's
@@ -236,18 +194,45 @@ class Publisher:
     def _sign_bins(
         self, session: Session, bins: frozenset[int], expires: dt.datetime
     ) -> dict[str, int]:
+        """Sign ``bins`` (in worker processes when there are many), then make them durable
+        with one sync of the storage, before any snapshot names them."""
         assert self._snapshot is not None
         current = {name: meta.version for name, meta in self._snapshot.signed.meta.items()}
-        return sign_bins(
-            session,
-            self.store,
-            self.signer,
-            sorted(bins),
-            self._bins,
-            current,
-            expires,
-            self.checkpoint,
-        )
+        total = len(bins)
+        report = self.progress or (lambda _done, _total: None)
+        if self.pool is not None and self.pool.worth_it(total):
+            done = 0
+
+            def advance(count: int) -> None:
+                nonlocal done
+                done += count
+                report(done, total)
+                self.checkpoint("bin")
+
+            versions = self.pool.sign(sorted(bins), self._bins, current, expires, advance)
+        else:
+            versions = {}
+            for part in state.chunks(sorted(bins), CHUNK):
+                versions.update(
+                    sign_bins(
+                        session,
+                        self.store,
+                        self.signer,
+                        part,
+                        self._bins,
+                        current,
+                        expires,
+                        self.checkpoint,
+                    )
+                )
+                report(len(versions), total)
+        self.store.storage.sync()
+        return versions
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self.pool is not None:
+            self.pool.close()
 
     def _sign_snapshot(
         self, plan: Plan, bin_versions: dict[str, int], expires: dt.datetime
@@ -332,7 +317,7 @@ class Publisher:
                 name: state.role_version(session, name) or 1
                 for name in (Targets.type, roles.BINS_ROLE)
             }
-            change_ids = state.pending_in_bins(session, range(self._bins))
+            change_ids = state.pending_in_bins(session, range(self._bins), self._bins)
             bin_versions = self._sign_bins(session, frozenset(range(self._bins)), expires)
         version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
         listed = (

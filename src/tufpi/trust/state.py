@@ -4,7 +4,7 @@ superseded files. Portable upserts for SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
@@ -53,15 +53,17 @@ def save_role_states(
         session.execute(stmt)
 
 
-def pending_in_bins(session: Session, bins: Iterable[int]) -> list[int]:
-    """The ids of every pending change of ``bins``, in id order."""
+def pending_in_bins(
+    session: Session, bins: Collection[int], number_of_bins: int | None = None
+) -> list[int]:
+    """The ids of every pending change of ``bins``, in id order (one query, without a bin
+    filter, when ``bins`` are all ``number_of_bins`` of them)."""
+    pending = select(TargetChange.id).where(TargetChange.published_version.is_(None))
+    if number_of_bins is not None and len(set(bins)) == number_of_bins:
+        return sorted(session.scalars(pending))
     ids: list[int] = []
     for part in chunks(sorted(bins)):
-        ids += session.scalars(
-            select(TargetChange.id).where(
-                TargetChange.published_version.is_(None), TargetChange.bin.in_(part)
-            )
-        )
+        ids += session.scalars(pending.where(TargetChange.bin.in_(part)))
     return sorted(ids)
 
 

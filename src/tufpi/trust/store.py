@@ -35,10 +35,12 @@ class MetadataStore:
             version += 1
         return version
 
-    def write_versioned(self, role: str, md: Metadata[Any]) -> bytes:
-        """Write ``tuf/VERSION.ROLE.json``; returns the bytes written."""
+    def write_versioned(self, role: str, md: Metadata[Any], durable: bool = True) -> bytes:
+        """Write ``tuf/VERSION.ROLE.json``; returns the bytes written. With ``durable=False``
+        the file reaches the disk at the next ``storage.sync()``, which must come before any
+        file naming it is written."""
         data = md.to_bytes(_SERIALIZER)
-        self.storage.put_bytes(layout.metadata_key(role, md.signed.version), data)
+        self.storage.put_bytes(layout.metadata_key(role, md.signed.version), data, durable=durable)
         return data
 
     def write_root(self, md: Metadata[Root]) -> bytes:

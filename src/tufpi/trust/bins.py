@@ -1,0 +1,71 @@
+"""Build, sign and write bin-n roles from their rows in ``targets``.
+
+Used by the publisher (a few bins per batch), by ``trust init`` and by the worker processes
+that sign many bins at once (``trust.bulk``). Files are written without an fsync each; the
+caller makes them durable together (``Storage.sync``) before anything refers to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from securesystemslib.signer import Signer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import Target
+from tufpi.trust import layout, roles, state
+from tufpi.trust.store import MetadataStore
+
+Checkpoint = Callable[[str], None]
+# Bins read from the database at once (bounded memory: about 61 targets a bin at 1M targets).
+CHUNK = 512
+
+
+def no_checkpoint(_name: str) -> None:
+    return None
+
+
+def sign_bins(
+    session: Session,
+    store: MetadataStore,
+    signer: Signer,
+    bins: Iterable[int],
+    number_of_bins: int,
+    current: Mapping[str, int],
+    expires: dt.datetime,
+    checkpoint: Checkpoint = no_checkpoint,
+) -> dict[str, int]:
+    """Rebuild, sign and write each bin from its target rows, as ``session`` sees them.
+
+    ``current`` maps ``"<bin>.json"`` to the version now published (absent: none yet).
+    Returns bin name -> new version. Reads and signs in chunks, so memory stays bounded.
+    The files are not yet durable: call ``store.storage.sync()`` before publishing them.
+    """
+    versions: dict[str, int] = {}
+    for part in state.chunks(sorted(bins), CHUNK):
+        rows_by_bin = targets_of(session, part)
+        for index in part:
+            name = layout.bin_name(index, number_of_bins)
+            version = store.free_version(name, current.get(f"{name}.json", 0) + 1)
+            md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
+            md.sign(signer)
+            store.write_versioned(name, md, durable=False)
+            versions[name] = version
+            checkpoint("bin")
+    return versions
+
+
+def targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
+    """The rows of ``bins`` (sorted, distinct), by bin: one query, a range when contiguous."""
+    columns = select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512)
+    if bins and bins[-1] - bins[0] == len(bins) - 1:
+        query = columns.where(Target.bin >= bins[0], Target.bin <= bins[-1])
+    else:
+        query = columns.where(Target.bin.in_(bins))
+    found: dict[int, list[roles.TargetRow]] = defaultdict(list)
+    for index, path, length, sha256, sha512 in session.execute(query):
+        found[index].append(roles.TargetRow(path, length, sha256, sha512))
+    return found
