@@ -88,11 +88,14 @@ def default_workers() -> int:
 class BinSigningPool:
     """A lazily started pool of signing processes, kept for the signer's lifetime."""
 
-    def __init__(self, setup: WorkerSetup, workers: int, min_bins: int = 1024) -> None:
+    def __init__(
+        self, setup: WorkerSetup, workers: int, min_bins: int = 1024, task_bins: int = _TASK_BINS
+    ) -> None:
         self.setup = setup
         self.workers = workers
         # Below this many bins one process is faster than shipping the work.
         self.min_bins = min_bins
+        self.task_bins = task_bins
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
 
     def worth_it(self, bins: int) -> bool:
@@ -119,7 +122,7 @@ class BinSigningPool:
         """
         executor = self._start()
         futures = []
-        for part in state.chunks(sorted(bins), _TASK_BINS):
+        for part in state.chunks(sorted(bins), self.task_bins):
             names = [f"{layout.bin_name(i, number_of_bins)}.json" for i in part]
             known = {name: current[name] for name in names if name in current}
             futures.append(executor.submit(_sign, part, number_of_bins, known, expires))
@@ -147,6 +150,11 @@ class BinSigningPool:
                 initargs=(self.setup,),
             )
         return self._executor
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the running workers."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(processes)
 
     def close(self) -> None:
         if self._executor is not None:
