@@ -55,8 +55,10 @@ def test_workers_sign_every_bin_from_its_rows(repo: Repo) -> None:
         workers = pool.worker_pids()
     finally:
         pool.close()
-    assert len(workers) == 2 and os.getpid() not in workers
-    assert result.published and result.changes == 60
+    assert len(workers) == 2
+    assert os.getpid() not in workers
+    assert result.published
+    assert result.changes == 60
     bins_role = repo.store.read(BINS_ROLE, repo.versions()[BINS_ROLE]).signed
     with repo.services.sessions() as session:
         rows = session.execute(select(Target.bin, Target.path, Target.sha256)).all()
@@ -96,5 +98,6 @@ def test_a_worker_killed_half_way_leaves_the_published_repository(repo: Repo) ->
         result = publisher.publish()
     finally:
         pool.close()
-    assert result.published and result.changes == 40
+    assert result.published
+    assert result.changes == 40
     assert {version for _, _, version in repo.change_log()} == {result.snapshot_version}
