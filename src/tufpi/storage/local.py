@@ -6,11 +6,12 @@ made durable together by one ``syncfs`` of the file system: one flush instead of
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import itertools
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _syncfs = _load_syncfs()
+_serial = itertools.count()
 
 
 class LocalStorage:
@@ -44,19 +46,28 @@ class LocalStorage:
         return self.root.joinpath(*pure.parts)
 
     def _write(self, key: str, write: Callable[[BinaryIO], object], durable: bool = True) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        # Plain strings, not pathlib: back-signing writes tens of thousands of files.
+        target = str(self._path(key))
+        parent = os.path.dirname(target)
+        # A name no other writer (thread or process) uses: pid, a counter, random bits.
+        tmp = f"{parent}/.tmp-{os.getpid()}-{next(_serial)}-{os.urandom(4).hex()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
+        try:
+            os.fchmod(fd, 0o644)  # whatever the umask: the files are served to everyone
             with os.fdopen(fd, "wb") as out:
                 write(out)
                 out.flush()
                 if durable:
                     os.fsync(out.fileno())
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, target)
+            os.replace(tmp, target)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
 
     def put_file(self, key: str, source: BinaryIO) -> None:

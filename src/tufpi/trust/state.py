@@ -40,17 +40,19 @@ def save_role_states(
 ) -> None:
     """Record (role, version, expires) for each role just published."""
     rows = [{"name": n, "version": v, "expires": e, "signed": signed} for n, v, e in states]
-    for part in chunks(rows):
-        stmt = _insert(session, RoleState).values(list(part))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"],
-            set_={
-                "version": stmt.excluded.version,
-                "expires": stmt.excluded.expires,
-                "signed": stmt.excluded.signed,
-            },
-        )
-        session.execute(stmt)
+    if not rows:
+        return
+    stmt = _insert(session, RoleState)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={
+            "version": stmt.excluded.version,
+            "expires": stmt.excluded.expires,
+            "signed": stmt.excluded.signed,
+        },
+    )
+    # One statement, many parameter sets: compiled once, sent in batches by the driver.
+    session.execute(stmt, rows)
 
 
 def pending_in_bins(
@@ -80,9 +82,9 @@ def mark_published(
 
 def add_superseded(session: Session, keys: Iterable[str], now: dt.datetime) -> None:
     rows = [{"key": k, "since": now} for k in keys]
-    for part in chunks(rows):
-        stmt = _insert(session, Superseded).values(list(part))
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    if rows:
+        stmt = _insert(session, Superseded).on_conflict_do_nothing(index_elements=["key"])
+        session.execute(stmt, rows)
 
 
 def take_sweepable(session: Session, before: dt.datetime, limit: int = 10000) -> list[str]:
