@@ -1,7 +1,10 @@
 """Elect the one active signer: a PostgreSQL advisory lock, or a file lock beside SQLite.
 
 Two signers never publish at once, so the metadata never forks; a second one waits and
-takes over when the first one's session or process ends.
+takes over when the first one's session or process ends. A PostgreSQL lock also ends when
+its session does while the process lives on (the server restarted, a network partition
+outlasted TCP keepalive, an administrator ended it): the signer asks ``Lease.held()``
+before each publication and stops instead of publishing beside the new active signer.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("tufpi.signer")
 
@@ -23,12 +27,42 @@ log = logging.getLogger("tufpi.signer")
 _LOCK_ID = 0x7475667069
 
 
+class LeadershipLost(RuntimeError):
+    """The election lock was lost while this process was the active signer."""
+
+
+class Lease:
+    """The outcome of an election: true if this process is the active signer."""
+
+    def __init__(self, won: bool, check: Callable[[], bool] = lambda: True) -> None:
+        self.won = won
+        self._check = check
+
+    def __bool__(self) -> bool:
+        return self.won
+
+    def held(self) -> bool:
+        """Whether this process still holds the lock (asks the database on PostgreSQL)."""
+        return self.won and self._check()
+
+
+def _session_alive(conn: Connection) -> bool:
+    # A session-level advisory lock lasts exactly as long as its session: if the session
+    # still answers, the lock is still ours.
+    try:
+        conn.execute(text("SELECT 1"))
+        conn.rollback()
+    except DBAPIError:
+        return False
+    return True
+
+
 def _standing_by() -> None:
     log.info("signer: standing by (another signer is active)")
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[bool]:
+def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[Lease]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -40,15 +74,15 @@ def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[bool]
                 if attempt == 0:
                     _standing_by()
                 if stop.wait(poll):
-                    yield False
+                    yield Lease(won=False)
                     return
-        yield True
+        yield Lease(won=True)  # a file lock lasts as long as the open file: always held
     finally:
         os.close(fd)  # closing releases the lock
 
 
 @contextlib.contextmanager
-def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterator[bool]:
+def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterator[Lease]:
     with engine.connect() as conn:
         for attempt in itertools.count():
             if conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}).scalar():
@@ -57,11 +91,11 @@ def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterat
             if attempt == 0:
                 _standing_by()
             if stop.wait(poll):
-                yield False
+                yield Lease(won=False)
                 return
         conn.commit()
         try:
-            yield True
+            yield Lease(won=True, check=lambda: _session_alive(conn))
         finally:
             with contextlib.suppress(Exception):
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
@@ -71,8 +105,9 @@ def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterat
 @contextlib.contextmanager
 def leadership(
     engine: Engine, lock_file: Path, stop: threading.Event, poll: float = 1.0
-) -> Iterator[bool]:
-    """Block until this process is the active signer (yields True) or ``stop`` is set (False)."""
+) -> Iterator[Lease]:
+    """Block until this process is the active signer (yields a true ``Lease``) or ``stop``
+    is set (a false one)."""
     if engine.dialect.name == "postgresql":
         with _advisory_lock(engine, stop, poll) as won:
             yield won

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from tufpi.trust.election import leadership
+from tufpi.trust.election import LeadershipLost, leadership
 from tufpi.trust.publisher import Publisher, PublishResult
 
 log = logging.getLogger("tufpi.signer")
@@ -38,6 +38,10 @@ def run(
         last_sweep = time.monotonic()
         # Publish at once (freshness after downtime), then every interval.
         while not stop.is_set():
+            if not leader.held():
+                # Another signer may be active by now: publishing too would fork the metadata.
+                log.error("signer: lost the election lock (its database session ended)")
+                raise LeadershipLost("lost the election lock; stopped signing")
             try:
                 result = publisher.publish()
                 _log(result)
