@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +28,9 @@ from tufpi.storage import Storage
 from tufpi.trust import changes, layout
 
 ADMIN = "admin"
+# The key space of the projects' advisory locks ("tufp"); the two-key form never collides
+# with the signer's one-key election lock.
+_PROJECT_LOCKS = 0x74756670
 
 
 def storage_key(sha256: str, filename: str) -> str:
@@ -38,6 +41,21 @@ def storage_key(sha256: str, filename: str) -> str:
 def metadata_key(file_key: str) -> str:
     """PEP 658: the core metadata file sits at the distribution's URL plus ``.metadata``."""
     return file_key + ".metadata"
+
+
+def _lock_name(session: Session, normalized: str) -> None:
+    """On PostgreSQL, lock the project's name until the transaction ends.
+
+    ``FOR UPDATE`` cannot lock a row that does not exist yet: two first uploads of a new
+    project (say through two web nodes) would both insert it, and one would fail. This
+    serialises them; the second then finds, and locks, the first one's row. (SQLite needs
+    nothing: BEGIN IMMEDIATE already serialises writers.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+            {"space": _PROJECT_LOCKS, "name": normalized},
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +86,7 @@ class IndexService:
         """A write transaction holding ``normalized``'s row lock (PostgreSQL: FOR UPDATE;
         SQLite: the database write lock taken at BEGIN IMMEDIATE)."""
         with self.writes.begin() as session:
+            _lock_name(session, normalized)
             project = session.scalar(
                 select(Project).where(Project.normalized_name == normalized).with_for_update()
             )
