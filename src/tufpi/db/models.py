@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -146,9 +147,12 @@ class Target(Base):
     """
 
     __tablename__ = "targets"
+    # Everything a bin-n role lists, in bin order: the signer reads a run of bins as one
+    # sequential range of this index, never touching the table (back-signing reads them all).
+    __table_args__ = (Index("ix_targets_signing", "bin", "path", "length", "sha256", "sha512"),)
 
     path: Mapped[str] = mapped_column(String(500), primary_key=True)
-    bin: Mapped[int] = mapped_column(Integer, index=True)
+    bin: Mapped[int] = mapped_column(Integer)
     length: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     sha512: Mapped[str] = mapped_column(String(128))

@@ -76,8 +76,32 @@ def _sign(
         return sign_bins(session, store, signer, bins, number_of_bins, current, expires)
 
 
-def _ready() -> bool:
-    return _worker is not None
+class SigningBatch:
+    """Bins being signed by the workers."""
+
+    def __init__(
+        self, pool: BinSigningPool, futures: list[concurrent.futures.Future[dict[str, int]]]
+    ) -> None:
+        self.pool = pool
+        self.futures = futures
+
+    def wait(self, progress: Progress | None = None) -> dict[str, int]:
+        """Bin name -> version written, once every bin is signed. The files are not yet
+        durable: the caller syncs the storage before publishing them. A failed worker fails
+        the batch, and the pool is restarted for the next one."""
+        versions: dict[str, int] = {}
+        try:
+            for future in concurrent.futures.as_completed(self.futures):
+                done = future.result()
+                versions.update(done)
+                if progress is not None:
+                    progress(len(done))
+        except BaseException:
+            for future in self.futures:
+                future.cancel()
+            self.pool.close()
+            raise
+        return versions
 
 
 def default_workers() -> int:
@@ -101,44 +125,22 @@ class BinSigningPool:
     def worth_it(self, bins: int) -> bool:
         return self.workers > 1 and bins >= self.min_bins
 
-    def warm(self) -> None:
-        """Start the workers now (they import tufpi and load the key) while the caller does
-        other work; a no-op once they run."""
-        executor = self._start()
-        for _ in range(self.workers):
-            executor.submit(_ready)
-
-    def sign(
+    def start(
         self,
         bins: Sequence[int],
         number_of_bins: int,
         current: Mapping[str, int],
         expires: dt.datetime,
-        progress: Progress | None = None,
-    ) -> dict[str, int]:
-        """Sign and write ``bins`` (as ``sign_bins`` does); returns bin name -> version.
-
-        The files are not yet durable: the caller syncs the storage before publishing them.
-        """
+    ) -> SigningBatch:
+        """Start signing and writing ``bins`` (as ``sign_bins`` does); the workers go on
+        while the caller does other work. ``SigningBatch.wait`` returns the versions."""
         executor = self._start()
         futures = []
         for part in state.chunks(sorted(bins), self.task_bins):
             names = [f"{layout.bin_name(i, number_of_bins)}.json" for i in part]
             known = {name: current[name] for name in names if name in current}
             futures.append(executor.submit(_sign, part, number_of_bins, known, expires))
-        versions: dict[str, int] = {}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                done = future.result()
-                versions.update(done)
-                if progress is not None:
-                    progress(len(done))
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            self.close()  # a broken or interrupted pool is not reused
-            raise
-        return versions
+        return SigningBatch(self, futures)
 
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:

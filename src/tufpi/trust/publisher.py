@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
@@ -123,15 +123,10 @@ class Publisher:
             )
             if plan.empty:
                 return self._result(0, 0, published=False)
-            # Each bin of the plan is rebuilt from its rows as read below, so this batch
-            # publishes every pending change of those bins (with a backlog, as when
-            # back-signing, all of them in one batch). Read before the rows, so that each of
-            # these changes is in them.
-            if self.pool is not None and self.pool.worth_it(len(plan.bins)):
-                self.pool.warm()
-            change_ids = state.pending_in_bins(session, plan.bins, self._bins)
-            self.checkpoint("read")
-            bin_versions = self._sign_bins(session, plan.bins, expires)
+            # Each bin of the plan is rebuilt from its rows, so this batch publishes every
+            # pending change of those bins (with a backlog, as when back-signing, all of
+            # them in one batch).
+            bin_versions, change_ids = self._sign_bins(session, plan.bins, expires)
             bin_versions.update(offline)
         self.checkpoint("bins")
         snapshot, snapshot_bytes = self._sign_snapshot(plan, bin_versions, expires)
@@ -192,27 +187,39 @@ class Publisher:
         return {int(name.rpartition("-")[2], 16) for name in names}
 
     def _sign_bins(
-        self, session: Session, bins: frozenset[int], expires: dt.datetime
-    ) -> dict[str, int]:
-        """Sign ``bins`` (in worker processes when there are many), then make them durable
-        with one sync of the storage, before any snapshot names them."""
+        self, session: Session, bins: Collection[int], expires: dt.datetime
+    ) -> tuple[dict[str, int], list[int]]:
+        """Sign ``bins`` and read their pending changes; returns (bin versions, change ids).
+
+        The changes are read in ``session``'s transaction, whose snapshot was taken by its
+        first read, before any row of a bin is read: so each of them is in the rows the bins
+        are built from (rows read later are the same or newer, and a newer change is still
+        pending, for the next batch). Many bins go to worker processes, which sign while
+        this process reads the changes. One sync of the storage then makes the bin files
+        durable, before any snapshot names them.
+        """
         assert self._snapshot is not None
         current = {name: meta.version for name, meta in self._snapshot.signed.meta.items()}
-        total = len(bins)
+        ordered = sorted(bins)
         report = self.progress or (lambda _done, _total: None)
-        if self.pool is not None and self.pool.worth_it(total):
+        if self.pool is not None and self.pool.worth_it(len(ordered)):
+            batch = self.pool.start(ordered, self._bins, current, expires)
+            change_ids = state.pending_in_bins(session, ordered, self._bins)
+            self.checkpoint("read")
             done = 0
 
             def advance(count: int) -> None:
                 nonlocal done
                 done += count
-                report(done, total)
+                report(done, len(ordered))
                 self.checkpoint("bin")
 
-            versions = self.pool.sign(sorted(bins), self._bins, current, expires, advance)
+            versions = batch.wait(advance)
         else:
+            change_ids = state.pending_in_bins(session, ordered, self._bins)
+            self.checkpoint("read")
             versions = {}
-            for part in state.chunks(sorted(bins), CHUNK):
+            for part in state.chunks(ordered, CHUNK):
                 versions.update(
                     sign_bins(
                         session,
@@ -225,9 +232,9 @@ class Publisher:
                         self.checkpoint,
                     )
                 )
-                report(len(versions), total)
+                report(len(versions), len(ordered))
         self.store.storage.sync()
-        return versions
+        return versions, change_ids
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
@@ -317,8 +324,7 @@ class Publisher:
                 name: state.role_version(session, name) or 1
                 for name in (Targets.type, roles.BINS_ROLE)
             }
-            change_ids = state.pending_in_bins(session, range(self._bins), self._bins)
-            bin_versions = self._sign_bins(session, frozenset(range(self._bins)), expires)
+            bin_versions, change_ids = self._sign_bins(session, range(self._bins), expires)
         version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
         listed = (
             {
