@@ -35,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_signer_memory import ADMIN_URL_ENVS, _cli, _environment, fill, machine, pending
+from bench_signer_memory import machine, parse_common, pending, prepare
 from bench_signer_memory import postgres_database as fresh_postgres
 from sqlalchemy import create_engine, select, update
 from tuf.api.serialization.json import JSONSerializer
@@ -141,14 +141,8 @@ def in_process_limit(database_url: str, root: Path, env: dict[str, str]) -> dict
 def measure(
     backend: str, database_url: str, root: Path, count: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    env = _environment(root, database_url)
-    print(f"[{backend}, {count:,}] tufpi db upgrade, tufpi trust init ({BINS} bins)...")
-    _cli(env, "db", "upgrade")
-    _cli(env, "trust", "init")
-    engine = create_engine(database_url)
+    env, engine, fill_seconds = prepare(f"{backend}, {count:,}", database_url, root, count)
     try:
-        print(f"[{backend}, {count:,}] inserting {count:,} targets and pending changes...")
-        fill_seconds = fill(engine, count)
         runs = []
         for workers in args.workers:
             if runs:
@@ -244,19 +238,7 @@ def parse_args() -> argparse.Namespace:
         default=[0],
         help="signing worker counts to run, each in turn (0: one per CPU; default 0)",
     )
-    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
-    parser.add_argument(
-        "--postgres-url",
-        default=next(filter(None, map(os.environ.get, ADMIN_URL_ENVS)), None),
-        help="a PostgreSQL URL whose server the throwaway databases are created on (implies "
-        "--postgres; default: $TUFPI_BENCH_POSTGRES_URL, else $TUFPI_TEST_POSTGRES_URL)",
-    )
-    parser.add_argument("--workdir", type=Path, help="work in this new directory and keep it")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args()
-    args.postgres = args.postgres or any(a.startswith("--postgres-url") for a in sys.argv)
-    if args.postgres and not args.postgres_url:
-        parser.error("--postgres needs --postgres-url (or $TUFPI_BENCH_POSTGRES_URL)")
+    args = parse_common(parser)
     if args.targets is None:
         args.targets = [100_000] if args.quick else [1_000_000, PEP458_TARGETS]
     return args

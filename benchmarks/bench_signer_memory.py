@@ -296,17 +296,24 @@ def report(backend: str, count: int, fill_seconds: float, run: SignerRun) -> dic
     return figures
 
 
-def measure(
-    backend: str, database_url: str, root: Path, args: argparse.Namespace
-) -> dict[str, Any]:
+def prepare(
+    label: str, database_url: str, root: Path, count: int
+) -> tuple[dict[str, str], Engine, float]:
+    """A fresh repository with ``count`` targets pending: (environment, engine, fill seconds)."""
     env = _environment(root, database_url)
-    print(f"[{backend}] tufpi db upgrade, tufpi trust init ({BINS} bins)...")
+    print(f"[{label}] tufpi db upgrade, tufpi trust init ({BINS} bins)...")
     _cli(env, "db", "upgrade")
     _cli(env, "trust", "init")
     engine = create_engine(database_url)
+    print(f"[{label}] inserting {count:,} targets and pending changes...")
+    return env, engine, fill(engine, count)
+
+
+def measure(
+    backend: str, database_url: str, root: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    env, engine, fill_seconds = prepare(backend, database_url, root, args.targets)
     try:
-        print(f"[{backend}] inserting {args.targets:,} targets and pending changes...")
-        fill_seconds = fill(engine, args.targets)
         print(f"[{backend}] running tufpi signer (load {os.getloadavg()[0]:.2f})...")
         run = run_signer(env, engine, root / "signer.log", args.timeout)
     finally:
@@ -314,10 +321,9 @@ def measure(
     return report(backend, args.targets, fill_seconds, run)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 targets instead")
-    parser.add_argument("--targets", type=int, help="how many targets (default 1,000,000)")
+def parse_common(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add the options every database benchmark has (--postgres, --postgres-url, --workdir,
+    --json) and parse."""
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
     parser.add_argument(
         "--postgres-url",
@@ -325,13 +331,21 @@ def parse_args() -> argparse.Namespace:
         help="a PostgreSQL URL whose server the throwaway databases are created on (implies "
         "--postgres; default: $TUFPI_BENCH_POSTGRES_URL, else $TUFPI_TEST_POSTGRES_URL)",
     )
-    parser.add_argument("--timeout", type=float, default=4 * 3600.0, help="give up after (s)")
     parser.add_argument("--workdir", type=Path, help="work in this new directory and keep it")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     args.postgres = args.postgres or any(a.startswith("--postgres-url") for a in sys.argv)
     if args.postgres and not args.postgres_url:
         parser.error("--postgres needs --postgres-url (or $TUFPI_BENCH_POSTGRES_URL)")
+    return args
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 targets instead")
+    parser.add_argument("--targets", type=int, help="how many targets (default 1,000,000)")
+    parser.add_argument("--timeout", type=float, default=4 * 3600.0, help="give up after (s)")
+    args = parse_common(parser)
     if args.targets is None:
         args.targets = 100_000 if args.quick else 1_000_000
     return args
