@@ -13,10 +13,11 @@ import json
 from html import escape
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import Project
-from tufpi.index.queries import load_detail
+from tufpi.db.models import Project, Target
+from tufpi.index.queries import load_page
 from tufpi.index.views import FileView, ProjectPage
 from tufpi.storage import Storage
 from tufpi.trust import changes, layout
@@ -105,9 +106,13 @@ def store_pages(
 
     The caller holds the project's row lock, so concurrent uploads cannot interleave pages.
     """
-    detail = load_detail(session, project)
-    for filename, body in render(detail.page).items():
-        path = layout.page_path(project.normalized_name, filename)
+    bodies = render(load_page(session, project))
+    paths = {filename: layout.page_path(project.normalized_name, filename) for filename in bodies}
+    # Both page targets in one query; set_target then finds them in the session (which holds
+    # unchanged objects weakly: hence the name for them).
+    loaded = session.scalars(select(Target).where(Target.path.in_(paths.values()))).all()
+    for filename, body in bodies.items():
+        path = paths[filename]
         sha256 = hashlib.sha256(body).hexdigest()
         storage.put_bytes(layout.consistent_path(path, sha256), body)
         changes.set_target(
@@ -121,6 +126,7 @@ def store_pages(
             actor=actor,
             now=now,
         )
+    del loaded
 
 
 def drop_pages(session: Session, project: Project, actor: str, now: dt.datetime) -> None:

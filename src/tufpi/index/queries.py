@@ -22,6 +22,44 @@ def load_detail(session: Session, project: Project) -> ProjectDetail:
     return _detail(project, releases, files)
 
 
+def load_page(session: Session, project: Project) -> ProjectPage:
+    """``project``'s simple page, as seen by ``session`` (its own writes included).
+
+    The same value as ``load_detail(...).page``, read as plain columns: every upload
+    re-renders its project's pages, and ORM objects (with each release's core metadata and
+    description, which pages do not show) cost several times as much to load.
+    """
+    versions = session.scalars(select(Release.version).where(Release.project_id == project.id))
+    rows = session.execute(
+        select(
+            File.filename,
+            File.path,
+            Release.version,
+            File.packagetype,
+            File.python_version,
+            File.requires_python,
+            File.size,
+            File.sha256,
+            File.blake2_256,
+            File.md5,
+            File.metadata_sha256,
+            File.upload_time,
+            Release.yanked,
+            Release.yanked_reason,
+        )
+        .join(Release, File.release_id == Release.id)
+        .where(File.project_id == project.id)
+        .order_by(File.filename)
+    )
+    return ProjectPage(
+        name=project.name,
+        normalized_name=project.normalized_name,
+        serial=project.serial,
+        versions=tuple(sorted(versions, key=_sort_key)),
+        files=tuple(FileView(**row._asdict()) for row in rows),
+    )
+
+
 def _sort_key(version: str) -> Any:
     try:
         return (1, Version(version))

@@ -97,7 +97,11 @@ class IndexService:
     def find_duplicate(self, filename: str, sha256: str) -> bool:
         """True if this exact file is stored; InvalidUpload if the name holds other content."""
         with self.sessions() as session:
-            existing = session.scalar(select(File.sha256).where(File.filename == filename))
+            return self._duplicate(session, filename, sha256)
+
+    @staticmethod
+    def _duplicate(session: Session, filename: str, sha256: str) -> bool:
+        existing = session.scalar(select(File.sha256).where(File.filename == filename))
         if existing is None:
             return False
         if existing == sha256:
@@ -114,10 +118,12 @@ class IndexService:
         if is_owner is None:
             raise Forbidden(f"User {who.user_name!r} is not an owner of project {project.name!r}.")
 
-    def _check_may_upload(self, who: Identity, normalized: str) -> None:
-        """Token scope and ownership, before anything is stored or an existing file revealed.
+    def _check_may_upload(self, who: Identity, normalized: str, filename: str, sha256: str) -> bool:
+        """Token scope and ownership, before anything is stored or an existing file revealed;
+        then whether this exact file is already stored (``find_duplicate``).
 
-        Read-only; the upload's transaction checks ownership again under the project's lock.
+        Read-only, in one read transaction (each costs round trips to the database); the
+        upload's transaction checks ownership again under the project's lock.
         """
         if who.project_scope is not None and who.project_scope != normalized:
             raise Forbidden(
@@ -125,9 +131,14 @@ class IndexService:
                 f"it cannot upload to {normalized!r}."
             )
         with self.sessions() as session:
-            project = session.scalar(select(Project).where(Project.normalized_name == normalized))
-            if project is not None:
-                self._check_owner(session, who, project)
+            owned = session.execute(
+                select(Project.name, Owner.id)
+                .outerjoin(Owner, (Owner.project_id == Project.id) & (Owner.user_id == who.user_id))
+                .where(Project.normalized_name == normalized)
+            ).first()
+            if owned is not None and owned[1] is None:
+                raise Forbidden(f"User {who.user_name!r} is not an owner of project {owned[0]!r}.")
+            return self._duplicate(session, filename, sha256)
 
     def _new_project(self, session: Session, who: Identity, name: str) -> Project:
         project = Project(
@@ -186,8 +197,7 @@ class IndexService:
         digests = dist.staged.digests
         filename = dist.dist.filename
         normalized = normalize(form.name)
-        self._check_may_upload(who, normalized)
-        if self.find_duplicate(filename, digests.sha256):
+        if self._check_may_upload(who, normalized, filename, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
         key = self._store_dist(dist)
         now = self.clock()

@@ -18,13 +18,25 @@ class TrustNotInitialised(Exception):
     """Targets cannot be recorded before ``tufpi trust init``."""
 
 
+_BINS_KEY = "tufpi.trust.bins"
+
+
 def bins_of(session: Session) -> int:
-    """The repository's bin count. Raises TrustNotInitialised."""
+    """The repository's bin count, read once per transaction. Raises TrustNotInitialised.
+
+    An upload sets three targets (its file and two pages) in one transaction: one query,
+    not three.
+    """
+    transaction = session.get_transaction()
+    cached = session.info.get(_BINS_KEY)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return int(cached[1])
     bins = state.number_of_bins(session)
     if bins is None:
         raise TrustNotInitialised(
             "The index's repository metadata is not initialised: run `tufpi trust init`."
         )
+    session.info[_BINS_KEY] = (transaction, bins)
     return bins
 
 

@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from tufpi.index import upload as steps
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
+from tufpi.index.names import DistFilename
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
 
@@ -107,16 +108,27 @@ def _split(form: FormData) -> tuple[list[tuple[str, str]], UploadFile]:
     return fields, content
 
 
+def _stage_and_record(
+    ctx: WebContext,
+    who: Identity,
+    fields: steps.UploadForm,
+    dist: DistFilename,
+    content: UploadFile,
+) -> UploadResult:
+    """The blocking steps, in one worker thread (each hand-off to a thread costs the event
+    loop's time, which every upload shares)."""
+    staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
+    try:
+        return ctx.index.upload(who, fields, steps.inspect(fields, dist, staged))
+    finally:
+        staged.discard()
+
+
 async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult:
     items, content = _split(form)
     fields = steps.parse_form(items)
     dist = steps.check_dist(fields, content.filename or "")
-    staged = await run_in_threadpool(steps.stage, content.file, ctx.settings.max_upload_bytes)
-    try:
-        inspected = await run_in_threadpool(steps.inspect, fields, dist, staged)
-        return await run_in_threadpool(ctx.index.upload, who, fields, inspected)
-    finally:
-        staged.discard()
+    return await run_in_threadpool(_stage_and_record, ctx, who, fields, dist, content)
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
