@@ -1,7 +1,7 @@
 """Benchmark signed uploads: throughput and upload-to-published latency, signing on and off.
 
-Starts ``tufpi serve`` on 127.0.0.1 with 16,384 bins twice per round, once with the
-in-process signer (``TUFPI_SIGNER=true``, the default) and once with signing off
+Starts ``tufpi serve`` on 127.0.0.1 with 16,384 bins twice per round, once with its own
+signer (``TUFPI_SIGNER=true``, the default: a child process of serve) and once with signing off
 (``TUFPI_SIGNER=false``: uploads still record their targets, nobody signs), and drives both
 with the same pre-built wheels, POSTed to ``/legacy/`` the way twine sends them:
 
@@ -53,7 +53,8 @@ from tufpi.trust import layout
 
 LOCALHOST = "127.0.0.1"
 BINS = 16384
-# signed: serve's in-process signer (the default); unsigned: TUFPI_SIGNER=false, nobody signs;
+# signed: serve's own signer, a child process (the default); unsigned: TUFPI_SIGNER=false,
+# nobody signs;
 # separate (--separate-signer): serve --no-signer plus a `tufpi signer` process.
 MODES = ("signed", "unsigned")
 SIGNING = ("signed", "separate")
@@ -180,7 +181,9 @@ class Index:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in (self.process, self.signer) if p is not None]
+        """The server, its children (serve's signer process) and a separate signer."""
+        pids = [p.pid for p in (self.process, self.signer) if p is not None]
+        return [*pids, *(c for pid in pids for c in _children(pid))]
 
     @property
     def url(self) -> str:
@@ -188,6 +191,13 @@ class Index:
 
     def engine(self) -> Engine:
         return create_engine(self.database_url)
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += map(int, (task / "children").read_text().split())
+    return children
 
 
 def prepare(
@@ -312,7 +322,7 @@ class Sample:
 
 @dataclasses.dataclass
 class Usage:
-    """CPU seconds used by the server process (its signer thread included) and by this
+    """CPU seconds used by the server's processes (its signer included) and by this
     load generator, and the 1-minute load average at the end."""
 
     server: float
