@@ -5,8 +5,6 @@ client refreshes run without a single failure."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -69,19 +67,6 @@ class Traffic:
             thread.join(timeout=60)
 
 
-def tufpi(server: IndexServer, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 def _timestamp_keyids(server: IndexServer) -> set[str]:
     data = json.loads((server.data_dir / "files" / "tuf" / "timestamp.json").read_bytes())
     return {signature["keyid"] for signature in data["signatures"]}
@@ -104,26 +89,25 @@ def test_rotation_under_traffic(unsigned_server: IndexServer, tmp_path: Path) ->
     new_pem = tmp_path / "online-new.pem"
     new_pem.write_bytes(new.private_bytes)
     new_pub = tmp_path / "online-new.pub.json"
-    tufpi(server, "ceremony", "pubkey", f"file2:{new_pem}", "--out", str(new_pub))
+    server.cli("ceremony", "pubkey", f"file2:{new_pem}", "--out", str(new_pub))
     roots = [keys / "root-1.pem", keys / "root-2.pem"]
     token = server.new_user("rotator")
 
     workdir = tmp_path / "rotation"
 
     def rotate() -> str:
-        return tufpi(
-            server,
+        return server.cli(
             "ceremony",
             "rotate-online",
             "--new-key",
             str(new_pub),
             "--workdir",
             str(workdir),
-        )
+        ).stdout
 
     def sign(proposal: str, signers: list[Path]) -> None:
         for key in signers:
-            tufpi(server, "ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
+            server.cli("ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
 
     old_signer = server_support.signer_process(server, log_name="old-signer.log")
     with Traffic(server, token, tmp_path) as traffic:

@@ -4,8 +4,6 @@ rebuilds every bin-n; clients (returning or new) cope with one fresh download.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,19 +12,6 @@ from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import updater, wait_for_target
-
-
-def tufpi(server: IndexServer, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def _snapshot_meta(server: IndexServer) -> dict:  # type: ignore[type-arg]
@@ -59,12 +44,14 @@ def test_rebin_from_64_to_16(unsigned_server: IndexServer, tmp_path: Path) -> No
         assert _bins_in_snapshot(server, 2) == 64
 
         proposal = tmp_path / "bins.json"
-        shown = tufpi(server, "ceremony", "propose", "bins", "--bins", "16", "--out", str(proposal))
+        shown = server.cli(
+            "ceremony", "propose", "bins", "--bins", "16", "--out", str(proposal)
+        ).stdout
         assert "bin-n: 64 -> 16 bins" in shown
-        sig = tufpi(
-            server, "ceremony", "sign", str(proposal), "--key", str(keys / "bins.pem"), "--yes"
-        ).split()[-3]
-        tufpi(server, "ceremony", "import", str(proposal), sig)
+        sig = server.cli(
+            "ceremony", "sign", str(proposal), "--key", str(keys / "bins.pem"), "--yes"
+        ).stdout.split()[-3]
+        server.cli("ceremony", "import", str(proposal), sig)
 
         deadline = time.monotonic() + 60
         while _bins_in_snapshot(server, 1) != 16:

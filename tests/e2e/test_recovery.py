@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -25,19 +23,6 @@ from tufpi.trust import layout
 
 EVIL = b"malicious bytes the index never accepted"
 EVIL_PATH = f"packages/{hashlib.sha256(EVIL).hexdigest()[:2]}/ee/vil/evil-6.6-py3-none-any.whl"
-
-
-def tufpi(server: IndexServer, *args: str, **env: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env={**server.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def attack(server: IndexServer, online: CryptoSigner, jump: int = 100) -> None:
@@ -105,7 +90,7 @@ def test_recovery_after_a_stolen_online_key(unsigned_server: IndexServer, tmp_pa
     new_pem = tmp_path / "new-online.pem"
     new_pem.write_bytes(new.private_bytes)
     new_pub = tmp_path / "new-online.pub.json"
-    tufpi(server, "ceremony", "pubkey", f"file2:{new_pem}", "--out", str(new_pub))
+    server.cli("ceremony", "pubkey", f"file2:{new_pem}", "--out", str(new_pub))
     # One guided command, run again after each step (PEP 458's recovery).
     workdir = tmp_path / "recovery"
     guided = [
@@ -117,15 +102,15 @@ def test_recovery_after_a_stolen_online_key(unsigned_server: IndexServer, tmp_pa
         "--workdir",
         str(workdir),
     ]
-    assert "step 1 of 2: waiting for signatures" in tufpi(server, *guided)
+    assert "step 1 of 2: waiting for signatures" in server.cli(*guided).stdout
     for proposal, signers in (
         ("recover-root.json", [keys / "root-1.pem", keys / "root-2.pem"]),
         ("recover-bins.json", [keys / "bins.pem"]),
     ):
         for key in signers:
-            tufpi(server, "ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
-    assert "step 1 of 2 done" in tufpi(server, *guided)
-    report = tufpi(server, *guided, TUFPI_ONLINE_KEY=f"file2:{new_pem}")
+            server.cli("ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
+    assert "step 1 of 2 done" in server.cli(*guided).stdout
+    report = server.cli(*guided, TUFPI_ONLINE_KEY=f"file2:{new_pem}").stdout
     assert f"{EVIL_PATH}\tnot in the database: added" in report
     assert "step 2 of 2 done" in report
 

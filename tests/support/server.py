@@ -59,14 +59,15 @@ class IndexServer:
     def simple(self) -> str:
         return self.url + "simple/"
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``tufpi ARGS`` against this index's database and data directory."""
+    def cli(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``tufpi ARGS`` against this index's database and data directory (``env``:
+        more environment variables, such as ``TUFPI_ONLINE_KEY``)."""
         result = subprocess.run(
             [sys.executable, "-m", "tufpi.cli", *args],
             check=False,
             capture_output=True,
             text=True,
-            env=self.env,
+            env={**self.env, **env},
             timeout=120,
         )
         if check and result.returncode != 0:
