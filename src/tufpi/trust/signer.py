@@ -1,6 +1,7 @@
 """The signer loop: publish pending changes in batches, keep online roles fresh, sweep.
 
-Runs inside ``tufpi serve`` (the embedded default) or alone as ``tufpi signer``.
+Runs as ``tufpi signer``: on its own, or as the child process that ``tufpi serve`` starts
+and supervises (the embedded default, ``tufpi.trust.child``).
 """
 
 from __future__ import annotations
