@@ -96,6 +96,7 @@ def _publish(services: Services, everything: bool, console: Console) -> None:
         publisher.progress = advance
         try:
             result = publisher.publish()
+            workers = len(publisher.pool.worker_pids()) if publisher.pool else 0
         finally:
             publisher.close()
     elapsed = time.monotonic() - started
@@ -107,7 +108,8 @@ def _publish(services: Services, everything: bool, console: Console) -> None:
         targets = state.count_targets(session)
     click.echo(
         f"published snapshot {result.snapshot_version} (timestamp {result.timestamp_version}): "
-        f"{result.bins} bins, {result.changes} changes, {targets} targets in the repository"
+        f"{result.bins} bins, {result.changes} changes, {targets} targets in the repository; "
+        + (f"bins signed by {workers} worker processes" if workers else "bins signed in-process")
     )
     click.echo(
         f"timestamp.json in place after {published:.1f} s "
