@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import server as server_support
 from tests.support.server import IndexServer
@@ -92,3 +93,17 @@ def test_stopping_serve_stops_its_signer(own_database_url: str | None, tmp_path:
         server.stop()
     _wait(lambda: not _alive(child), "the signer outlived a stopped serve", timeout=10)
     assert "signer: child process exited" not in (server.data_dir / "serve.log").read_text()
+
+
+def test_serve_does_not_start_with_a_signer_that_cannot_sign(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "index"
+    first = server_support.start(data_dir, own_database_url)
+    first.stop()
+    missing = tmp_path / "no-such-key.pem"
+    with pytest.raises(RuntimeError, match="tufpi serve exited"):
+        server_support.start(data_dir, first.database_url, online_key=f"file2:{missing}")
+    log = (data_dir / "serve.log").read_text()
+    assert "signer: child process exited with status 1" in log
+    assert "before its first publication" in log

@@ -6,7 +6,9 @@ interpreter lock with every request (see docs/benchmarks.md). So ``serve`` runs
 options, and supervises it from one thread:
 
 - the child reports its first publication on a pipe, so start-up can wait for fresh
-  metadata (a signer started after downtime re-signs first);
+  metadata (a signer started after downtime re-signs first); a first child that exits
+  before that (its online key does not load, say) fails serve's start-up, as a
+  misconfigured signer should;
 - a child that exits while serve runs is logged and restarted after a short delay;
 - when serve stops, the child gets SIGTERM (then SIGKILL if it does not stop in time);
 - a child never outlives serve: it asks Linux for SIGTERM when its parent dies
@@ -41,6 +43,10 @@ _POLL = 0.2
 _PR_SET_PDEATHSIG = 1
 
 
+class SignerStartFailed(RuntimeError):
+    """serve's first signer process exited before its first publication."""
+
+
 class SignerChild:
     """Run ``command`` (a ``tufpi signer`` command line) as a supervised child process.
 
@@ -54,6 +60,9 @@ class SignerChild:
         self.restart_delay = restart_delay
         self._stop = threading.Event()
         self._ready = threading.Event()
+        # Set when a child has published once, or the first child exited before that.
+        self._settled = threading.Event()
+        self._start_failure: int | None = None
         self._thread: threading.Thread | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -69,8 +78,18 @@ class SignerChild:
         self._thread.start()
 
     def wait_ready(self, timeout: float) -> bool:
-        """Block until a child has published once (True), or ``timeout`` seconds (False)."""
-        return self._ready.wait(timeout)
+        """Block until a child has published once (True), or ``timeout`` seconds (False).
+
+        Raises:
+            SignerStartFailed: the first child exited before its first publication.
+        """
+        self._settled.wait(timeout)
+        if self._start_failure is not None and not self._ready.is_set():
+            raise SignerStartFailed(
+                f"the signer exited with {_describe(self._start_failure)} before its first "
+                "publication (see its log lines above)"
+            )
+        return self._ready.is_set()
 
     def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL after ``STOP_TIMEOUT``) and the supervisor."""
@@ -83,6 +102,9 @@ class SignerChild:
             code = self._run_once()
             if self._stop.is_set():
                 break
+            if not self._settled.is_set():
+                self._start_failure = code
+                self._settled.set()
             log.error(
                 "signer: child process exited with %s; restarting it in %.0f s",
                 _describe(code),
@@ -123,6 +145,7 @@ class SignerChild:
                 data = os.read(read_end, 16)
                 if READY in data:
                     self._ready.set()
+                    self._settled.set()
                 pipe_open = bool(data)
 
 

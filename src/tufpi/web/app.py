@@ -114,9 +114,10 @@ async def _run_signer(signer: SignerChild) -> AsyncIterator[None]:
     from starlette.concurrency import run_in_threadpool
 
     signer.start()
-    if not await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT):
-        log.warning("the signer is not active yet (another signer holds the lock?)")
     try:
+        # SignerStartFailed fails start-up: serve does not run with a signer that cannot sign.
+        if not await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT):
+            log.warning("the signer is not active yet (another signer holds the lock?)")
         yield
     finally:
         await run_in_threadpool(signer.stop)
