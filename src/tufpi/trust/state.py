@@ -7,11 +7,11 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import RoleState, Superseded, Target, TargetChange, TrustConfig
+from tufpi.db.models import Base, RoleState, Superseded, Target, TargetChange, TrustConfig
 from tufpi.trust.layout import bin_index
 
 T = TypeVar("T")
@@ -69,15 +69,37 @@ def pending_in_bins(
     return sorted(ids)
 
 
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted distinct ``ids`` as runs of consecutive integers, (first, last) each (pure)."""
+    runs: list[tuple[int, int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
 def mark_published(
     session: Session, change_ids: Sequence[int], snapshot_version: int, now: dt.datetime
 ) -> None:
-    for part in chunks(change_ids):
+    """Mark ``change_ids`` (sorted, distinct) published: a run of consecutive ids, as a
+    back-signing or an import leaves, is one range condition rather than thousands of ids
+    (every id of the run is one of ``change_ids``, so no other change is touched)."""
+    table = Base.metadata.tables[TargetChange.__tablename__]
+    runs = id_runs(change_ids)
+    ranges = [{"first": a, "last": b} for a, b in runs if b > a]
+    singles = [a for a, b in runs if b == a]
+    values = {"published_version": snapshot_version, "published_at": now}
+    if ranges:
         session.execute(
-            update(TargetChange)
-            .where(TargetChange.id.in_(part))
-            .values(published_version=snapshot_version, published_at=now)
+            update(table)
+            .where(table.c.id.between(bindparam("first"), bindparam("last")))
+            .values(**values),
+            ranges,
         )
+    for part in chunks(singles):
+        session.execute(update(table).where(table.c.id.in_(part)).values(**values))
 
 
 def add_superseded(session: Session, keys: Iterable[str], now: dt.datetime) -> None:
