@@ -23,6 +23,7 @@ from tufpi.services import Services
 from tufpi.trust import child, state
 from tufpi.trust import signer as signer_loop
 from tufpi.trust.bins import Checkpoint
+from tufpi.trust.election import LeadershipLost
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.roles import KeySet
 from tufpi.trust.status import expiry_warnings, gather
@@ -160,14 +161,18 @@ def signer(
     if ready_fd is not None:
         fd = ready_fd
         on_ready = lambda _result: child.notify_ready(fd)  # noqa: E731
-    signer_loop.run(
-        services.publisher(_crash_at(debug_crash_at)),
-        services.engine,
-        services.lock_file,
-        stop,
-        services.settings.publish_interval,
-        on_ready,
-    )
+    try:
+        signer_loop.run(
+            services.publisher(_crash_at(debug_crash_at)),
+            services.engine,
+            services.lock_file,
+            stop,
+            services.settings.publish_interval,
+            on_ready,
+        )
+    except LeadershipLost as e:
+        # Exit with an error: the supervisor starts it again, as a standby.
+        raise click.ClickException(str(e)) from e
 
 
 @click.group()
