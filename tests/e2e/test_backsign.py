@@ -42,10 +42,14 @@ def test_publish_all_re_signs_every_bin_in_workers(
         status = server.cli("trust", "status").stdout
         pending = int(re.search(r"pending changes: (\d+)", status).group(1))  # type: ignore[union-attr]
         assert pending >= 4  # two files, two pages
+        assert "last publication of a change: none yet" in status
 
         # Pending uploads, then every bin: two publications, both in the foreground.
         first = server.cli("trust", "publish", "--workers", "2").stdout
         assert re.search(rf"published snapshot 2 .*: \d+ bins, {pending} changes", first), first
+        status = server.cli("trust", "status").stdout
+        assert re.search(r"last publication of a change: \d{4}-\d\d-\d\d \d", status), status
+        assert "pending changes: 0" in status
         after_first = published_bins(server)
         changed = {name for name in before if after_first[name] != before[name]}
         assert 0 < len(changed) <= pending
