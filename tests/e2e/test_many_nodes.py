@@ -38,6 +38,7 @@ from tufpi.trust import layout
 UPLOADERS = 20
 UPLOADS_EACH = 12
 PROJECTS = 6  # fewer projects than uploaders: uploads race on each project's row and pages
+TWIN_FILES = 6  # files posted through both nodes at the same instant (a retry elsewhere)
 KILL_AFTER = 60  # accepted uploads before the active signer is killed
 TAKEOVER_LIMIT = 5.0  # seconds from the SIGKILL to the standby's "signer: active"
 BINS = 64
@@ -74,6 +75,7 @@ class Ledger:
         self.lock = threading.Lock()
         self.accepted: list[Accepted] = []
         self.refused: list[str] = []
+        self.repeats = 0  # accepted again (the same file): must change nothing
         # Set once the active signer is killed: each uploader does half its uploads before,
         # half after, so uploads run on both sides of the takeover.
         self.killed = threading.Event()
@@ -81,12 +83,14 @@ class Ledger:
     def add(self, node: int, project: str, version: str, response: httpx.Response) -> None:
         filename, data = tiny_wheel(project, version)
         with self.lock:
-            if response.status_code == 200:
-                self.accepted.append(Accepted(node, project, filename, data))
-            else:
+            if response.status_code != 200:
                 self.refused.append(
                     f"node {node} {filename}: {response.status_code} {response.text}"
                 )
+            elif any(a.filename == filename for a in self.accepted):
+                self.repeats += 1
+            else:
+                self.accepted.append(Accepted(node, project, filename, data))
 
     def snapshot(self) -> list[Accepted]:
         with self.lock:
@@ -198,6 +202,19 @@ def _uploader(number: int, nodes: list[IndexServer], token: str, ledger: Ledger)
             version = f"{step}.{number}"
             response = post_wheel(client, nodes[node].url, token, project, version)
             ledger.add(node, project, version, response)
+
+
+def _twin(
+    node: int, nodes: list[IndexServer], token: str, ledger: Ledger, go: threading.Barrier
+) -> None:
+    """Post the same files as the other twin, through the other node, at the same instant."""
+    with httpx.Client(timeout=120) as client:
+        for step in range(TWIN_FILES):
+            if step == TWIN_FILES // 2:
+                ledger.killed.wait(timeout=180)
+            go.wait(timeout=180)
+            response = post_wheel(client, nodes[node].url, token, f"twin-{step % 2}", f"{step}")
+            ledger.add(node, f"twin-{step % 2}", f"{step}", response)
 
 
 def _twiner(nodes: list[IndexServer], token: str, tmp: Path, ledger: Ledger) -> None:
@@ -354,6 +371,11 @@ def test_two_web_nodes_two_signers_one_killed(nodes: list[IndexServer], tmp_path
             for n in range(UPLOADERS)
         ]
         uploaders.append(threading.Thread(target=_twiner, args=(nodes, token, tmp_path, ledger)))
+        go = threading.Barrier(len(nodes))
+        uploaders += [
+            threading.Thread(target=_twin, args=(n, nodes, token, ledger, go))
+            for n in range(len(nodes))
+        ]
         for thread in uploaders:
             thread.start()
         at_kill, takeover = _kill_active_signer(a, signers[0], ledger)
@@ -364,7 +386,8 @@ def test_two_web_nodes_two_signers_one_killed(nodes: list[IndexServer], tmp_path
             assert not thread.is_alive()
         assert ledger.refused == []
         accepted = ledger.snapshot()
-        assert len(accepted) == UPLOADERS * UPLOADS_EACH + 8
+        assert len(accepted) == UPLOADERS * UPLOADS_EACH + 8 + TWIN_FILES
+        assert ledger.repeats == TWIN_FILES
         assert len({n.node for n in accepted}) == 2
         _wait_for(
             lambda: all(c[3] is not None for c in _changes(a)), "every change published", 60, 0.2
