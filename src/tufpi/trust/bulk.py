@@ -159,6 +159,8 @@ class BinSigningPool:
         return sorted(processes)
 
     def close(self) -> None:
+        """Stop the workers: tasks not started are dropped, running ones (one run of bins
+        each at most) finish, then every worker has exited."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
