@@ -21,6 +21,16 @@ from tufpi.index.accounts import Identity
 from tufpi.index.errors import Forbidden, InvalidUpload, NotFound, Unavailable
 from tufpi.index.names import normalize
 from tufpi.index.queries import load_detail
+from tufpi.index.records import (
+    FileInfo,
+    ReleaseInfo,
+    add_file,
+    metadata_key,
+    new_project,
+    release_for,
+    storage_key,
+    store_dist,
+)
 from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
@@ -31,16 +41,8 @@ ADMIN = "admin"
 # The key space of the projects' advisory locks ("tufp"); the two-key form never collides
 # with the signer's one-key election lock.
 _PROJECT_LOCKS = 0x74756670
-
-
-def storage_key(sha256: str, filename: str) -> str:
-    """Where a distribution lives: content-addressed like PyPI, so a path never changes meaning."""
-    return f"packages/{sha256[:2]}/{sha256[2:4]}/{sha256[4:]}/{filename}"
-
-
-def metadata_key(file_key: str) -> str:
-    """PEP 658: the core metadata file sits at the distribution's URL plus ``.metadata``."""
-    return file_key + ".metadata"
+# storage_key and metadata_key stay importable from here, where they used to live.
+__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "metadata_key", "storage_key"]
 
 
 def _lock_name(session: Session, normalized: str) -> None:
@@ -56,6 +58,20 @@ def _lock_name(session: Session, normalized: str) -> None:
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
             {"space": _PROJECT_LOCKS, "name": normalized},
         )
+
+
+@contextmanager
+def locked_project(
+    writes: sessionmaker[Session], normalized: str
+) -> Iterator[tuple[Session, Project | None]]:
+    """A write transaction holding ``normalized``'s row lock (PostgreSQL: FOR UPDATE;
+    SQLite: the database write lock taken at BEGIN IMMEDIATE)."""
+    with writes.begin() as session:
+        _lock_name(session, normalized)
+        project = session.scalar(
+            select(Project).where(Project.normalized_name == normalized).with_for_update()
+        )
+        yield session, project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,17 +96,6 @@ class IndexService:
         self.writes = writes
         self.storage = storage
         self.clock = clock
-
-    @contextmanager
-    def _locked_project(self, normalized: str) -> Iterator[tuple[Session, Project | None]]:
-        """A write transaction holding ``normalized``'s row lock (PostgreSQL: FOR UPDATE;
-        SQLite: the database write lock taken at BEGIN IMMEDIATE)."""
-        with self.writes.begin() as session:
-            _lock_name(session, normalized)
-            project = session.scalar(
-                select(Project).where(Project.normalized_name == normalized).with_for_update()
-            )
-            yield session, project
 
     # -- uploads ----------------------------------------------------------------------------
 
@@ -141,50 +146,9 @@ class IndexService:
             return self._duplicate(session, filename, sha256)
 
     def _new_project(self, session: Session, who: Identity, name: str) -> Project:
-        project = Project(
-            name=name, normalized_name=normalize(name), created=self.clock(), serial=1
-        )
-        session.add(project)
-        session.flush()
+        project = new_project(session, name, self.clock())
         session.add(Owner(project_id=project.id, user_id=who.user_id))
         return project
-
-    def _release(
-        self, session: Session, project: Project, form: UploadForm, dist: InspectedDist
-    ) -> Release:
-        canonical = str(form.version)
-        release = session.scalar(
-            select(Release).where(
-                Release.project_id == project.id, Release.canonical_version == canonical
-            )
-        )
-        if release is None:
-            release = Release(
-                project_id=project.id,
-                version=str(form.version),
-                canonical_version=canonical,
-                created=self.clock(),
-                requires_python=dist.requires_python,
-                core_metadata=dist.fields,
-                description=form.description,
-            )
-            session.add(release)
-            session.flush()
-        return release
-
-    def _store_dist(self, dist: InspectedDist) -> str:
-        """Write the file, its consistent-snapshot alias and its .metadata; returns its key.
-
-        Content-addressed keys make this safe before the commit: a failed commit leaves at
-        most an unreferenced file, never a changed one.
-        """
-        digests = dist.staged.digests
-        key = storage_key(digests.sha256, dist.dist.filename)
-        with dist.staged.path.open("rb") as content:
-            self.storage.put_file(key, content)
-        self.storage.link(key, layout.consistent_path(key, digests.sha256))
-        self.storage.put_bytes(metadata_key(key), dist.metadata)
-        return key
 
     def upload(self, who: Identity, form: UploadForm, dist: InspectedDist) -> UploadResult:
         """Record an inspected distribution, its target and its project's new pages.
@@ -199,49 +163,19 @@ class IndexService:
         normalized = normalize(form.name)
         if self._check_may_upload(who, normalized, filename, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
-        key = self._store_dist(dist)
+        key = store_dist(self.storage, dist)
         now = self.clock()
         try:
-            with self._locked_project(normalized) as (session, existing):
+            with locked_project(self.writes, normalized) as (session, existing):
                 if existing is None:
                     project = self._new_project(session, who, form.name)
                 else:
                     project = existing
                     self._check_owner(session, who, project)
-                release = self._release(session, project, form, dist)
-                session.add(
-                    File(
-                        release_id=release.id,
-                        project_id=project.id,
-                        filename=filename,
-                        path=key,
-                        packagetype=dist.dist.packagetype,
-                        python_version=form.pyversion,
-                        requires_python=dist.requires_python,
-                        size=digests.size,
-                        sha256=digests.sha256,
-                        sha512=digests.sha512,
-                        blake2_256=digests.blake2_256,
-                        md5=digests.md5,
-                        metadata_sha256=dist.metadata_sha256,
-                        metadata_size=len(dist.metadata),
-                        upload_time=now,
-                        uploader_id=who.user_id,
-                    )
-                )
-                session.flush()
-                changes.set_target(
-                    session,
-                    key,
-                    length=digests.size,
-                    sha256=digests.sha256,
-                    sha512=digests.sha512,
-                    project_id=project.id,
-                    project=project.normalized_name,
-                    actor=who.user_name,
-                    now=now,
-                )
-                project.serial += 1
+                info = ReleaseInfo(str(form.version), self.clock(), form.description)
+                release = release_for(session, project, info, dist)
+                file_info = FileInfo(key, form.pyversion, now, who.user_id, who.user_name)
+                add_file(session, project, release, dist, file_info, now)
                 pages.store_pages(session, self.storage, project, who.user_name, now)
         except changes.TrustNotInitialised as e:
             raise Unavailable(str(e)) from e
@@ -258,7 +192,7 @@ class IndexService:
         self, project: str, version: str, yanked: bool, reason: str | None, actor: str = ADMIN
     ) -> None:
         """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change."""
-        with self._locked_project(normalize(project)) as (session, row):
+        with locked_project(self.writes, normalize(project)) as (session, row):
             if row is None:
                 raise NotFound(f"No project {project!r}.")
             release = self._find_release(session, row, version)
@@ -294,7 +228,7 @@ class IndexService:
         Returns the filenames removed. Their stored files are deleted after the commit.
         """
         now = self.clock()
-        with self._locked_project(normalize(project)) as (session, row):
+        with locked_project(self.writes, normalize(project)) as (session, row):
             if row is None:
                 raise NotFound(f"No project {project!r}.")
             query = select(File).where(File.project_id == row.id)

@@ -180,12 +180,7 @@ def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> Staged
         UploadTooLarge: the content exceeds ``limit``.
         InvalidUpload: the content is empty.
     """
-    hashers: dict[str, Any] = {
-        "sha256": hashlib.sha256(),
-        "sha512": hashlib.sha512(),
-        "blake2_256": hashlib.blake2b(digest_size=32),
-        "md5": hashlib.md5(usedforsecurity=False),
-    }
+    hashers = _hashers()
     size = 0
     fd, name = tempfile.mkstemp(prefix="tufpi-upload-", dir=directory)
     path = Path(name)
@@ -203,8 +198,36 @@ def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> Staged
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    hexes = {k: h.hexdigest() for k, h in hashers.items()}
-    return StagedFile(path, Digests(size=size, **hexes))
+    return StagedFile(path, _digests(hashers, size))
+
+
+def _hashers() -> dict[str, Any]:
+    return {
+        "sha256": hashlib.sha256(),
+        "sha512": hashlib.sha512(),
+        "blake2_256": hashlib.blake2b(digest_size=32),
+        "md5": hashlib.md5(usedforsecurity=False),
+    }
+
+
+def _digests(hashers: dict[str, Any], size: int) -> Digests:
+    return Digests(size=size, **{k: h.hexdigest() for k, h in hashers.items()})
+
+
+def hash_file(path: Path) -> Digests:
+    """The size and every digest the index records of the file at ``path``, in one read.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    hashers = _hashers()
+    size = 0
+    with path.open("rb") as source:
+        while chunk := source.read(_CHUNK):
+            size += len(chunk)
+            for h in hashers.values():
+                h.update(chunk)
+    return _digests(hashers, size)
 
 
 def check_digests(form: UploadForm, digests: Digests) -> None:

@@ -1,0 +1,146 @@
+"""What an accepted distribution leaves behind: its stored files, its rows and its target.
+
+Shared by the upload API (``IndexService.upload``) and ``tufpi import``, so that an imported
+file is indistinguishable from an uploaded one. The caller holds the project's row lock and
+re-renders the project's pages (``pages.store_pages``) once its files are recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import File, Project, Release
+from tufpi.index.names import normalize
+from tufpi.index.upload import InspectedDist
+from tufpi.storage import Storage
+from tufpi.trust import changes, layout
+
+
+def storage_key(sha256: str, filename: str) -> str:
+    """Where a distribution lives: content-addressed like PyPI, so a path never changes meaning."""
+    return f"packages/{sha256[:2]}/{sha256[2:4]}/{sha256[4:]}/{filename}"
+
+
+def metadata_key(file_key: str) -> str:
+    """PEP 658: the core metadata file sits at the distribution's URL plus ``.metadata``."""
+    return file_key + ".metadata"
+
+
+def store_dist(storage: Storage, dist: InspectedDist) -> str:
+    """Write the file, its consistent-snapshot alias and its .metadata; returns its key.
+
+    Content-addressed keys make this safe before the commit: a failed commit leaves at
+    most an unreferenced file, never a changed one.
+    """
+    digests = dist.staged.digests
+    key = storage_key(digests.sha256, dist.dist.filename)
+    with dist.staged.path.open("rb") as content:
+        storage.put_file(key, content)
+    storage.link(key, layout.consistent_path(key, digests.sha256))
+    storage.put_bytes(metadata_key(key), dist.metadata)
+    return key
+
+
+def new_project(session: Session, name: str, created: dt.datetime) -> Project:
+    """Add a project row (its serial is bumped by each file recorded)."""
+    project = Project(name=name, normalized_name=normalize(name), created=created, serial=1)
+    session.add(project)
+    session.flush()
+    return project
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseInfo:
+    """What a release row takes from the first file recorded for it."""
+
+    version: str  # the normalised PEP 440 version (``str(Version(...))``)
+    created: dt.datetime
+    description: str | None
+
+
+def release_for(
+    session: Session, project: Project, info: ReleaseInfo, dist: InspectedDist
+) -> Release:
+    """The project's release of ``info.version``, created from ``dist`` if it is the first."""
+    release = session.scalar(
+        select(Release).where(
+            Release.project_id == project.id, Release.canonical_version == info.version
+        )
+    )
+    if release is None:
+        release = Release(
+            project_id=project.id,
+            version=info.version,
+            canonical_version=info.version,
+            created=info.created,
+            requires_python=dist.requires_python,
+            core_metadata=dist.fields,
+            description=info.description,
+        )
+        session.add(release)
+        session.flush()
+    return release
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInfo:
+    """What a file row records beyond the distribution itself."""
+
+    key: str  # from ``store_dist``
+    python_version: str
+    upload_time: dt.datetime
+    uploader_id: int | None
+    actor: str
+
+
+def add_file(
+    session: Session,
+    project: Project,
+    release: Release,
+    dist: InspectedDist,
+    info: FileInfo,
+    now: dt.datetime,
+) -> None:
+    """Add the file row and its target, and bump the project's serial.
+
+    Raises:
+        changes.TrustNotInitialised: ``tufpi trust init`` has not run.
+    """
+    digests = dist.staged.digests
+    session.add(
+        File(
+            release_id=release.id,
+            project_id=project.id,
+            filename=dist.dist.filename,
+            path=info.key,
+            packagetype=dist.dist.packagetype,
+            python_version=info.python_version,
+            requires_python=dist.requires_python,
+            size=digests.size,
+            sha256=digests.sha256,
+            sha512=digests.sha512,
+            blake2_256=digests.blake2_256,
+            md5=digests.md5,
+            metadata_sha256=dist.metadata_sha256,
+            metadata_size=len(dist.metadata),
+            upload_time=info.upload_time,
+            uploader_id=info.uploader_id,
+        )
+    )
+    session.flush()
+    changes.set_target(
+        session,
+        info.key,
+        length=digests.size,
+        sha256=digests.sha256,
+        sha512=digests.sha512,
+        project_id=project.id,
+        project=project.normalized_name,
+        actor=info.actor,
+        now=now,
+    )
+    project.serial += 1
