@@ -70,7 +70,7 @@ def _record_hash(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def _wheel(name: str, version: str) -> Dist:
+def wheel(name: str, version: str) -> Dist:
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = _core_metadata(name, version)
@@ -90,7 +90,7 @@ def _wheel(name: str, version: str) -> Dist:
     return Dist(name, version, filename, "bdist_wheel", buf.getvalue(), metadata)
 
 
-def _sdist(name: str, version: str) -> Dist:
+def sdist(name: str, version: str) -> Dist:
     root = f"{name.replace('-', '_')}-{version}"
     metadata = _core_metadata(name, version)
     members = {f"{root}/PKG-INFO": metadata, f"{root}/setup.cfg": b"[metadata]\n"}
@@ -109,8 +109,8 @@ def _sdist(name: str, version: str) -> Dist:
 def make_dataset(projects: int, big_files: int) -> list[Dist]:
     """``big-project`` with ``big_files`` files (a wheel and an sdist per version), and
     ``projects - 1`` more projects with one wheel each."""
-    dists = [(_wheel if i % 2 == 0 else _sdist)(BIG, f"1.{i // 2}.0") for i in range(big_files)]
-    dists += [_wheel(f"project-{i:05d}", "1.0") for i in range(projects - 1)]
+    dists = [(wheel if i % 2 == 0 else sdist)(BIG, f"1.{i // 2}.0") for i in range(big_files)]
+    dists += [wheel(f"project-{i:05d}", "1.0") for i in range(projects - 1)]
     return dists
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from tests.support.clients import clean_env, run
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_until_serving
 
 
 @contextlib.contextmanager
@@ -43,16 +40,7 @@ def proxy(index_url: str, cache_dir: Path, *trust: str, log: Path | None = None)
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"tufpi proxy exited {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("tufpi proxy did not start")
-            time.sleep(0.1)
+        wait_until_serving(process, url, "tufpi proxy")
         yield url + "simple/"
     finally:
         process.terminate()

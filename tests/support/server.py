@@ -120,6 +120,22 @@ class IndexServer:
             self.process = None
 
 
+def wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, what: str, timeout: float = 30
+) -> None:
+    """Poll ``url`` until it answers 200; RuntimeError if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
+
+
 def start(
     data_dir: Path,
     database_url: str | None = None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, ceremony, client, publishing, rotation, trust
+from tufpi.cli import admin, ceremony, client, importing, publishing, rotation, trust
 from tufpi.cli._common import Obj
 
 
@@ -42,6 +42,7 @@ for command in (
     trust.trust,
     client.proxy,
     client.install,
+    importing.import_,
     ceremony.ceremony_group,
 ):
     main.add_command(command)

@@ -1,0 +1,116 @@
+"""Record one project's files in the index, in one transaction, as uploads would have.
+
+The files are stored first (content-addressed: harmless if the commit never comes), then
+the rows, targets and pages commit together under the project's row lock, so an import
+stopped at any instant leaves whole projects or nothing of them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tufpi.db.models import File, Release
+from tufpi.importer.plan import ProjectPlan, Ready, plan_project, python_version, release_info
+from tufpi.importer.report import timed
+from tufpi.index import pages
+from tufpi.index.records import FileInfo, add_file, new_project, release_for, store_dist
+from tufpi.index.service import IndexService, locked_project
+
+ACTOR = "import"
+# Filenames per query (well below every database's limit on bound parameters).
+_QUERY_CHUNK = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What writing one project did."""
+
+    plan: ProjectPlan
+    created_project: bool
+    releases: int  # releases created
+
+
+def existing_files(session: Session, filenames: Sequence[str]) -> dict[str, str]:
+    """filename -> sha256 of those of ``filenames`` the index already holds."""
+    found: dict[str, str] = {}
+    for start in range(0, len(filenames), _QUERY_CHUNK):
+        part = filenames[start : start + _QUERY_CHUNK]
+        rows = session.execute(select(File.filename, File.sha256).where(File.filename.in_(part)))
+        for name, sha256 in rows:
+            found[name] = sha256
+    return found
+
+
+class ProjectWriter:
+    """Writes projects one at a time; storage writes of a project's files run in threads."""
+
+    def __init__(
+        self,
+        index: IndexService,
+        threads: concurrent.futures.ThreadPoolExecutor,
+        checkpoint: Callable[[str], None],
+    ) -> None:
+        self.sessions = index.sessions
+        self.writes = index.writes
+        self.storage = index.storage
+        self.clock = index.clock
+        self.threads = threads
+        self.checkpoint = checkpoint
+        # Seconds spent storing files, in the rows-and-targets transaction, rendering pages.
+        self.seconds: dict[str, float] = {}
+
+    def existing(self, filenames: Sequence[str]) -> dict[str, str]:
+        with self.sessions() as session:
+            return existing_files(session, filenames)
+
+    def _store(self, new: Sequence[Ready]) -> dict[str, str]:
+        keys = self.threads.map(lambda r: store_dist(self.storage, r.inspected), new)
+        return {r.filename: key for r, key in zip(new, keys, strict=True)}
+
+    def write(self, project: str, ready: Sequence[Ready]) -> Written:
+        """Record the new files among ``ready`` (all of ``project``); a project whose files
+        are all imported already is left untouched."""
+        try:
+            return self._write(project, ready)
+        except IntegrityError:
+            # A concurrent upload created the project or a filename first: plan again.
+            return self._write(project, ready)
+
+    def _write(self, project: str, ready: Sequence[Ready]) -> Written:
+        filenames = [r.filename for r in ready]
+        planned = plan_project(ready, self.existing(filenames))
+        with timed(self.seconds, "store files"):
+            keys = self._store(planned.new)
+        self.checkpoint("stored")
+        with (
+            timed(self.seconds, "rows and targets"),
+            locked_project(self.writes, project) as (session, existing),
+        ):
+            plan = plan_project(ready, existing_files(session, filenames))
+            if not plan.new:
+                return Written(plan, created_project=False, releases=0)
+            now = self.clock()
+            created = existing is None
+            row = existing or new_project(session, plan.project_name, plan.created)
+            releases_before = self._count_releases(session, row.id)
+            for r in plan.new:
+                key = keys.get(r.filename) or store_dist(self.storage, r.inspected)
+                release = release_for(session, row, release_info(r), r.inspected)
+                info = FileInfo(key, python_version(r.inspected.dist), r.upload_time, None, ACTOR)
+                add_file(session, row, release, r.inspected, info, now)
+            with timed(self.seconds, "pages"):
+                pages.store_pages(session, self.storage, row, ACTOR, now)
+            releases = self._count_releases(session, row.id) - releases_before
+        self.checkpoint("project")
+        return Written(plan, created, releases)
+
+    @staticmethod
+    def _count_releases(session: Session, project_id: int) -> int:
+        query = select(func.count(Release.id)).where(Release.project_id == project_id)
+        return int(session.scalar(query) or 0)

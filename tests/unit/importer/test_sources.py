@@ -1,0 +1,94 @@
+"""What a directory and a mirror offer, and how the kind of a source is told."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.simple_data import sdist, wheel
+from tufpi.importer.model import Candidate, Skipped, SkipReason
+from tufpi.importer.sources import (
+    DirectorySource,
+    FetchError,
+    MirrorSource,
+    SourceError,
+    detect,
+    group,
+    open_source,
+)
+
+
+def test_a_directory_offers_files_anywhere_below(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".cache").mkdir()
+    w, s = wheel("zeta", "1.0"), sdist("alpha", "2.0")
+    (tmp_path / "a" / "b" / w.filename).write_bytes(w.content)
+    (tmp_path / s.filename).write_bytes(s.content)
+    (tmp_path / ".cache" / "x-1.0.tar.gz").write_bytes(b"hidden")
+    (tmp_path / ".partial-1.0.tar.gz").write_bytes(b"hidden")
+    (tmp_path / "notes.txt").write_text("hi")
+    os.utime(tmp_path / s.filename, (1_600_000_000, 1_600_000_000.25))
+    source = DirectorySource(tmp_path)
+    found = list(source.discover())
+    candidates = [f for f in found if isinstance(f, Candidate)]
+    skipped = [f for f in found if isinstance(f, Skipped)]
+    assert sorted(c.dist.filename for c in candidates) == sorted([w.filename, s.filename])
+    assert [(Path(x.location).name, x.reason) for x in skipped] == [
+        ("notes.txt", SkipReason.NOT_A_DISTRIBUTION)
+    ]
+    groups = group(candidates)
+    assert [g.project for g in groups] == ["alpha", "zeta"]
+    fetched = source.fetch(groups[0].candidates[0], tmp_path)
+    assert fetched.upload_time.timestamp() == 1_600_000_000.25
+    assert not fetched.temporary
+    gone = Candidate(str(tmp_path / "gone-1.0.tar.gz"), groups[0].candidates[0].dist)
+    with pytest.raises(FetchError):
+        source.fetch(gone, tmp_path)
+
+
+def mirror(root: Path, project: str, anchors: list[str]) -> Path:
+    page = root / "web" / "simple" / project / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html><body>" + "".join(anchors) + "</body></html>")
+    return root
+
+
+def test_a_mirror_offers_what_its_pages_link_to(tmp_path: Path) -> None:
+    w, other = wheel("demo", "1.0"), wheel("other", "1.0")
+    for d in (w, other):
+        stored = tmp_path / "web" / "packages" / "aa" / "bb" / d.filename
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_bytes(d.content)
+    anchors = [
+        f'<a href="../../packages/aa/bb/{w.filename}#sha256={w.sha256}">{w.filename}</a>',
+        f'<a href="../../packages/aa/bb/{other.filename}">{other.filename}</a>',
+        '<a href="../../packages/aa/bb/demo-2.0.tar.gz">demo-2.0.tar.gz</a>',
+        '<a href="../../../../outside/demo-3.0.tar.gz">demo-3.0.tar.gz</a>',
+        '<a href="https://elsewhere/demo-4.0.tar.gz">demo-4.0.tar.gz</a>',
+    ]
+    root = mirror(tmp_path, "demo", anchors)
+    assert detect(str(root)) == "mirror"
+    found = list(open_source(str(root)).discover())
+    candidate = found[0]
+    assert isinstance(candidate, Candidate)
+    assert candidate.expected == ("sha256", w.sha256)
+    assert Path(candidate.location) == (tmp_path / "web/packages/aa/bb" / w.filename).resolve()
+    reasons = [f.reason for f in found[1:] if isinstance(f, Skipped)]
+    assert reasons == [
+        SkipReason.WRONG_PROJECT,
+        SkipReason.UNREADABLE,
+        SkipReason.UNREADABLE,
+        SkipReason.UNREADABLE,
+    ]
+
+
+def test_kinds(tmp_path: Path) -> None:
+    assert detect("https://pypi.example/simple/") == "url"
+    assert detect(str(tmp_path)) == "dir"
+    with pytest.raises(SourceError):
+        detect(str(tmp_path / "nothing"))
+    with pytest.raises(SourceError):
+        MirrorSource(tmp_path)
+    assert isinstance(open_source(str(tmp_path), "dir"), DirectorySource)
