@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from securesystemslib.signer import Key
 from tuf.api.metadata import (
@@ -42,9 +43,8 @@ class KeySet:
     online: list[Key]  # timestamp, snapshot and every bin-n
 
 
-@dataclasses.dataclass(frozen=True)
-class TargetRow:
-    """One target as the database holds it."""
+class TargetRow(NamedTuple):
+    """One target as the database holds it (a tuple: back-signing makes millions)."""
 
     path: str
     length: int
