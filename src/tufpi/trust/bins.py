@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from tufpi.db.models import Target
+from tufpi.db.raw import driver_rows
 from tufpi.trust import layout, roles, state
 from tufpi.trust.store import MetadataStore
 
@@ -73,23 +71,6 @@ def targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.Ta
     else:
         query = columns.where(Target.bin.in_(bins))
     found: dict[int, list[roles.TargetRow]] = defaultdict(list)
-    for index, path, length, sha256, sha512 in _driver_rows(session, query):
+    for index, path, length, sha256, sha512 in driver_rows(session, query):
         found[index].append(roles.TargetRow(path, length, sha256, sha512))
     return found
-
-
-def _driver_rows(session: Session, query: ClauseElement) -> list[tuple[Any, ...]]:
-    connection = session.connection()
-    compiled = cast(
-        SQLCompiler,
-        query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True}),
-    )
-    params: Any = compiled.params
-    if compiled.positional and compiled.positiontup is not None:
-        params = tuple(params[name] for name in compiled.positiontup)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(compiled.string, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import Base, RoleState, Superseded, Target, TargetChange, TrustConfig
+from tufpi.db.raw import driver_rows
 from tufpi.trust.layout import bin_index
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ def pending_in_bins(
     filter, when ``bins`` are all ``number_of_bins`` of them)."""
     pending = select(TargetChange.id).where(TargetChange.published_version.is_(None))
     if number_of_bins is not None and len(set(bins)) == number_of_bins:
-        return sorted(session.scalars(pending))
+        return sorted(row[0] for row in driver_rows(session, pending))
     ids: list[int] = []
     for part in chunks(sorted(bins)):
         ids += session.scalars(pending.where(TargetChange.bin.in_(part)))
