@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from tuf.ngclient import Updater
 
 from tests.support import clients
@@ -470,6 +470,57 @@ def test_a_signer_whose_lock_session_ends_stops(postgres_url: str, tmp_path: Pat
         assert second
         assert max(first) < min(second)
     finally:
+        for process in signers:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
+        node.stop()
+
+
+def _wait_for_blocked_read(conn: Connection, timeout: float = 30) -> None:
+    """Until a session of this database waits for a lock on a query of ``targets``."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "wait_event_type = 'Lock' AND query ILIKE '%FROM targets%'"
+    )
+    _wait_for(lambda: conn.execute(query).scalar(), "a signer blocked reading targets", timeout)
+
+
+def test_a_signer_that_loses_its_lock_mid_publication_publishes_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The lock's session ends while a batch is being signed: that batch must not be
+    published (no snapshot, no timestamp) beside the signer that takes over."""
+    node = server_support.start(tmp_path / "data", postgres_url, serve_args=["--no-signer"])
+    signers = [server_support.signer_process(node, log_name=SIGNER_LOGS[0])]
+    blocker = create_engine(node.database_url)
+    try:
+        _wait_for(lambda: "signer: active" in _log(node, SIGNER_LOGS[0]), "first signer", 30)
+        signers.append(server_support.signer_process(node, log_name=SIGNER_LOGS[1]))
+        _wait_for(lambda: "signer: standing by" in _log(node, SIGNER_LOGS[1]), "standby", 30)
+        before = _published_snapshots(_log(node, SIGNER_LOGS[0]))
+        with blocker.connect() as hold, blocker.connect() as watch:
+            # Hold the next batch at its read of the bins' rows: after the election, before
+            # it signs and publishes anything.
+            hold.execute(text("LOCK TABLE targets IN ACCESS EXCLUSIVE MODE"))
+            node.cli("trust", "resign")  # every bin due: the next batch re-signs them all
+            _wait_for_blocked_read(watch)
+            _end_lock_session(node)
+            hold.rollback()  # the batch goes on, now without the lock
+            assert signers[0].wait(timeout=20) == 1
+        log = _log(node, SIGNER_LOGS[0])
+        assert "Error: lost the election lock" in log
+        assert _published_snapshots(log) == before, "published after losing the lock"
+        _wait_for(lambda: "signer: active" in _log(node, SIGNER_LOGS[1]), "takeover", 10)
+        _wait_for(
+            lambda: re.search(r"published snapshot \d+ .*: 64 bins", _log(node, SIGNER_LOGS[1])),
+            "the standby's re-signing of every bin",
+            30,
+        )
+        client = updater(node, tmp_path, "returning")
+        client.refresh()
+    finally:
+        blocker.dispose()
         for process in signers:
             if process.poll() is None:
                 process.terminate()

@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy import Engine
 
-from tufpi.trust.election import LeadershipLost, leadership
+from tufpi.trust.election import LeadershipLost, Lease, leadership
 from tufpi.trust.publisher import Publisher, PublishResult
 
 log = logging.getLogger("tufpi.signer")
@@ -35,14 +36,13 @@ def run(
         if not leader:
             return
         log.info("signer: active")
+        _check_lease_before_publishing(publisher, leader)
         ready = False
         last_sweep = time.monotonic()
         # Publish at once (freshness after downtime), then every interval.
         while not stop.is_set():
             if not leader.held():
-                # Another signer may be active by now: publishing too would fork the metadata.
-                log.error("signer: lost the election lock (its database session ended)")
-                raise LeadershipLost("lost the election lock; stopped signing")
+                _lost()
             try:
                 result = publisher.publish()
                 _log(result)
@@ -54,11 +54,33 @@ def run(
                     if swept:
                         log.info("signer: swept %d superseded metadata files", swept)
                     last_sweep = time.monotonic()
+            except LeadershipLost:
+                _lost()
             except Exception:
                 # Keep signing: a failed batch leaves its changes pending for the next one.
                 log.exception("signer: publication failed; will retry")
                 publisher.forget()
             stop.wait(interval)
+
+
+def _lost() -> NoReturn:
+    # Another signer may be active by now: publishing too would fork the metadata.
+    log.error("signer: lost the election lock (its database session ended)")
+    raise LeadershipLost("lost the election lock; stopped signing")
+
+
+def _check_lease_before_publishing(publisher: Publisher, lease: Lease) -> None:
+    """Check the lease again once a batch's bins are signed, before its snapshot and
+    timestamp make them current: a long batch (every bin re-signed, daily) must not
+    complete after the lock was lost and another signer took over."""
+    inner = publisher.checkpoint
+
+    def checkpoint(name: str) -> None:
+        inner(name)
+        if name == "bins" and not lease.held():
+            raise LeadershipLost("lost the election lock during a publication")
+
+    publisher.checkpoint = checkpoint
 
 
 def _log(result: PublishResult) -> None:
