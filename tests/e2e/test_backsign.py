@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -100,3 +102,62 @@ def test_publish_waits_for_the_active_signer_then_gives_up(
 def _sha256_path(dist: Path) -> str:
     digest = hashlib.sha256(dist.read_bytes()).hexdigest()
     return f"{digest[:2]}/{digest[2:4]}/{digest[4:]}"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_end_with_a_killed_signer_and_the_next_run_publishes(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    server = server_support.start(
+        tmp_path / "index", own_database_url, signer="false", bins=str(2 * BINS)
+    )
+    try:
+        before = server.data_dir / "files" / "tuf" / "timestamp.json"
+        timestamp = before.read_bytes()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tufpi.cli", "trust", "publish", "--all", "--workers", "2"],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(workers := _children(process.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "workers outlived their signer"
+            time.sleep(0.1)
+        if before.read_bytes() == timestamp:  # killed before it published (the usual case)
+            status = server.cli("trust", "status", check=False).stdout  # bins due: exit 3
+            assert "pending changes: 0" in status
+        # The lock died with it: the next run takes it at once and publishes every bin.
+        again = server.cli("trust", "publish", "--all", "--wait", "5").stdout
+        assert f"{2 * BINS} bins" in again
+        client = updater(server, tmp_path, "after-kill")
+        client.refresh()
+        assert client.get_targetinfo("simple/nothing-here/index.json") is None
+    finally:
+        server.stop()

@@ -20,6 +20,8 @@ import dataclasses
 import datetime as dt
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ Progress = Callable[[int], None]
 # Bins per task: small enough to spread evenly and report progress, big enough that a task
 # costs far more than sending it.
 _TASK_BINS = 256
+# Seconds between a worker's looks at whether its signer still runs.
+_PARENT_POLL = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +59,30 @@ class WorkerSetup:
 _worker: tuple[sessionmaker[Session], MetadataStore, Signer] | None = None
 
 
-def _start(setup: WorkerSetup) -> None:
+def _start(setup: WorkerSetup, signer_pid: int) -> None:
     from tufpi.db import make_engine, make_sessionmaker
     from tufpi.keys import load_signer
     from tufpi.storage import LocalStorage
 
     global _worker  # noqa: PLW0603 - per-process state, set once by the pool's initializer
+    _exit_with_parent(signer_pid)
     keys = [Key.from_dict(keyid, dict(data)) for keyid, data in setup.trusted_keys]
     sessions = make_sessionmaker(make_engine(setup.database_url))
     store = MetadataStore(LocalStorage(setup.storage_dir))
     _worker = (sessions, store, load_signer(setup.key_uri, keys))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the signer that started it is gone (even by SIGKILL, even
+    while this worker was starting): the pool's queues would otherwise keep it waiting for
+    work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tufpi-worker-parent-watch", daemon=True).start()
 
 
 def _sign(
@@ -149,7 +167,7 @@ class BinSigningPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(self.setup,),
+                initargs=(self.setup, os.getpid()),
             )
         return self._executor
 
