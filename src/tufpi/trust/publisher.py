@@ -325,6 +325,7 @@ class Publisher:
                 for name in (Targets.type, roles.BINS_ROLE)
             }
             bin_versions, change_ids = self._sign_bins(session, range(self._bins), expires)
+        self.checkpoint("bins")
         version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
         listed = (
             {
