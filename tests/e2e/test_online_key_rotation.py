@@ -110,49 +110,65 @@ def test_rotation_under_traffic(unsigned_server: IndexServer, tmp_path: Path) ->
             server.cli("ceremony", "sign", str(workdir / proposal), "--key", str(key), "--yes")
 
     old_signer = server_support.signer_process(server, log_name="old-signer.log")
-    with Traffic(server, token, tmp_path) as traffic:
-        _wait(lambda: traffic.refreshes >= 3 and len(traffic.uploaded) >= 3)
-        # One command drives the rotation; it is run again after each step.
-        assert "step 1 of 4: waiting for signatures" in rotate()
-        sign("add-root.json", roots)
-        sign("add-bins.json", [keys / "bins.pem"])
-        assert "step 1 of 4 done" in rotate()
-        assert "step 2 of 4: restart the signer" in rotate()
-        old_signer.terminate()
-        old_signer.wait(timeout=30)
-        new_signer = server_support.signer_process(
-            server, extra_env={"TUFPI_ONLINE_KEY": f"file2:{new_pem}"}, log_name="new-signer.log"
-        )
-        try:
-            steps: list[str] = []
-            _wait(lambda: steps.append(rotate()) or "step 4 of 4" in steps[-1], timeout=90)
-            sign("remove-root.json", roots)
-            sign("remove-bins.json", [keys / "bins.pem"])
-            assert "rotation complete" in rotate()
-            assert _timestamp_keyids(server) == {new.public_key.keyid}
-            tuf = server.data_dir / "files" / "tuf"
-            root = json.loads((tuf / "root.json").read_bytes())["signed"]
-            for role in ("timestamp", "snapshot"):
-                assert root["roles"][role]["keyids"] == [new.public_key.keyid]
-            assert old_public.keyid not in root["keys"]
-            uploads, refreshes = len(traffic.uploaded), traffic.refreshes
-            # Traffic goes on after the old key is gone.
-            _wait(lambda: len(traffic.uploaded) > uploads + 3 and traffic.refreshes > refreshes + 3)
-        finally:
-            traffic.stop.set()
-        try:
-            assert traffic.failures == []
-            assert traffic.refreshes > 10
-            assert len(traffic.uploaded) > 10
-            last = traffic.uploaded[-1]
-            wait_for_target(server, tmp_path, "simple/rot-stream/index.json", timeout=60)
-            page = httpx.get(
-                f"{server.simple}rot-stream/",
-                headers={"Accept": "application/vnd.pypi.simple.v1+json"},
-            ).json()
-            assert f"rot_stream-{last}-py3-none-any.whl" in {f["filename"] for f in page["files"]}
-            root = json.loads((server.data_dir / "files" / "tuf" / "root.json").read_bytes())
-            assert root["signed"]["roles"]["timestamp"]["keyids"] == [new.public_key.keyid]
-        finally:
-            new_signer.terminate()
-            new_signer.wait(timeout=30)
+    signers = [old_signer]
+    try:
+        with Traffic(server, token, tmp_path) as traffic:
+            _wait(lambda: traffic.refreshes >= 3 and len(traffic.uploaded) >= 3)
+            # One command drives the rotation; it is run again after each step.
+            assert "step 1 of 4: waiting for signatures" in rotate()
+            sign("add-root.json", roots)
+            sign("add-bins.json", [keys / "bins.pem"])
+            assert "step 1 of 4 done" in rotate()
+            assert "step 2 of 4: restart the signer" in rotate()
+            old_signer.terminate()
+            old_signer.wait(timeout=30)
+            new_signer = server_support.signer_process(
+                server,
+                extra_env={"TUFPI_ONLINE_KEY": f"file2:{new_pem}"},
+                log_name="new-signer.log",
+            )
+            signers.append(new_signer)
+            try:
+                steps: list[str] = []
+                _wait(lambda: steps.append(rotate()) or "step 4 of 4" in steps[-1], timeout=90)
+                sign("remove-root.json", roots)
+                sign("remove-bins.json", [keys / "bins.pem"])
+                assert "rotation complete" in rotate()
+                assert _timestamp_keyids(server) == {new.public_key.keyid}
+                tuf = server.data_dir / "files" / "tuf"
+                root = json.loads((tuf / "root.json").read_bytes())["signed"]
+                for role in ("timestamp", "snapshot"):
+                    assert root["roles"][role]["keyids"] == [new.public_key.keyid]
+                assert old_public.keyid not in root["keys"]
+                uploads, refreshes = len(traffic.uploaded), traffic.refreshes
+                # Traffic goes on after the old key is gone.
+                _wait(
+                    lambda: (
+                        len(traffic.uploaded) > uploads + 3 and traffic.refreshes > refreshes + 3
+                    )
+                )
+            finally:
+                traffic.stop.set()
+            try:
+                assert traffic.failures == []
+                assert traffic.refreshes > 10
+                assert len(traffic.uploaded) > 10
+                last = traffic.uploaded[-1]
+                wait_for_target(server, tmp_path, "simple/rot-stream/index.json", timeout=60)
+                page = httpx.get(
+                    f"{server.simple}rot-stream/",
+                    headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+                ).json()
+                assert f"rot_stream-{last}-py3-none-any.whl" in {
+                    f["filename"] for f in page["files"]
+                }
+                root = json.loads((server.data_dir / "files" / "tuf" / "root.json").read_bytes())
+                assert root["signed"]["roles"]["timestamp"]["keyids"] == [new.public_key.keyid]
+            finally:
+                new_signer.terminate()
+                new_signer.wait(timeout=30)
+    finally:  # no signer outlives a failed test
+        for process in signers:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
