@@ -8,9 +8,10 @@ itself, signs them with its own copy of the online key and writes the files; the
 sends only bin numbers and versions and gets back the versions written. Memory stays bounded
 per worker (one run of bins at a time).
 
-The parent has read the pending changes before the workers read any row, so every change it
-will mark published is in what they sign (a row read later is only newer, and a newer change
-is still pending, so the next batch publishes it again).
+The parent reads the pending changes in a read transaction whose snapshot was taken before
+the workers read any row, so every change it will mark published is in what they sign (a row
+read later is only newer, and a newer change is still pending, so the next batch publishes
+it again).
 """
 
 from __future__ import annotations
