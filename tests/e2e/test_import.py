@@ -36,6 +36,7 @@ from tests.support.tuf_client import first_root, updater, wait_for_target
 
 # Without the in-process signer: the import holds the election and publishes itself.
 NO_SIGNER = {"signer": "false"}
+OWNER = "importer"
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def imported(
 ) -> Iterator[Imported]:
     """The directory imported in one clean run into an index without a signer of its own."""
     with fresh_index(database_url, tmp_path_factory.mktemp("clean"), **NO_SIGNER) as srv:
-        result, summary = run_import(srv, str(sources.directory))
+        srv.cli("user", "add", OWNER)
+        result, summary = run_import(srv, str(sources.directory), "--owner", OWNER)
         assert result.returncode == 0, result.stdout + result.stderr
         yield Imported(srv, summary)
 
@@ -255,3 +257,23 @@ def test_an_active_signer_is_waited_for_then_refused(
         assert summary["published"] is None
         key = f"packages/{dist.sha256[:2]}/{dist.sha256[2:4]}/{dist.sha256[4:]}/{dist.filename}"
         wait_for_target(srv, tmp_path, key, dist.sha256)
+
+
+def test_the_owner_uploads_to_an_imported_project(imported: Imported, tmp_path: Path) -> None:
+    """Last in this module: it changes the clean import the tests above compare with."""
+    srv = imported.server
+    token = srv.cli("token", "create", "--user", OWNER).stdout.strip()
+    stranger = srv.new_user("stranger")
+    dists = make_dists(tmp_path, "imp-lib", "2.0")
+    refused = clients.twine_upload(srv.url, stranger, dists)
+    assert refused.returncode != 0
+    assert "not an owner" in refused.stdout + refused.stderr
+    result = clients.twine_upload(srv.url, token, dists)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = {r[2] for r in index_rows(srv.database_url)["files"] if r[0] == "imp-lib"}
+    assert files == {
+        "imp_lib-1.0.tar.gz",
+        "imp_lib-1.0-py3-none-any.whl",
+        "imp_lib-2.0.tar.gz",
+        "imp_lib-2.0-py3-none-any.whl",
+    }

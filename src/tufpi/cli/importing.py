@@ -43,6 +43,12 @@ from tufpi.importer.report import render
     help="Seconds to wait for an active signer to stop before giving up.",
 )
 @click.option(
+    "--owner",
+    metavar="USER",
+    help="Make USER (see `tufpi user add`) owner of every project the import creates, so "
+    "that USER's tokens can upload to them. Without it, imported projects have no owner.",
+)
+@click.option(
     "--report",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the summary, with every skipped file, as JSON.",
@@ -57,6 +63,7 @@ def import_(
     downloads: int,
     no_publish: bool,
     wait: float,
+    owner: str | None,
     report: Path | None,
     debug_crash_at: str | None,
 ) -> None:
@@ -76,6 +83,7 @@ def import_(
         downloads=max(1, downloads),
         publish=not no_publish,
         wait=wait,
+        owner=owner,
     )
     try:
         summary = run_import(services, options, console, _crash_at(debug_crash_at))

@@ -22,7 +22,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from sqlalchemy import select
 
+from tufpi.db.models import User
 from tufpi.importer.model import Candidate, Group, Skipped
 from tufpi.importer.pipeline import Batch, Read, Reader
 from tufpi.importer.plan import Ready
@@ -53,6 +55,7 @@ class ImportOptions:
         downloads: files downloaded at once (URL sources).
         publish: hold the signer election and publish at the end.
         wait: seconds to wait for an active signer to stop.
+        owner: a user who becomes owner of every project the import creates.
     """
 
     source: str
@@ -61,6 +64,7 @@ class ImportOptions:
     downloads: int = 8
     publish: bool = True
     wait: float = 30.0
+    owner: str | None = None
 
 
 class _Rate(ProgressColumn):
@@ -147,7 +151,9 @@ class _Import:
         self.summary.already_present += len(present)
         self.summary.skipped += conflicts
 
-    def files(self, source: Source, progress: Progress, staging: Path) -> None:
+    def files(
+        self, source: Source, progress: Progress, staging: Path, owner_id: int | None
+    ) -> None:
         with timed(self.summary.seconds, "discover"):
             groups = self.discover(source, progress)
         total = sum(len(g.candidates) for g in groups)
@@ -160,7 +166,7 @@ class _Import:
             timed(self.summary.seconds, "read and write"),
         ):
             reader.on_read = lambda _read: progress.advance(reading)
-            writer = ProjectWriter(services.index, store_threads, self.checkpoint)
+            writer = ProjectWriter(services.index, store_threads, self.checkpoint, owner_id)
             for batch, reads in reader.read(self.batches(groups)):
                 progress.advance(reading, len(batch.present))
                 self.write(writer, batch, reads)
@@ -180,6 +186,16 @@ class _Import:
         progress.advance(task)
 
 
+def _owner_id(services: Services, owner: str | None) -> int | None:
+    if owner is None:
+        return None
+    with services.sessions() as session:
+        user_id = session.scalar(select(User.id).where(User.name == owner))
+    if user_id is None:
+        raise ImportFailed(f"no user {owner!r}: create it with `tufpi user add`")
+    return user_id
+
+
 def _check_initialised(services: Services) -> None:
     with services.sessions() as session:
         try:
@@ -197,10 +213,11 @@ def run_import(
     """Import ``options.source`` into the index of ``services``; returns the summary.
 
     Raises:
-        ImportFailed: the metadata is not initialised, the source cannot be read, or another
-            signer is active and ``options.publish`` is set.
+        ImportFailed: the metadata is not initialised, the owner is unknown, the source
+            cannot be read, or another signer is active and ``options.publish`` is set.
     """
     _check_initialised(services)
+    owner_id = _owner_id(services, options.owner)
     run = _Import(services, options, console, checkpoint)
     data_dir = services.settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +242,7 @@ def run_import(
                 )
             staging = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=data_dir)))
             progress = stack.enter_context(_progress(console))
-            run.files(source, progress, staging)
+            run.files(source, progress, staging, owner_id)
             run.publish(progress)
     except (SignerActive, SourceError) as e:
         raise ImportFailed(str(e)) from e

@@ -55,12 +55,14 @@ class ProjectWriter:
         index: IndexService,
         threads: concurrent.futures.ThreadPoolExecutor,
         checkpoint: Callable[[str], None],
+        owner_id: int | None = None,
     ) -> None:
         self.sessions = index.sessions
         self.writes = index.writes
         self.storage = index.storage
         self.clock = index.clock
         self.threads = threads
+        self.owner_id = owner_id
         self.checkpoint = checkpoint
         # Seconds spent storing files, in the rows-and-targets transaction, rendering pages.
         self.seconds: dict[str, float] = {}
@@ -97,7 +99,7 @@ class ProjectWriter:
                 return Written(plan, created_project=False, releases=0)
             now = self.clock()
             created = existing is None
-            row = existing or new_project(session, plan.project_name, plan.created)
+            row = existing or new_project(session, plan.project_name, plan.created, self.owner_id)
             releases_before = self._count_releases(session, row.id)
             for r in plan.new:
                 key = keys.get(r.filename) or store_dist(self.storage, r.inspected)

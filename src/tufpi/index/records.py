@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import File, Project, Release
+from tufpi.db.models import File, Owner, Project, Release
 from tufpi.index.names import normalize
 from tufpi.index.upload import InspectedDist
 from tufpi.storage import Storage
@@ -45,11 +45,14 @@ def store_dist(storage: Storage, dist: InspectedDist) -> str:
     return key
 
 
-def new_project(session: Session, name: str, created: dt.datetime) -> Project:
-    """Add a project row (its serial is bumped by each file recorded)."""
+def new_project(session: Session, name: str, created: dt.datetime, owner_id: int | None) -> Project:
+    """Add a project row (its serial is bumped by each file recorded), owned by
+    ``owner_id`` when given."""
     project = Project(name=name, normalized_name=normalize(name), created=created, serial=1)
     session.add(project)
     session.flush()
+    if owner_id is not None:
+        session.add(Owner(project_id=project.id, user_id=owner_id))
     return project
 
 

@@ -145,11 +145,6 @@ class IndexService:
                 raise Forbidden(f"User {who.user_name!r} is not an owner of project {owned[0]!r}.")
             return self._duplicate(session, filename, sha256)
 
-    def _new_project(self, session: Session, who: Identity, name: str) -> Project:
-        project = new_project(session, name, self.clock())
-        session.add(Owner(project_id=project.id, user_id=who.user_id))
-        return project
-
     def upload(self, who: Identity, form: UploadForm, dist: InspectedDist) -> UploadResult:
         """Record an inspected distribution, its target and its project's new pages.
 
@@ -168,7 +163,7 @@ class IndexService:
         try:
             with locked_project(self.writes, normalized) as (session, existing):
                 if existing is None:
-                    project = self._new_project(session, who, form.name)
+                    project = new_project(session, form.name, self.clock(), who.user_id)
                 else:
                     project = existing
                     self._check_owner(session, who, project)
