@@ -1,0 +1,167 @@
+"""Benchmark ``tufpi import``: real small distribution files brought into a fresh index.
+
+Writes N tiny but well-formed wheels and sdists (``simple_data``: a wheel and an sdist per
+version, ten files per project) into one directory, as pypiserver keeps them, then for each
+database runs ``tufpi db upgrade``, ``tufpi trust init`` (16,384 bins) and times
+``tufpi import DIR``: files per second from the start of the command to complete published
+metadata, and where the time goes (discover, hash and read in the worker processes, write:
+storing files, rows and targets, pages; signing the one batch). See ``benchmarks/README.md``.
+
+    /tmp/v/bin/python benchmarks/bench_import.py [--files 10000] [--postgres-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from simple_data import Dist, sdist, wheel, write_directory
+from sqlalchemy import create_engine, text
+
+FILES_PER_PROJECT = 10
+
+
+def dataset(files: int) -> list[Dist]:
+    """``files`` distributions: projects of five versions, a wheel and an sdist each."""
+    dists = []
+    for i in range(files):
+        project, k = divmod(i, FILES_PER_PROJECT)
+        make = wheel if k % 2 == 0 else sdist
+        dists.append(make(f"import-bench-{project:05d}", f"1.{k // 2}.0"))
+    return dists
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"tufpi_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{admin_url.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def tufpi(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tufpi.cli", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def run_once(
+    label: str, source: Path, work: Path, database_url: str | None, jobs: int | None
+) -> dict[str, Any]:
+    data = work / f"data-{label}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUFPI_", "PIP_", "UV_"))}
+    env.update(
+        TUFPI_DATA_DIR=str(data),
+        TUFPI_KEYS_DIR=str(work / f"keys-{label}"),
+        TUFPI_BINS="16384",
+    )
+    if database_url:
+        env["TUFPI_DATABASE_URL"] = database_url
+    tufpi(env, "db", "upgrade")
+    tufpi(env, "trust", "init")
+    report = work / f"report-{label}.json"
+    extra = ["--jobs", str(jobs)] if jobs else []
+    start = time.perf_counter()
+    tufpi(env, "import", str(source), "--report", str(report), *extra)
+    wall = time.perf_counter() - start
+    summary: dict[str, Any] = json.loads(report.read_text())
+    summary["wall"] = wall
+    return summary
+
+
+def show(label: str, files: int, summary: dict[str, Any]) -> None:
+    seconds = summary["seconds"]
+    wall = summary["wall"]
+    published = summary["published"]
+    print(f"\n{label}: {summary['imported']:,} of {files:,} files imported in {wall:.1f} s")
+    print(f"  {summary['imported'] / wall:,.0f} files/s, start of the command to published")
+    print(
+        f"  one batch: {published['changes']:,} target changes, {published['bins']:,} bins, "
+        f"snapshot {published['snapshot_version']}"
+    )
+    overlapped = seconds["read and write"]
+    writing = seconds.get("write", 0.0)
+    rows = [
+        (
+            "start-up (process, settings, lock)",
+            wall - sum(seconds[k] for k in ("discover", "read and write", "publish")),
+        ),
+        ("discover", seconds["discover"]),
+        ("hash and read (workers, beyond the writes)", overlapped - writing),
+        ("write: store files", seconds.get("write: store files", 0.0)),
+        (
+            "write: rows and targets",
+            seconds.get("write: rows and targets", 0.0) - seconds.get("write: pages", 0.0),
+        ),
+        ("write: pages", seconds.get("write: pages", 0.0)),
+        ("sign and publish the batch", seconds["publish"]),
+    ]
+    for name, value in rows:
+        print(f"  {name:45} {value:7.1f} s  {100 * value / wall:5.1f} %")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--jobs", type=int, help="worker processes (default: CPUs)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("TUFPI_BENCH_POSTGRES_URL")
+        or os.environ.get("TUFPI_TEST_POSTGRES_URL"),
+        help="admin URL of a PostgreSQL server (a database is created and dropped)",
+    )
+    parser.add_argument("--workdir", type=Path, help="keep the data here")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        work.mkdir(parents=True, exist_ok=True)
+        source = work / "source"
+        started = time.perf_counter()
+        dists = dataset(args.files)
+        write_directory(dists, source)
+        size = sum(len(d.content) for d in dists)
+        print(f"machine: {machine()}")
+        print(
+            f"data set: {len(dists):,} files ({size / 1e6:.1f} MB) in "
+            f"{len(dists) // FILES_PER_PROJECT:,} projects, written in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        show("SQLite", len(dists), run_once("sqlite", source, work, None, args.jobs))
+        if args.postgres_url:
+            url = stack.enter_context(postgres_database(args.postgres_url))
+            show("PostgreSQL", len(dists), run_once("postgresql", source, work, url, args.jobs))
+
+
+if __name__ == "__main__":
+    main()
