@@ -259,6 +259,36 @@ def test_an_active_signer_is_waited_for_then_refused(
         wait_for_target(srv, tmp_path, key, dist.sha256)
 
 
+def test_an_import_leaves_what_uploads_leave(
+    database_url: str | None, tmp_path: Path, sources: Sources
+) -> None:
+    """The same files uploaded with twine into one index and imported into another: the
+    same rows, stored files and targets, but for the times and the uploader."""
+    built = sorted((sources.directory / "built").iterdir())
+    with (
+        fresh_index(database_url, tmp_path / "uploaded", **NO_SIGNER) as uploaded,
+        fresh_index(database_url, tmp_path / "imported", **NO_SIGNER) as imported,
+    ):
+        token = uploaded.new_user("uploader")
+        result = clients.twine_upload(uploaded.url, token, built)
+        assert result.returncode == 0, result.stdout + result.stderr
+        result, summary = run_import(imported, str(sources.directory / "built"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert summary["imported"] == len(built) == 4
+        ours, theirs = index_rows(imported.database_url), index_rows(uploaded.database_url)
+    timeless = {
+        "projects": lambda r: (r[0], r[1], r[3]),  # not created
+        "releases": lambda r: r[:3] + r[4:],  # not created
+        "files": lambda r: r[:14],  # not upload_time, uploader_id
+        "core_metadata": lambda r: r,
+    }
+    for table, keep in timeless.items():
+        assert [keep(r) for r in ours[table]] == [keep(r) for r in theirs[table]], table
+    file_targets = [r for r in ours["targets"] if r[0].startswith("packages/")]
+    assert file_targets == [r for r in theirs["targets"] if r[0].startswith("packages/")]
+    assert len(file_targets) == 4
+
+
 def test_the_owner_uploads_to_an_imported_project(imported: Imported, tmp_path: Path) -> None:
     """Last in this module: it changes the clean import the tests above compare with."""
     srv = imported.server
