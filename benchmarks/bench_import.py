@@ -16,18 +16,16 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench_client_bytes import machine
+from bench_simple import postgres_database
 from simple_data import Dist, sdist, wheel, write_directory
-from sqlalchemy import create_engine, text
 
 FILES_PER_PROJECT = 10
 
@@ -40,20 +38,6 @@ def dataset(files: int) -> list[Dist]:
         make = wheel if k % 2 == 0 else sdist
         dists.append(make(f"import-bench-{project:05d}", f"1.{k // 2}.0"))
     return dists
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"tufpi_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def tufpi(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -119,16 +103,6 @@ def show(label: str, files: int, summary: dict[str, Any]) -> None:
     ]
     for name, value in rows:
         print(f"  {name:45} {value:7.1f} s  {100 * value / wall:5.1f} %")
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def main() -> None:
