@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
@@ -59,18 +60,20 @@ def sign_bins(
     return versions
 
 
-def targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[roles.TargetRow]]:
-    """The rows of ``bins`` (sorted, distinct), by bin: one query, a range when contiguous.
+def targets_of(session: Session, bins: Sequence[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The rows of ``bins`` (sorted, distinct), by bin: (path, length, sha256, sha512, bin)
+    each, as ``roles.bin_role`` takes them. One query, a range when the bins are contiguous.
 
     Read through the driver's own cursor, in ``session``'s transaction: building a
-    SQLAlchemy row for each of a million targets would cost more than reading them.
+    SQLAlchemy row (or any object) for each of a million targets would cost more than
+    reading them.
     """
-    columns = select(Target.bin, Target.path, Target.length, Target.sha256, Target.sha512)
+    columns = select(Target.path, Target.length, Target.sha256, Target.sha512, Target.bin)
     if bins and bins[-1] - bins[0] == len(bins) - 1:
         query = columns.where(Target.bin >= bins[0], Target.bin <= bins[-1])
     else:
         query = columns.where(Target.bin.in_(bins))
-    found: dict[int, list[roles.TargetRow]] = defaultdict(list)
-    for index, path, length, sha256, sha512 in driver_rows(session, query):
-        found[index].append(roles.TargetRow(path, length, sha256, sha512))
+    found: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in driver_rows(session, query):
+        found[row[4]].append(row)
     return found

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from securesystemslib.signer import Key
 from tuf.api.metadata import (
@@ -88,11 +88,16 @@ def new_bins(keys: KeySet, number_of_bins: int, expires: dt.datetime) -> Metadat
     return Metadata(Targets(version=1, expires=expires, delegations=delegations))
 
 
-def bin_role(version: int, expires: dt.datetime, rows: Iterable[TargetRow]) -> Metadata[Targets]:
-    """A bin-n role listing ``rows`` (sha256 and sha512 hashes, as PEP 458 recommends)."""
+def bin_role(
+    version: int, expires: dt.datetime, rows: Iterable[Sequence[Any]]
+) -> Metadata[Targets]:
+    """A bin-n role listing ``rows`` (sha256 and sha512 hashes, as PEP 458 recommends).
+
+    Each row is a ``TargetRow`` or any sequence starting with the same four fields (path,
+    length, sha256, sha512), such as a database row: back-signing passes millions.
+    """
     targets = {
-        row.path: TargetFile(row.length, {"sha256": row.sha256, "sha512": row.sha512}, row.path)
-        for row in rows
+        row[0]: TargetFile(row[1], {"sha256": row[2], "sha512": row[3]}, row[0]) for row in rows
     }
     return Metadata(Targets(version=version, expires=expires, targets=targets))
 
