@@ -39,12 +39,14 @@ def sign_bins(
     current: Mapping[str, int],
     expires: dt.datetime,
     checkpoint: Checkpoint = no_checkpoint,
+    durable: bool = False,
 ) -> dict[str, int]:
     """Rebuild, sign and write each bin from its target rows, as ``session`` sees them.
 
     ``current`` maps ``"<bin>.json"`` to the version now published (absent: none yet).
     Returns bin name -> new version. Reads and signs in chunks, so memory stays bounded.
-    The files are not yet durable: call ``store.storage.sync()`` before publishing them.
+    Unless ``durable`` (an fsync per file), the files are not yet durable: call
+    ``store.storage.sync()`` before publishing them.
     """
     versions: dict[str, int] = {}
     for part in state.chunks(sorted(bins), CHUNK):
@@ -54,7 +56,7 @@ def sign_bins(
             version = store.free_version(name, current.get(f"{name}.json", 0) + 1)
             md = roles.bin_role(version, expires, rows_by_bin.get(index, ()))
             md.sign(signer)
-            store.write_versioned(name, md, durable=False)
+            store.write_versioned(name, md, durable=durable)
             versions[name] = version
             checkpoint("bin")
     return versions

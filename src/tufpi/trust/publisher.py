@@ -29,6 +29,9 @@ from tufpi.trust.policy import Policy
 from tufpi.trust.store import MetadataStore
 
 Clock = Callable[[], dt.datetime]
+# Up to this many bins a publication fsyncs each bin file (an upload's batch: a few bins);
+# more are made durable by one sync of the storage's file system.
+_FSYNC_EACH_UP_TO = 64
 # (bins signed so far, bins to sign) while a publication signs its bins.
 Progress = Callable[[int, int], None]
 
@@ -195,12 +198,14 @@ class Publisher:
         first read, before any row of a bin is read: so each of them is in the rows the bins
         are built from (rows read later are the same or newer, and a newer change is still
         pending, for the next batch). Many bins go to worker processes, which sign while
-        this process reads the changes. One sync of the storage then makes the bin files
-        durable, before any snapshot names them.
+        this process reads the changes. The bin files are durable before any snapshot names
+        them: a few by an fsync each, many by one sync of the whole storage file system (whose
+        cost also depends on what else is waiting to be written there).
         """
         assert self._snapshot is not None
         current = {name: meta.version for name, meta in self._snapshot.signed.meta.items()}
         ordered = sorted(bins)
+        each = len(ordered) <= _FSYNC_EACH_UP_TO
         report = self.progress or (lambda _done, _total: None)
         if self.pool is not None and self.pool.worth_it(len(ordered)):
             batch = self.pool.start(ordered, self._bins, current, expires)
@@ -230,10 +235,12 @@ class Publisher:
                         current,
                         expires,
                         self.checkpoint,
+                        durable=each,
                     )
                 )
                 report(len(versions), len(ordered))
-        self.store.storage.sync()
+        if not each:
+            self.store.storage.sync()
         return versions, change_ids
 
     def close(self) -> None:
