@@ -36,8 +36,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_signer_memory import machine, parse_common, pending, prepare
-from bench_signer_memory import postgres_database as fresh_postgres
+from bench_signer_memory import parse_common, pending, prepare
+from common import machine, postgres_database
 from sqlalchemy import create_engine, select, update
 from tuf.api.serialization.json import JSONSerializer
 
@@ -279,7 +279,7 @@ def main() -> None:
             root.mkdir()
             with contextlib.ExitStack() as per_size:
                 if args.postgres:
-                    url = per_size.enter_context(fresh_postgres(args.postgres_url))
+                    url = per_size.enter_context(postgres_database(args.postgres_url))
                     results.append(measure("postgresql", url, root, count, args))
                 else:
                     url = f"sqlite:///{root / 'data' / 'tufpi.sqlite3'}"

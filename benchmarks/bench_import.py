@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_client_bytes import machine
-from bench_simple import postgres_database
+from common import postgres_database
 from simple_data import Dist, sdist, wheel, write_directory
 
 FILES_PER_PROJECT = 10

@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import random
 import resource
 import socket
@@ -37,16 +36,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from common import machine, postgres_databases, run_tufpi
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-import tufpi
 from tufpi.db.models import TargetChange
 from tufpi.index.service import storage_key
 from tufpi.trust import layout
@@ -152,20 +150,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"tufpi {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
 @dataclasses.dataclass
 class Index:
     """One repository (data directory and database) and, while it runs, its server."""
@@ -217,10 +201,10 @@ def prepare(
         TUFPI_PUBLISH_INTERVAL=str(publish_interval),
     )
     index = Index(mode, backend, data_dir, database_url, env)
-    _cli(env, "db", "upgrade")
-    _cli(env, "trust", "init")
-    _cli(env, "user", "add", "bench")
-    index.token = _cli(env, "token", "create", "--user", "bench").strip()
+    run_tufpi(env, "db", "upgrade")
+    run_tufpi(env, "trust", "init")
+    run_tufpi(env, "user", "add", "bench")
+    index.token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     return index
 
 
@@ -263,24 +247,6 @@ def stop(index: Index) -> None:
             process.kill()
             process.wait(timeout=30)
     index.process = index.signer = None
-
-
-@contextlib.contextmanager
-def postgres_databases(admin_url: str, count: int) -> Iterator[list[str]]:
-    """``count`` fresh databases on the server of ``admin_url``; dropped afterwards."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    names = [f"tufpi_bench_{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    base = admin_url.rpartition("/")[0]
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield [f"{base}/{name}" for name in names]
-    finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def pending_changes(engine: Engine) -> int:
@@ -776,33 +742,6 @@ def _print_latency(mode: str, f: dict[str, float]) -> None:
     )
     if f["errors"] or f["not_visible"]:
         print(f"  {'':8} {f['errors']:.0f} failed uploads, {f['not_visible']:.0f} never seen")
-
-
-def machine() -> dict[str, str]:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")),
-        platform.processor(),
-    )
-    meminfo = Path("/proc/meminfo").read_text().split()
-    ram_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=Path(__file__).parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "ram": f"{ram_gib:.1f} GiB",
-        "python": platform.python_version(),
-        "tufpi": str(Path(tufpi.__file__).parent),
-        "commit": commit,
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
 
 
 def parse_args() -> argparse.Namespace:

@@ -22,21 +22,18 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from common import machine, postgres_database, run_tufpi
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 
-import tufpi
 from tufpi.db.models import Target, TargetChange
 from tufpi.trust import layout
 
@@ -48,20 +45,6 @@ ADMIN_URL_ENVS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
 PUBLISHED = re.compile(r"published snapshot (\d+) \(timestamp \d+\): (\d+) bins, (\d+) changes")
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"tufpi {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
 def _environment(root: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUFPI_")}
     env.update(
@@ -71,21 +54,6 @@ def _environment(root: Path, database_url: str) -> dict[str, str]:
         TUFPI_BINS=str(BINS),
     )
     return env
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``; dropped afterwards."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"tufpi_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- the million targets -----------------------------------------------------------------------
@@ -230,25 +198,6 @@ def run_signer(env: dict[str, str], engine: Engine, log: Path, timeout: float) -
 # -- figures -----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
-        platform.processor(),
-    )
-    meminfo = Path("/proc/meminfo").read_text().split()
-    ram_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "ram": f"{ram_gib:.1f} GiB",
-        "python": platform.python_version(),
-        "tufpi": str(Path(tufpi.__file__).parent),
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
 def report(backend: str, count: int, fill_seconds: float, run: SignerRun) -> dict[str, Any]:
     published_at = run.publications[-1].at if run.publications else run.seconds_to_done
     signing = published_at - run.seconds_to_active
@@ -302,8 +251,8 @@ def prepare(
     """A fresh repository with ``count`` targets pending: (environment, engine, fill seconds)."""
     env = _environment(root, database_url)
     print(f"[{label}] tufpi db upgrade, tufpi trust init ({BINS} bins)...")
-    _cli(env, "db", "upgrade")
-    _cli(env, "trust", "init")
+    run_tufpi(env, "db", "upgrade")
+    run_tufpi(env, "trust", "init")
     engine = create_engine(database_url)
     print(f"[{label}] inserting {count:,} targets and pending changes...")
     return env, engine, fill(engine, count)

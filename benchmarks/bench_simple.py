@@ -28,15 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import httpx
+from common import postgres_database
 from loadgen import LOCALHOST, Result, Target, measure
 from simple_data import BIG, Dist, load_tufpi, make_dataset, pending_changes, write_directory
-from sqlalchemy import create_engine, text
 
 # What pip sends: it prefers PEP 691 JSON (so tufpi answers JSON; pypiserver only has HTML),
 # and, through requests/urllib3, accepts gzip.
@@ -123,21 +122,6 @@ def pypiserver_command(port: int, packages: Path) -> list[str]:
         "--disable-fallback",
         str(packages),
     ]
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database for the run, dropped afterwards."""
-    name = f"tufpi_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _wait_for_signer(database_url: str) -> None:
