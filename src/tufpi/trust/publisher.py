@@ -22,7 +22,7 @@ from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 from tufpi.db.models import RoleState, TargetChange
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
-from tufpi.trust.bins import CHUNK, Checkpoint, no_checkpoint, sign_bins
+from tufpi.trust.bins import Checkpoint, no_checkpoint, sign_bins
 from tufpi.trust.bulk import BinSigningPool
 from tufpi.trust.plan import Plan, make_plan
 from tufpi.trust.policy import Policy
@@ -223,22 +223,26 @@ class Publisher:
         else:
             change_ids = state.pending_in_bins(session, ordered, self._bins)
             self.checkpoint("read")
-            versions = {}
-            for part in state.chunks(ordered, CHUNK):
-                versions.update(
-                    sign_bins(
-                        session,
-                        self.store,
-                        self.signer,
-                        part,
-                        self._bins,
-                        current,
-                        expires,
-                        self.checkpoint,
-                        durable=each,
-                    )
-                )
-                report(len(versions), len(ordered))
+            signed = 0
+
+            def passed(name: str) -> None:
+                nonlocal signed
+                self.checkpoint(name)
+                if name == "bin":
+                    signed += 1
+                    report(signed, len(ordered))
+
+            versions = sign_bins(
+                session,
+                self.store,
+                self.signer,
+                ordered,
+                self._bins,
+                current,
+                expires,
+                passed,
+                durable=each,
+            )
         if not each:
             self.store.storage.sync()
         return versions, change_ids
