@@ -9,7 +9,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.support import clients
 from tests.support import server as server_support
@@ -21,6 +24,14 @@ from tests.support.tuf_client import updater
 BINS = 2048
 
 
+@pytest.fixture
+def server(own_database_url: str | None, tmp_path: Path) -> Iterator[IndexServer]:
+    """An index whose web does not sign, with enough bins for the worker processes."""
+    srv = server_support.start(tmp_path / "index", own_database_url, signer="false", bins=str(BINS))
+    yield srv
+    srv.stop()
+
+
 def published_bins(server: IndexServer) -> dict[str, int]:
     tuf = server.data_dir / "files" / "tuf"
     timestamp = json.loads((tuf / "timestamp.json").read_bytes())
@@ -29,50 +40,42 @@ def published_bins(server: IndexServer) -> dict[str, int]:
     return {name: m["version"] for name, m in meta.items() if name.startswith("bin-")}
 
 
-def test_publish_all_re_signs_every_bin_in_workers(
-    own_database_url: str | None, tmp_path: Path
-) -> None:
-    server = server_support.start(
-        tmp_path / "index", own_database_url, signer="false", bins=str(BINS)
-    )
-    try:
-        token = server.new_user("backsigner")
-        dists = make_dists(tmp_path, "bs-one", "1.0")
-        assert clients.twine_upload(server.url, token, dists).returncode == 0
-        before = published_bins(server)
-        assert len(before) == BINS
-        status = server.cli("trust", "status").stdout
-        pending = int(re.search(r"pending changes: (\d+)", status).group(1))  # type: ignore[union-attr]
-        assert pending >= 4  # two files, two pages
-        assert "last publication of a change: none yet" in status
+def test_publish_all_re_signs_every_bin_in_workers(server: IndexServer, tmp_path: Path) -> None:
+    token = server.new_user("backsigner")
+    dists = make_dists(tmp_path, "bs-one", "1.0")
+    assert clients.twine_upload(server.url, token, dists).returncode == 0
+    before = published_bins(server)
+    assert len(before) == BINS
+    status = server.cli("trust", "status").stdout
+    pending = int(re.search(r"pending changes: (\d+)", status).group(1))  # type: ignore[union-attr]
+    assert pending >= 4  # two files, two pages
+    assert "last publication of a change: none yet" in status
 
-        # Pending uploads, then every bin: two publications, both in the foreground.
-        first = server.cli("trust", "publish", "--workers", "2").stdout
-        assert re.search(rf"published snapshot 2 .*: \d+ bins, {pending} changes", first), first
-        status = server.cli("trust", "status").stdout
-        assert re.search(r"last publication of a change: \d{4}-\d\d-\d\d \d", status), status
-        assert "pending changes: 0" in status
-        after_first = published_bins(server)
-        changed = {name for name in before if after_first[name] != before[name]}
-        assert 0 < len(changed) <= pending
+    # Pending uploads, then every bin: two publications, both in the foreground.
+    first = server.cli("trust", "publish", "--workers", "2").stdout
+    assert re.search(rf"published snapshot 2 .*: \d+ bins, {pending} changes", first), first
+    status = server.cli("trust", "status").stdout
+    assert re.search(r"last publication of a change: \d{4}-\d\d-\d\d \d", status), status
+    assert "pending changes: 0" in status
+    after_first = published_bins(server)
+    changed = {name for name in before if after_first[name] != before[name]}
+    assert 0 < len(changed) <= pending
 
-        everything = server.cli("trust", "publish", "--all", "--workers", "2").stdout
-        assert f"{BINS} bins, 0 changes" in everything
-        assert "bins signed by 2 worker processes" in everything
-        after_all = published_bins(server)
-        assert all(after_all[name] == after_first[name] + 1 for name in before)
+    everything = server.cli("trust", "publish", "--all", "--workers", "2").stdout
+    assert f"{BINS} bins, 0 changes" in everything
+    assert "bins signed by 2 worker processes" in everything
+    after_all = published_bins(server)
+    assert all(after_all[name] == after_first[name] + 1 for name in before)
 
-        # A new client verifies the files and pages through the re-signed bins.
-        client = updater(server, tmp_path, "fresh")
-        client.refresh()
-        for dist in dists:
-            info = client.get_targetinfo(f"packages/{_sha256_path(dist)}/{dist.name}")
-            assert info is not None
-            downloaded = client.download_target(info, str(tmp_path / dist.name))
-            assert Path(downloaded).read_bytes() == dist.read_bytes()
-        assert client.get_targetinfo("simple/bs-one/index.json") is not None
-    finally:
-        server.stop()
+    # A new client verifies the files and pages through the re-signed bins.
+    client = updater(server, tmp_path, "fresh")
+    client.refresh()
+    for dist in dists:
+        info = client.get_targetinfo(f"packages/{_sha256_path(dist)}/{dist.name}")
+        assert info is not None
+        downloaded = client.download_target(info, str(tmp_path / dist.name))
+        assert Path(downloaded).read_bytes() == dist.read_bytes()
+    assert client.get_targetinfo("simple/bs-one/index.json") is not None
 
 
 def test_publish_waits_for_the_active_signer_then_gives_up(
@@ -126,38 +129,32 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_end_with_a_killed_signer_and_the_next_run_publishes(
-    own_database_url: str | None, tmp_path: Path
+    server: IndexServer, tmp_path: Path
 ) -> None:
-    server = server_support.start(
-        tmp_path / "index", own_database_url, signer="false", bins=str(BINS)
+    before = server.data_dir / "files" / "tuf" / "timestamp.json"
+    timestamp = before.read_bytes()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tufpi.cli", "trust", "publish", "--all", "--workers", "2"],
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    try:
-        before = server.data_dir / "files" / "tuf" / "timestamp.json"
-        timestamp = before.read_bytes()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tufpi.cli", "trust", "publish", "--all", "--workers", "2"],
-            env=server.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while len(workers := _children(process.pid)) < 2:
-            assert time.monotonic() < deadline, "the workers never started"
-            time.sleep(0.05)
-        process.kill()
-        process.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in workers):
-            assert time.monotonic() < deadline, "workers outlived their signer"
-            time.sleep(0.1)
-        if before.read_bytes() == timestamp:  # killed before it published (the usual case)
-            status = server.cli("trust", "status", check=False).stdout  # bins due: exit 3
-            assert "pending changes: 0" in status
-        # The lock died with it: the next run takes it at once and publishes every bin.
-        again = server.cli("trust", "publish", "--all", "--wait", "5").stdout
-        assert f"{BINS} bins" in again
-        client = updater(server, tmp_path, "after-kill")
-        client.refresh()
-        assert client.get_targetinfo("simple/nothing-here/index.json") is None
-    finally:
-        server.stop()
+    deadline = time.monotonic() + 60
+    while len(workers := _children(process.pid)) < 2:
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived their signer"
+        time.sleep(0.1)
+    if before.read_bytes() == timestamp:  # killed before it published (the usual case)
+        status = server.cli("trust", "status", check=False).stdout  # bins due: exit 3
+        assert "pending changes: 0" in status
+    # The lock died with it: the next run takes it at once and publishes every bin.
+    again = server.cli("trust", "publish", "--all", "--wait", "5").stdout
+    assert f"{BINS} bins" in again
+    client = updater(server, tmp_path, "after-kill")
+    client.refresh()
+    assert client.get_targetinfo("simple/nothing-here/index.json") is None
