@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +23,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    if server_support.POSTGRES_ENV not in os.environ:
-        if os.environ.get(server_support.REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"{server_support.POSTGRES_ENV} is not set but PostgreSQL is required")
-        pytest.skip(f"PostgreSQL tests need {server_support.POSTGRES_ENV}")
+    server_support.need_postgres()
     with server_support.postgres_database() as url:
         yield url
 

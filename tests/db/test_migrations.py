@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    if server_support.POSTGRES_ENV not in os.environ:
-        if os.environ.get(server_support.REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"{server_support.POSTGRES_ENV} is not set but PostgreSQL is required")
-        pytest.skip(f"PostgreSQL tests need {server_support.POSTGRES_ENV}")
+    server_support.need_postgres()
     with server_support.postgres_database() as url:
         engine = make_engine(url)
         try:

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import re
 import signal
@@ -143,10 +142,7 @@ class Watcher(threading.Thread):
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if server_support.POSTGRES_ENV not in os.environ:
-        if os.environ.get(server_support.REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"{server_support.POSTGRES_ENV} is not set but PostgreSQL is required")
-        pytest.skip(f"many nodes need PostgreSQL: set {server_support.POSTGRES_ENV}")
+    server_support.need_postgres("many nodes")
     with server_support.postgres_database() as url:
         yield url
 

@@ -14,12 +14,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.clients import clean_env
 
 POSTGRES_ENV = "TUFPI_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "TUFPI_REQUIRE_POSTGRES"
+
+
+def need_postgres(who: str = "PostgreSQL tests") -> None:
+    """Skip the calling test when no PostgreSQL is configured; fail it when CI requires one."""
+    if POSTGRES_ENV not in os.environ:
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{POSTGRES_ENV} is not set but PostgreSQL is required")
+        pytest.skip(f"{who} need {POSTGRES_ENV}")
 
 
 def free_port() -> int:
