@@ -1,7 +1,10 @@
-"""What every command shares: settings and errors turned into click's."""
+"""What every command shares: settings, errors turned into click's, and the crash tests' hook."""
 
 from __future__ import annotations
 
+import os
+import signal
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +14,7 @@ from tufpi.config import ConfigError, Settings, from_environment
 from tufpi.db import make_engine, upgrade
 from tufpi.index.errors import IndexProblem
 from tufpi.services import Services
+from tufpi.trust.bins import Checkpoint
 
 T = TypeVar("T")
 
@@ -45,3 +49,22 @@ def run(action: Callable[[], T]) -> T:
         return action()
     except IndexProblem as e:
         raise click.ClickException(e.message) from e
+
+
+def crash_at(spec: str | None) -> Checkpoint:
+    """A checkpoint that SIGKILLs this process at the N-th passage of a named point.
+
+    For crash-safety tests only: ``POINT`` or ``POINT:N`` (read, bin, bins, snapshot,
+    timestamp, commit).
+    """
+    if not spec:
+        return lambda _name: None
+    point, _, nth = spec.partition(":")
+    seen: Counter[str] = Counter()
+
+    def checkpoint(name: str) -> None:
+        seen[name] += 1
+        if name == point and seen[name] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from tufpi.cli._common import Obj
-from tufpi.cli.trust import _crash_at
+from tufpi.cli._common import Obj, crash_at
 from tufpi.importer import KINDS, ImportFailed, ImportOptions, run_import
 from tufpi.importer.report import render
 
@@ -86,7 +85,7 @@ def import_(
         owner=owner,
     )
     try:
-        summary = run_import(services, options, console, _crash_at(debug_crash_at))
+        summary = run_import(services, options, console, crash_at(debug_crash_at))
     except ImportFailed as e:
         raise click.ClickException(str(e)) from e
     render(summary, Console())

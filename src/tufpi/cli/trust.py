@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import sys
 import threading
-from collections import Counter
 
 import click
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 
-from tufpi.cli._common import Obj, migrate
+from tufpi.cli._common import Obj, crash_at, migrate
 from tufpi.cli.rotation import run_recovery
 from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
@@ -22,7 +20,6 @@ from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
 from tufpi.trust import child, state
 from tufpi.trust import signer as signer_loop
-from tufpi.trust.bins import Checkpoint
 from tufpi.trust.election import LeadershipLost
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.roles import KeySet
@@ -117,25 +114,6 @@ def _signer_command(obj: Obj, log_level: str) -> list[str]:
     return [*command, "signer", "--log-level", log_level]
 
 
-def _crash_at(spec: str | None) -> Checkpoint:
-    """A checkpoint that SIGKILLs this process at the N-th passage of a named point.
-
-    For crash-safety tests only: ``POINT`` or ``POINT:N`` (read, bin, bins, snapshot,
-    timestamp, commit).
-    """
-    if not spec:
-        return lambda _name: None
-    point, _, nth = spec.partition(":")
-    seen: Counter[str] = Counter()
-
-    def checkpoint(name: str) -> None:
-        seen[name] += 1
-        if name == point and seen[name] == int(nth or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return checkpoint
-
-
 @click.command()
 @click.option("--debug-crash-at", hidden=True, help="Testing only: SIGKILL at POINT[:N].")
 @click.option("--log-level", default="info", show_default=True)
@@ -163,7 +141,7 @@ def signer(
         on_ready = lambda _result: child.notify_ready(fd)  # noqa: E731
     try:
         signer_loop.run(
-            services.publisher(_crash_at(debug_crash_at)),
+            services.publisher(crash_at(debug_crash_at)),
             services.engine,
             services.lock_file,
             stop,
