@@ -107,3 +107,31 @@ def test_serve_does_not_start_with_a_signer_that_cannot_sign(
     log = (data_dir / "serve.log").read_text()
     assert "signer: child process exited with status 1" in log
     assert "before its first publication" in log
+
+
+def test_a_second_serve_starts_at_once_while_another_signer_is_active(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    """A second node started with its own signer (the default) finds the first one's signer
+    active: it serves at once (start() allows 30 s; it used to wait 120 s for a first
+    publication), its signer stands by, and takes over when the first node stops."""
+    data_dir = tmp_path / "index"
+    first = server_support.start(data_dir, own_database_url)
+    second = None
+    try:
+        started = time.monotonic()
+        second = server_support.start(data_dir, first.database_url, log_name="second.log")
+        assert time.monotonic() - started < 30
+        log = (data_dir / "second.log").read_text()
+        assert "another signer is active" in log
+        assert "signer: standing by" in log
+        assert "signer: active" not in log
+        token = second.new_user("second-node")
+
+        first.stop()
+        _wait(lambda: "signer: active" in (data_dir / "second.log").read_text(), "no takeover")
+        _upload_and_wait(second, token, "second-a", tmp_path)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -135,10 +135,11 @@ def signer(
     if parent_pid is not None:
         child.exit_with_parent(parent_pid, stop)
     services = obj.services()
-    on_ready = None
+    on_ready = on_standby = None
     if ready_fd is not None:
         fd = ready_fd
         on_ready = lambda _result: child.notify_ready(fd)  # noqa: E731
+        on_standby = lambda: child.notify_standby(fd)  # noqa: E731
     try:
         signer_loop.run(
             services.publisher(crash_at(debug_crash_at)),
@@ -147,6 +148,7 @@ def signer(
             stop,
             services.settings.publish_interval,
             on_ready,
+            on_standby,
         )
     except LeadershipLost as e:
         # Exit with an error: the supervisor starts it again, as a standby.

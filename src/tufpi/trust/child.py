@@ -8,7 +8,8 @@ options, and supervises it from one thread:
 - the child reports its first publication on a pipe, so start-up can wait for fresh
   metadata (a signer started after downtime re-signs first); a first child that exits
   before that (its online key does not load, say) fails serve's start-up, as a
-  misconfigured signer should;
+  misconfigured signer should; a child that finds another signer active says so, and
+  start-up goes on at once (that signer keeps the metadata fresh; this one stands by);
 - a child that exits while serve runs is logged and restarted after a short delay;
 - when serve stops, the child gets SIGTERM (then SIGKILL if it does not stop in time);
 - a child never outlives serve: it asks Linux for SIGTERM when its parent dies
@@ -31,8 +32,10 @@ from collections.abc import Sequence
 
 log = logging.getLogger("tufpi.signer")
 
-# What the child writes on its ready pipe after its first publication.
+# What the child writes on its ready pipe: after its first publication; and when it finds
+# another signer active (it stands by, and serve need not wait for it).
 READY = b"r"
+STANDBY = b"s"
 # Seconds between a child's exit and its restart.
 RESTART_DELAY = 2.0
 # Seconds a stopping child gets to finish its publication before SIGKILL.
@@ -60,7 +63,8 @@ class SignerChild:
         self.restart_delay = restart_delay
         self._stop = threading.Event()
         self._ready = threading.Event()
-        # Set when a child has published once, or the first child exited before that.
+        self._standby = threading.Event()
+        # Set when a child has published once, stands by, or the first child exited first.
         self._settled = threading.Event()
         self._start_failure: int | None = None
         self._thread: threading.Thread | None = None
@@ -77,8 +81,14 @@ class SignerChild:
         self._thread = threading.Thread(target=self._supervise, name="tufpi-signer-supervisor")
         self._thread.start()
 
+    @property
+    def standing_by(self) -> bool:
+        """True once a child found another signer active (and has not published since)."""
+        return self._standby.is_set() and not self._ready.is_set()
+
     def wait_ready(self, timeout: float) -> bool:
-        """Block until a child has published once (True), or ``timeout`` seconds (False).
+        """Block until a child has published once (True), or stands by because another
+        signer is active, or ``timeout`` seconds pass (both False).
 
         Raises:
             SignerStartFailed: the first child exited before its first publication.
@@ -143,6 +153,9 @@ class SignerChild:
             readable, _, _ = select.select([read_end], [], [], _POLL)
             if readable:
                 data = os.read(read_end, 16)
+                if STANDBY in data:
+                    self._standby.set()
+                    self._settled.set()
                 if READY in data:
                     self._ready.set()
                     self._settled.set()
@@ -167,6 +180,12 @@ def _describe(code: int | None) -> str:
 
 
 # -- the child's side ---------------------------------------------------------------------
+
+
+def notify_standby(fd: int) -> None:
+    """Tell the supervising serve that another signer is active (the pipe stays open)."""
+    with contextlib.suppress(OSError):
+        os.write(fd, STANDBY)
 
 
 def notify_ready(fd: int) -> None:

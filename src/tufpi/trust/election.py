@@ -57,12 +57,16 @@ def _session_alive(conn: Connection) -> bool:
     return True
 
 
-def _standing_by() -> None:
+def _standing_by(on_standby: Callable[[], None] | None) -> None:
     log.info("signer: standing by (another signer is active)")
+    if on_standby is not None:
+        on_standby()
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[Lease]:
+def _file_lock(
+    path: Path, stop: threading.Event, poll: float, on_standby: Callable[[], None] | None
+) -> Iterator[Lease]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -72,7 +76,7 @@ def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[Lease
                 break
             except BlockingIOError:
                 if attempt == 0:
-                    _standing_by()
+                    _standing_by(on_standby)
                 if stop.wait(poll):
                     yield Lease(won=False)
                     return
@@ -82,14 +86,16 @@ def _file_lock(path: Path, stop: threading.Event, poll: float) -> Iterator[Lease
 
 
 @contextlib.contextmanager
-def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterator[Lease]:
+def _advisory_lock(
+    engine: Engine, stop: threading.Event, poll: float, on_standby: Callable[[], None] | None
+) -> Iterator[Lease]:
     with engine.connect() as conn:
         for attempt in itertools.count():
             if conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}).scalar():
                 break
             conn.rollback()
             if attempt == 0:
-                _standing_by()
+                _standing_by(on_standby)
             if stop.wait(poll):
                 yield Lease(won=False)
                 return
@@ -104,13 +110,17 @@ def _advisory_lock(engine: Engine, stop: threading.Event, poll: float) -> Iterat
 
 @contextlib.contextmanager
 def leadership(
-    engine: Engine, lock_file: Path, stop: threading.Event, poll: float = 1.0
+    engine: Engine,
+    lock_file: Path,
+    stop: threading.Event,
+    poll: float = 1.0,
+    on_standby: Callable[[], None] | None = None,
 ) -> Iterator[Lease]:
     """Block until this process is the active signer (yields a true ``Lease``) or ``stop``
-    is set (a false one)."""
+    is set (a false one). ``on_standby`` is called once if another signer holds the lock."""
     if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, stop, poll) as won:
+        with _advisory_lock(engine, stop, poll, on_standby) as won:
             yield won
     else:
-        with _file_lock(lock_file, stop, poll) as won:
+        with _file_lock(lock_file, stop, poll, on_standby) as won:
             yield won

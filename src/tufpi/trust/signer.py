@@ -30,9 +30,14 @@ def run(
     stop: threading.Event,
     interval: float,
     on_ready: Callable[[PublishResult], None] | None = None,
+    on_standby: Callable[[], None] | None = None,
 ) -> None:
-    """Become the active signer, publish at once (freshness after downtime), then loop."""
-    with leadership(engine, lock_file, stop) as leader:
+    """Become the active signer, publish at once (freshness after downtime), then loop.
+
+    ``on_ready`` is called after the first publication; ``on_standby`` if another signer
+    is active first (this one then waits to take over).
+    """
+    with leadership(engine, lock_file, stop, on_standby=on_standby) as leader:
         if not leader:
             return
         log.info("signer: active")

@@ -110,14 +110,21 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
 
 @contextlib.asynccontextmanager
 async def _run_signer(signer: SignerChild) -> AsyncIterator[None]:
-    """Run the signer's child process; start-up waits for its first publication."""
+    """Run the signer's child process; start-up waits for its first publication, unless
+    another signer is active."""
     from starlette.concurrency import run_in_threadpool
 
     signer.start()
     try:
         # SignerStartFailed fails start-up: serve does not run with a signer that cannot sign.
-        if not await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT):
-            log.warning("the signer is not active yet (another signer holds the lock?)")
+        ready = await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT)
+        if not ready and signer.standing_by:
+            log.warning(
+                "another signer is active (it holds the election lock); serving, with this "
+                "node's signer standing by to take over"
+            )
+        elif not ready:
+            log.warning("the signer has not published yet after %.0f s", _SIGNER_READY_TIMEOUT)
         yield
     finally:
         await run_in_threadpool(signer.stop)
