@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -37,6 +38,11 @@ class Base(DeclarativeBase):
         dt.datetime: DateTime(timezone=True),
         dict[str, Any]: JSON,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for Core statements where ORM objects would cost too much."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 class User(Base):

@@ -13,10 +13,9 @@ import json
 from html import escape
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import Project, Target
+from tufpi.db.models import Project
 from tufpi.index.queries import load_page
 from tufpi.index.views import FileView, ProjectPage
 from tufpi.storage import Storage
@@ -107,26 +106,22 @@ def store_pages(
     The caller holds the project's row lock, so concurrent uploads cannot interleave pages.
     """
     bodies = render(load_page(session, project))
-    paths = {filename: layout.page_path(project.normalized_name, filename) for filename in bodies}
-    # Both page targets in one query; set_target then finds them in the session (which holds
-    # unchanged objects weakly: hence the name for them).
-    loaded = session.scalars(select(Target).where(Target.path.in_(paths.values()))).all()
+    targets = []
     for filename, body in bodies.items():
-        path = paths[filename]
+        path = layout.page_path(project.normalized_name, filename)
         sha256 = hashlib.sha256(body).hexdigest()
         storage.put_bytes(layout.consistent_path(path, sha256), body)
-        changes.set_target(
-            session,
-            path,
-            length=len(body),
-            sha256=sha256,
-            sha512=hashlib.sha512(body).hexdigest(),
-            project_id=project.id,
-            project=project.normalized_name,
-            actor=actor,
-            now=now,
+        targets.append(
+            changes.TargetFile(path, len(body), sha256, hashlib.sha512(body).hexdigest())
         )
-    del loaded
+    changes.set_targets(
+        session,
+        targets,
+        project_id=project.id,
+        project=project.normalized_name,
+        actor=actor,
+        now=now,
+    )
 
 
 def drop_pages(session: Session, project: Project, actor: str, now: dt.datetime) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import File, Project, Release
@@ -29,28 +29,8 @@ def load_page(session: Session, project: Project) -> ProjectPage:
     re-renders its project's pages, and ORM objects (with each release's core metadata and
     description, which pages do not show) cost several times as much to load.
     """
-    versions = session.scalars(select(Release.version).where(Release.project_id == project.id))
-    rows = session.execute(
-        select(
-            File.filename,
-            File.path,
-            Release.version,
-            File.packagetype,
-            File.python_version,
-            File.requires_python,
-            File.size,
-            File.sha256,
-            File.blake2_256,
-            File.md5,
-            File.metadata_sha256,
-            File.upload_time,
-            Release.yanked,
-            Release.yanked_reason,
-        )
-        .join(Release, File.release_id == Release.id)
-        .where(File.project_id == project.id)
-        .order_by(File.filename)
-    )
+    versions = session.scalars(_PAGE_VERSIONS, {"project_id": project.id})
+    rows = session.execute(_PAGE_FILES, {"project_id": project.id})
     return ProjectPage(
         name=project.name,
         normalized_name=project.normalized_name,
@@ -58,6 +38,31 @@ def load_page(session: Session, project: Project) -> ProjectPage:
         versions=tuple(sorted(versions, key=_sort_key)),
         files=tuple(FileView(**row._asdict()) for row in rows),
     )
+
+
+# Built once: every upload renders its project's page.
+_PAGE_VERSIONS = select(Release.version).where(Release.project_id == bindparam("project_id"))
+_PAGE_FILES = (
+    select(
+        File.filename,
+        File.path,
+        Release.version,
+        File.packagetype,
+        File.python_version,
+        File.requires_python,
+        File.size,
+        File.sha256,
+        File.blake2_256,
+        File.md5,
+        File.metadata_sha256,
+        File.upload_time,
+        Release.yanked,
+        Release.yanked_reason,
+    )
+    .join(Release, File.release_id == Release.id)
+    .where(File.project_id == bindparam("project_id"))
+    .order_by(File.filename)
+)
 
 
 def _sort_key(version: str) -> Any:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from tufpi.db.models import File, Owner, Project, Release
+from tufpi.db.models import File, Owner, Project, Release, table_of
 from tufpi.index.names import normalize
 from tufpi.index.upload import InspectedDist
 from tufpi.storage import Storage
@@ -65,28 +66,51 @@ class ReleaseInfo:
     description: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class ReleaseRef:
+    """The release a file is recorded under."""
+
+    id: int
+    version: str
+
+
 def release_for(
     session: Session, project: Project, info: ReleaseInfo, dist: InspectedDist
-) -> Release:
+) -> ReleaseRef:
     """The project's release of ``info.version``, created from ``dist`` if it is the first."""
-    release = session.scalar(
-        select(Release).where(
-            Release.project_id == project.id, Release.canonical_version == info.version
-        )
-    )
-    if release is None:
-        release = Release(
-            project_id=project.id,
-            version=info.version,
-            canonical_version=info.version,
-            created=info.created,
-            requires_python=dist.requires_python,
-            core_metadata=dist.fields,
-            description=info.description,
-        )
-        session.add(release)
-        session.flush()
-    return release
+    found = session.execute(
+        _FIND_RELEASE, {"project_id": project.id, "canonical": info.version}
+    ).first()
+    if found is not None:
+        return ReleaseRef(found[0], found[1])
+    params = {
+        "project_id": project.id,
+        "version": info.version,
+        "canonical_version": info.version,
+        "created": info.created,
+        "requires_python": dist.requires_python,
+        "core_metadata": dist.fields,
+        "description": info.description,
+    }
+    new_id = session.scalar(_ADD_RELEASE, params)
+    assert new_id is not None
+    return ReleaseRef(new_id, info.version)
+
+
+# Statements built once (an upload runs each): see ``changes.set_targets``.
+_RELEASES = table_of(Release).c
+_FIND_RELEASE = select(_RELEASES.id, _RELEASES.version).where(
+    _RELEASES.project_id == bindparam("project_id"),
+    _RELEASES.canonical_version == bindparam("canonical"),
+)
+_ADD_RELEASE = insert(table_of(Release)).returning(_RELEASES.id)
+_ADD_FILE = insert(table_of(File))
+_PROJECTS = table_of(Project).c
+_BUMP_SERIAL = (
+    update(table_of(Project))
+    .where(_PROJECTS.id == bindparam("project_id"))
+    .values(serial=_PROJECTS.serial + 1)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,47 +127,52 @@ class FileInfo:
 def add_file(
     session: Session,
     project: Project,
-    release: Release,
+    release: ReleaseRef,
     dist: InspectedDist,
     info: FileInfo,
     now: dt.datetime,
 ) -> None:
     """Add the file row and its target, and bump the project's serial.
 
+    Core statements rather than ORM objects: this runs in every upload and import.
+
     Raises:
         changes.TrustNotInitialised: ``tufpi trust init`` has not run.
     """
     digests = dist.staged.digests
-    session.add(
-        File(
-            release_id=release.id,
-            project_id=project.id,
-            filename=dist.dist.filename,
-            path=info.key,
-            packagetype=dist.dist.packagetype,
-            python_version=info.python_version,
-            requires_python=dist.requires_python,
-            size=digests.size,
-            sha256=digests.sha256,
-            sha512=digests.sha512,
-            blake2_256=digests.blake2_256,
-            md5=digests.md5,
-            metadata_sha256=dist.metadata_sha256,
-            metadata_size=len(dist.metadata),
-            upload_time=info.upload_time,
-            uploader_id=info.uploader_id,
-        )
-    )
-    session.flush()
-    changes.set_target(
+    row = {
+        "release_id": release.id,
+        "project_id": project.id,
+        "filename": dist.dist.filename,
+        "path": info.key,
+        "packagetype": dist.dist.packagetype,
+        "python_version": info.python_version,
+        "requires_python": dist.requires_python,
+        "size": digests.size,
+        "sha256": digests.sha256,
+        "sha512": digests.sha512,
+        "blake2_256": digests.blake2_256,
+        "md5": digests.md5,
+        "metadata_sha256": dist.metadata_sha256,
+        "metadata_size": len(dist.metadata),
+        "upload_time": info.upload_time,
+        "uploader_id": info.uploader_id,
+    }
+    session.execute(_ADD_FILE, row)
+    target = changes.TargetFile(info.key, digests.size, digests.sha256, digests.sha512)
+    changes.set_targets(
         session,
-        info.key,
-        length=digests.size,
-        sha256=digests.sha256,
-        sha512=digests.sha512,
+        [target],
         project_id=project.id,
         project=project.normalized_name,
         actor=info.actor,
         now=now,
     )
-    project.serial += 1
+    bump_serial(session, project)
+
+
+def bump_serial(session: Session, project: Project) -> None:
+    """Add one to the project's serial, in the database and in ``project``, with one UPDATE
+    (a changed ORM object would cost a unit-of-work flush)."""
+    session.execute(_BUMP_SERIAL, {"project_id": project.id})
+    set_committed_value(project, "serial", project.serial + 1)

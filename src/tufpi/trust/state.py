@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import Base, RoleState, Superseded, Target, TargetChange, TrustConfig
+from tufpi.db.dialect import dialect_of, upsert_insert
+from tufpi.db.models import RoleState, Superseded, Target, TargetChange, TrustConfig, table_of
 from tufpi.db.raw import driver_rows
 from tufpi.trust.layout import bin_index
 
@@ -23,12 +23,6 @@ CHUNK = 5000
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert(session: Session, model: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def number_of_bins(session: Session) -> int | None:
@@ -43,7 +37,7 @@ def save_role_states(
     rows = [{"name": n, "version": v, "expires": e, "signed": signed} for n, v, e in states]
     if not rows:
         return
-    stmt = _insert(session, RoleState)
+    stmt = upsert_insert(dialect_of(session), RoleState)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={
@@ -87,7 +81,7 @@ def mark_published(
     """Mark ``change_ids`` (sorted, distinct) published: a run of consecutive ids, as a
     back-signing or an import leaves, is one range condition rather than thousands of ids
     (every id of the run is one of ``change_ids``, so no other change is touched)."""
-    table = Base.metadata.tables[TargetChange.__tablename__]
+    table = table_of(TargetChange)
     runs = id_runs(change_ids)
     ranges = [{"first": a, "last": b} for a, b in runs if b > a]
     singles = [a for a, b in runs if b == a]
@@ -106,7 +100,9 @@ def mark_published(
 def add_superseded(session: Session, keys: Iterable[str], now: dt.datetime) -> None:
     rows = [{"key": k, "since": now} for k in keys]
     if rows:
-        stmt = _insert(session, Superseded).on_conflict_do_nothing(index_elements=["key"])
+        stmt = upsert_insert(dialect_of(session), Superseded).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
         session.execute(stmt, rows)
 
 

@@ -79,12 +79,15 @@ class Repo:
     def add(self, path: str, content: bytes) -> None:
         """Record a target change as the web does: in the caller's transaction."""
         with self.services.sessions.begin() as session:
-            changes.set_target(
-                session,
+            target = changes.TargetFile(
                 path,
-                length=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                sha512=hashlib.sha512(content).hexdigest(),
+                len(content),
+                hashlib.sha256(content).hexdigest(),
+                hashlib.sha512(content).hexdigest(),
+            )
+            changes.set_targets(
+                session,
+                [target],
                 project_id=None,
                 project=None,
                 actor="tester",
