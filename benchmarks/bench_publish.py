@@ -8,8 +8,9 @@ with the same pre-built wheels, POSTed to ``/legacy/`` the way twine sends them:
 * throughput: a fixed number of uploads by a fixed number of concurrent uploaders (closed
   loop); signed/unsigned is the cost of signing;
 * latency: uploads sent on schedule at a fixed rate (open loop), and for each one the time
-  from its scheduled send to the moment a client polling ``/tuf/timestamp.json`` ->
-  snapshot -> the file's bin-n finds it listed.
+  from its scheduled send to the moment a client polling ``timestamp.json`` -> snapshot ->
+  the file's bin-n finds it listed; that client reads the published files from the storage
+  directory (``--watch storage``, the default) or through the server (``--watch http``).
 
 On SQLite by default; ``--postgres`` runs the same on PostgreSQL as well. See
 ``benchmarks/README.md``.
@@ -39,6 +40,7 @@ import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 from common import machine, postgres_databases, run_tufpi
@@ -61,6 +63,11 @@ GOAL_COST = 0.10  # signing costs under 10% of upload throughput
 GOAL_P99 = 2.0  # p99 upload-to-published under 2 s at 50 uploads/s
 # How often the latency phase's client polls timestamp.json (the resolution of "visible").
 POLL_INTERVAL = 0.05
+# Where the latency phase's client reads the signed metadata (--watch).
+WATCHED = {
+    "storage": "read from the storage directory",
+    "http": "through the server under test",
+}
 # The open-loop sender never has more uploads than this outstanding (bounded load).
 MAX_IN_FLIGHT = 256
 # Waits, in seconds: server start-up, and the signer catching up after a phase.
@@ -353,18 +360,55 @@ async def closed_loop(index: Index, wheels: Sequence[Wheel], concurrency: int) -
     return samples
 
 
-class Watcher:
-    """A client's view of publication: timestamp.json -> snapshot -> the file's bin-n.
+class HttpMetadata:
+    """Signed metadata as a client gets it: ``GET /tuf/NAME`` from the server under test,
+    uncompressed (so that the server does not gzip a half-megabyte snapshot for each look)."""
 
-    Polls every ``POLL_INTERVAL`` seconds, asks for no compression (so that the server does
-    not gzip a half-megabyte snapshot for each look), and notes, for each expected upload,
-    the first poll whose metadata lists its target path with its sha256. Signatures are not
-    verified (the end-to-end tests do that with ngclient).
-    """
+    errors = (httpx.TransportError,)
 
     def __init__(self, client: httpx.AsyncClient, url: str) -> None:
         self.client = client
         self.url = url + "tuf/"
+
+    async def signed(self, name: str) -> dict[str, Any]:
+        response = await self.client.get(self.url + name, headers={"Accept-Encoding": "identity"})
+        response.raise_for_status()
+        signed: dict[str, Any] = json.loads(response.content)["signed"]
+        return signed
+
+
+class StorageMetadata:
+    """Signed metadata read from the storage directory the server publishes into: what a
+    static server or CDN in front of that storage serves, without asking the server under
+    test. (Through the server, a poll every 50 ms and a GET per bin add some 70 requests a
+    second, which on a 2-CPU machine compete with the uploads being measured.)"""
+
+    errors = (OSError,)
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def signed(self, name: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self._read, name)
+
+    def _read(self, name: str) -> dict[str, Any]:
+        signed: dict[str, Any] = json.loads((self.directory / name).read_bytes())["signed"]
+        return signed
+
+
+MetadataSource = HttpMetadata | StorageMetadata
+
+
+class Watcher:
+    """A client's view of publication: timestamp.json -> snapshot -> the file's bin-n.
+
+    Polls every ``POLL_INTERVAL`` seconds and notes, for each expected upload, the first
+    poll whose metadata lists its target path with its sha256. Signatures are not verified
+    (the end-to-end tests do that with ngclient).
+    """
+
+    def __init__(self, source: MetadataSource) -> None:
+        self.source = source
         self.expected: list[Sample] = []
         self.bin_of: dict[str, str] = {}  # target path -> its bin's name
         self.timestamp_version = 0
@@ -378,20 +422,14 @@ class Watcher:
     def missing(self) -> list[Sample]:
         return [s for s in self.expected if s.visible is None]
 
-    async def _signed(self, name: str) -> dict[str, object]:
-        response = await self.client.get(self.url + name, headers={"Accept-Encoding": "identity"})
-        response.raise_for_status()
-        signed: dict[str, object] = json.loads(response.content)["signed"]
-        return signed
-
     async def poll(self) -> None:
-        timestamp = await self._signed("timestamp.json")
+        timestamp = await self.source.signed("timestamp.json")
         seen = time.monotonic()
         if timestamp["version"] == self.timestamp_version:
             return
-        meta: dict[str, dict[str, int]] = timestamp["meta"]  # type: ignore[assignment]
-        snapshot = await self._signed(f"{meta['snapshot.json']['version']}.snapshot.json")
-        versions = {k: v["version"] for k, v in snapshot["meta"].items()}  # type: ignore[attr-defined]
+        meta: dict[str, dict[str, int]] = timestamp["meta"]
+        snapshot = await self.source.signed(f"{meta['snapshot.json']['version']}.snapshot.json")
+        versions = {k: v["version"] for k, v in snapshot["meta"].items()}
         waiting: dict[str, list[Sample]] = {}
         for sample in self.missing():
             name = self.bin_of[sample.path]
@@ -406,8 +444,8 @@ class Watcher:
 
     async def _check(self, name: str, version: int, samples: list[Sample], seen: float) -> None:
         targets: dict[str, dict[str, dict[str, str]]] = (
-            await self._signed(f"{version}.{name}.json")
-        )["targets"]  # type: ignore[assignment]
+            await self.source.signed(f"{version}.{name}.json")
+        )["targets"]
         self.checked[name] = max(version, self.checked.get(name, 0))
         for sample in samples:
             listed = targets.get(sample.path)
@@ -417,7 +455,7 @@ class Watcher:
     async def run(self, sending_done: asyncio.Event, deadline: float) -> None:
         """Poll until sending is over and every upload is visible, or until ``deadline``."""
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):  # look again at the next poll
+            with contextlib.suppress(*self.source.errors):  # look again at the next poll
                 await self.poll()
             if sending_done.is_set() and not self.missing():
                 return
@@ -426,7 +464,7 @@ class Watcher:
 
 
 async def open_loop(
-    index: Index, wheels: Sequence[Wheel], rate: float, watch: bool
+    index: Index, wheels: Sequence[Wheel], rate: float, watch: str | None
 ) -> tuple[list[Sample], list[float]]:
     """Send wheel i at start + i / rate whether or not earlier uploads were answered.
 
@@ -435,7 +473,12 @@ async def open_loop(
     and, when watching, the times new timestamps were seen.
     """
     async with _client(MAX_IN_FLIGHT) as client, _client(8) as poller:
-        watcher = Watcher(poller, index.url)
+        source: MetadataSource = (
+            HttpMetadata(poller, index.url)
+            if watch == "http"
+            else StorageMetadata(index.data_dir / "files" / "tuf")
+        )
+        watcher = Watcher(source)
         sending_done = asyncio.Event()
         start = time.monotonic() + 0.2
         deadline = start + len(wheels) / rate + DRAIN_TIMEOUT
@@ -477,6 +520,7 @@ def read_published_at(engine: Engine, samples: Sequence[Sample]) -> None:
                 .group_by(TargetChange.path)
             )
             for path, moment in rows:
+                assert moment is not None  # the query keeps published rows only
                 aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite
                 by_path[path].published_at = aware.timestamp()
 
@@ -531,7 +575,7 @@ def run_phases(index: Index, offset: int, args: argparse.Namespace) -> list[Phas
         )
         before = Usage.now(pids)
         samples, timestamps = asyncio.run(
-            open_loop(index, rest[args.uploads :], args.rate, watch=signed)
+            open_loop(index, rest[args.uploads :], args.rate, args.watch if signed else None)
         )
         if signed:
             drained = drain(engine, max(s.answered for s in samples))
@@ -611,7 +655,7 @@ def published_rate_of(phases: Sequence[Phase]) -> float:
 
 
 def cpu_ms_per_upload(phases: Sequence[Phase], which: str) -> float:
-    used = sum(getattr(p.usage, which) for p in phases)
+    used: float = sum(getattr(p.usage, which) for p in phases)
     return 1000 * used / sum(len(p.samples) for p in phases)
 
 
@@ -713,6 +757,7 @@ def summarise(
     print(
         f"latency at {args.rate:g} uploads/s offered, {args.latency_n} uploads/round; "
         f"published = seen by a client polling timestamp.json every {POLL_INTERVAL * 1000:.0f} ms"
+        f" ({WATCHED[args.watch]})"
     )
     for mode, f in figures.items():
         _print_latency(mode, f)
@@ -768,6 +813,14 @@ def parse_args() -> argparse.Namespace:
         "--separate-signer",
         action="store_true",
         help="a third mode: serve --no-signer with a separate `tufpi signer` process",
+    )
+    parser.add_argument(
+        "--watch",
+        choices=sorted(WATCHED),
+        default="storage",
+        help="where the latency phase's client reads timestamp, snapshot and bins: the "
+        "storage directory (what a static server or CDN serves; the default) or GET /tuf/ "
+        "from the server under test",
     )
     parser.add_argument("--workdir", type=Path, help="work in this new directory and keep it")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
