@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_client_bytes import machine
-from common import postgres_database
+from common import default_postgres_url, postgres_database
 from simple_data import Dist, sdist, wheel, write_directory
 
 FILES_PER_PROJECT = 10
@@ -111,8 +111,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="worker processes (default: CPUs)")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("TUFPI_BENCH_POSTGRES_URL")
-        or os.environ.get("TUFPI_TEST_POSTGRES_URL"),
+        default=default_postgres_url(),
         help="admin URL of a PostgreSQL server (a database is created and dropped)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the data here")

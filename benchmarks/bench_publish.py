@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import machine, postgres_databases, run_tufpi
+from common import default_postgres_url, machine, postgres_databases, run_tufpi
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
@@ -75,7 +75,6 @@ START_TIMEOUT = 300.0
 DRAIN_TIMEOUT = 600.0
 PROJECTS = 500
 PADDING_BYTES = 3000
-ADMIN_URL_ENVS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
 
 
 # -- wheels ------------------------------------------------------------------------------------
@@ -795,7 +794,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     parser.add_argument(
         "--postgres-url",
-        default=next(filter(None, map(os.environ.get, ADMIN_URL_ENVS)), None),
+        default=default_postgres_url(),
         help="a PostgreSQL URL whose server the throwaway databases are created on (implies "
         "--postgres; default: $TUFPI_BENCH_POSTGRES_URL, else $TUFPI_TEST_POSTGRES_URL)",
     )

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import machine, postgres_database, run_tufpi
+from common import default_postgres_url, machine, postgres_database, run_tufpi
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 
 from tufpi.db.models import Target, TargetChange
@@ -40,7 +40,6 @@ from tufpi.trust import layout
 BINS = 16384
 GOAL_RSS = 1024**3  # the signer's resident memory under 1 GiB with a million targets
 CHUNK = 10_000
-ADMIN_URL_ENVS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
 # "signer: published snapshot 3 (timestamp 3): 16384 bins, 50000 changes"
 PUBLISHED = re.compile(r"published snapshot (\d+) \(timestamp \d+\): (\d+) bins, (\d+) changes")
 
@@ -276,7 +275,7 @@ def parse_common(parser: argparse.ArgumentParser) -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
     parser.add_argument(
         "--postgres-url",
-        default=next(filter(None, map(os.environ.get, ADMIN_URL_ENVS)), None),
+        default=default_postgres_url(),
         help="a PostgreSQL URL whose server the throwaway databases are created on (implies "
         "--postgres; default: $TUFPI_BENCH_POSTGRES_URL, else $TUFPI_TEST_POSTGRES_URL)",
     )

@@ -33,7 +33,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import httpx
-from common import postgres_database
+from common import default_postgres_url, postgres_database
 from loadgen import LOCALHOST, Result, Target, measure
 from simple_data import BIG, Dist, load_tufpi, make_dataset, pending_changes, write_directory
 
@@ -335,8 +335,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--files", type=int, help="files of big-project (default 1000)")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("TUFPI_BENCH_POSTGRES_URL")
-        or os.environ.get("TUFPI_TEST_POSTGRES_URL"),
+        default=default_postgres_url(),
         help="admin URL of a PostgreSQL server; a scratch database is created and dropped "
         "(env TUFPI_BENCH_POSTGRES_URL or TUFPI_TEST_POSTGRES_URL; omitted: SQLite only)",
     )

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, postgres_database, run_tufpi
+from common import default_postgres_url, machine, postgres_database, run_tufpi
 
 HERE = Path(__file__).resolve().parent
 WARMUP = 200
@@ -97,8 +97,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another source tree, measured alternately")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("TUFPI_BENCH_POSTGRES_URL")
-        or os.environ.get("TUFPI_TEST_POSTGRES_URL"),
+        default=default_postgres_url(),
         help="a PostgreSQL server for throwaway databases (default: $TUFPI_BENCH_POSTGRES_URL, "
         "else $TUFPI_TEST_POSTGRES_URL; without one, SQLite only)",
     )

@@ -1,5 +1,6 @@
 """What the database benchmarks share: running the tufpi CLI, throwaway PostgreSQL
-databases, and a description of the machine a run was made on."""
+databases (and where to find the server), and a description of the machine a run was made
+on."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 import tufpi
+
+# Where a benchmark finds a PostgreSQL server when no --postgres-url is given, in order.
+ADMIN_URL_ENVS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
+
+
+def default_postgres_url() -> str | None:
+    """The admin URL from ``$TUFPI_BENCH_POSTGRES_URL``, else ``$TUFPI_TEST_POSTGRES_URL``."""
+    return next(filter(None, map(os.environ.get, ADMIN_URL_ENVS)), None)
 
 
 def run_tufpi(env: dict[str, str], *args: str) -> str:
