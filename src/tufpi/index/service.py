@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Owner, Project, Release, Target
 from tufpi.index import pages
 from tufpi.index.accounts import Identity
@@ -25,6 +26,7 @@ from tufpi.index.records import (
     FileInfo,
     ReleaseInfo,
     add_file,
+    bump_serial,
     metadata_key,
     new_project,
     release_for,
@@ -53,7 +55,7 @@ def _lock_name(session: Session, normalized: str) -> None:
     serialises them; the second then finds, and locks, the first one's row. (SQLite needs
     nothing: BEGIN IMMEDIATE already serialises writers.)
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
             {"space": _PROJECT_LOCKS, "name": normalized},
@@ -193,7 +195,7 @@ class IndexService:
             release = self._find_release(session, row, version)
             release.yanked = yanked
             release.yanked_reason = reason if yanked else None
-            row.serial += 1
+            bump_serial(session, row)
             pages.store_pages(session, self.storage, row, actor, self.clock())
 
     @staticmethod
@@ -248,7 +250,7 @@ class IndexService:
                 session.flush()
                 session.delete(row)
             else:
-                row.serial += 1
+                bump_serial(session, row)
                 pages.store_pages(session, self.storage, row, actor, now)
         for _name, key, sha256 in removed:
             for alias in (key, metadata_key(key), layout.consistent_path(key, sha256)):

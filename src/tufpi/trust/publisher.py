@@ -10,15 +10,17 @@ the same content) by the next batch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
+from tufpi.db.dialect import dialect_of
 from tufpi.db.models import RoleState, TargetChange
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
@@ -108,11 +110,8 @@ class Publisher:
             return self.recover(keep_listed=True)
         now = self.clock()
         expires = self.policy.online_expires(now)
-        # One read transaction: the pending set and the bins' rows are one consistent view
-        # (SQLite's WAL read transactions are snapshots; PostgreSQL needs REPEATABLE READ).
-        with self.sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        # One read transaction: the pending set and the bins' rows are one consistent view.
+        with self._one_view() as session:
             changed_bins = self._pending_bins(session)
             offline = self._imported_offline_roles(session)
             plan = make_plan(
@@ -137,6 +136,15 @@ class Publisher:
         self._record(snapshot, timestamp, bin_versions, change_ids, now)
         self.checkpoint("commit")
         return self._result(len(bin_versions), len(change_ids), published=True)
+
+    @contextlib.contextmanager
+    def _one_view(self) -> Iterator[Session]:
+        """A read transaction whose queries all see one snapshot of the database (SQLite's
+        WAL read transactions are snapshots; PostgreSQL needs REPEATABLE READ)."""
+        with self.sessions() as session:
+            if dialect_of(session) == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
 
     def _result(self, bins: int, changes: int, published: bool) -> PublishResult:
         assert self._snapshot is not None
@@ -328,9 +336,7 @@ class Publisher:
         assert self._timestamp is not None
         now = self.clock()
         expires = self.policy.online_expires(now)
-        with self.sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        with self._one_view() as session:
             offline = {
                 name: state.role_version(session, name) or 1
                 for name in (Targets.type, roles.BINS_ROLE)
