@@ -13,6 +13,7 @@ printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -77,15 +78,11 @@ def measure(tree: Path, backend: str, admin_url: str | None, uploads: int) -> di
     """One worker process running ``tree``'s code on a fresh database of ``backend``."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     command = [sys.executable, str(HERE / "bench_upload.py"), "--worker", "--uploads", str(uploads)]
-    if backend == "sqlite":
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            assert admin_url is not None
+            command += ["--database-url", stack.enter_context(postgres_database(admin_url))]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    else:
-        assert admin_url is not None
-        with postgres_database(admin_url) as url:
-            command += ["--database-url", url]
-            out = subprocess.run(
-                command, env=env, capture_output=True, text=True, check=True
-            ).stdout
     figures: dict[str, float] = json.loads(out.splitlines()[-1])
     return figures
 
