@@ -13,8 +13,11 @@ from tests.support.server import free_port, wait_until_serving
 
 
 @contextlib.contextmanager
-def proxy(index_url: str, cache_dir: Path, *trust: str, log: Path | None = None) -> Iterator[str]:
-    """A running ``tufpi proxy`` for ``index_url``; yields its simple URL."""
+def proxy(
+    index_url: str, cache_dir: Path, *trust: str, log: Path | None = None, **env: str
+) -> Iterator[str]:
+    """A running ``tufpi proxy`` for ``index_url``; yields its simple URL. ``env``: more
+    environment variables (``TUFPI_INDEX_TOKEN``)."""
     port = free_port()
     cache_dir.mkdir(parents=True, exist_ok=True)
     out = (log or cache_dir / "proxy.log").open("ab")
@@ -34,7 +37,7 @@ def proxy(index_url: str, cache_dir: Path, *trust: str, log: Path | None = None)
             "--refresh-interval",
             "0.5",
         ],
-        env=clean_env(),
+        env=clean_env(**env),
         stdout=out,
         stderr=subprocess.STDOUT,
     )

@@ -15,8 +15,16 @@ import click
 import httpx
 
 from tufpi.client import running
+from tufpi.client.credentials import (
+    TOKEN_ENV,
+    CredentialsError,
+    IndexAddress,
+    Redactor,
+    parse_index_url,
+)
 from tufpi.client.refusals import Refusal
-from tufpi.client.verified_index import VerifiedIndex
+from tufpi.client.running import forget_credentialed_cache
+from tufpi.client.verified_index import ClientBounds, VerifiedIndex
 
 
 def _default_cache() -> Path:
@@ -29,7 +37,9 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--index",
             "index_url",
-            help="The tufpi index root URL (default: [tool.tufpi] index in ./pyproject.toml).",
+            help="The tufpi index root URL (default: [tool.tufpi] index in ./pyproject.toml). "
+            f"A private index's token: in {TOKEN_ENV} (or https://__token__:TOKEN@host/, "
+            "which other local users can read in the process list).",
         ),
         click.option(
             "--root",
@@ -104,29 +114,52 @@ class TrustArgs:
     download_timeout: float
     allow_unpublished: bool
 
-    def open(self, client: httpx.Client) -> VerifiedIndex:
-        """The verified index these options name; a clean CLI error when it is refused."""
-        if self.root_file is not None and self.root_sha256 is not None:
-            raise click.UsageError("give --root or --root-sha256, not both")
+    def address(self) -> IndexAddress:
+        """The index URL without credentials, and the credentials apart: from the URL's
+        userinfo or ``TUFPI_INDEX_TOKEN``. Never from pyproject.toml, which is shared."""
         pinned = project_trust(Path.cwd())
         index_url = self.index_url or pinned.get("index")
         if index_url is None:
             raise click.UsageError("give --index (or [tool.tufpi] index in pyproject.toml)")
+        try:
+            address = parse_index_url(index_url, os.environ.get(TOKEN_ENV) or None)
+        except CredentialsError as e:
+            raise click.UsageError(str(e)) from e
+        if self.index_url is None and "@" in index_url:
+            raise click.UsageError(
+                f"pyproject.toml's [tool.tufpi] index holds credentials: give the token in "
+                f"{TOKEN_ENV} instead"
+            )
+        forget_credentialed_cache(self.cache_dir, index_url)
+        return address
+
+    def open(self, address: IndexAddress, client: httpx.Client) -> VerifiedIndex:
+        """The verified index at ``address``; a clean CLI error when it is refused.
+        ``client`` carries the credentials (``address.auth``)."""
+        if self.root_file is not None and self.root_sha256 is not None:
+            raise click.UsageError("give --root or --root-sha256, not both")
         root_sha256 = self.root_sha256
         if self.root_file is None and root_sha256 is None:
-            root_sha256 = pinned.get("root-sha256")
+            root_sha256 = project_trust(Path.cwd()).get("root-sha256")
+        bounds = ClientBounds(download_timeout=self.download_timeout)
         try:
             return running.open_index(
-                index_url,
+                address,
                 self.cache_dir,
                 self.root_file,
                 root_sha256,
                 self.refresh_interval,
                 client,
-                self.download_timeout,
+                bounds,
             )
         except Refusal as e:
-            raise click.ClickException(f"refused: {e.message}") from e
+            scrubbed = Redactor(address.secrets).scrub(e.message)
+            raise click.ClickException(f"refused: {scrubbed}") from None
+
+
+def _connect(address: IndexAddress) -> httpx.Client:
+    """The one HTTP client of a command: the credentials ride in it, not in any URL."""
+    return httpx.Client(auth=address.auth, follow_redirects=False)
 
 
 @click.command()
@@ -139,9 +172,11 @@ def proxy(listen: str, **trust: Any) -> None:
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = TrustArgs(**trust)
+    address = args.address()
+    Redactor(address.secrets).install()
     host, _, port = listen.rpartition(":")
-    with httpx.Client(follow_redirects=False) as client:
-        index = args.open(client)
+    with _connect(address) as client:
+        index = args.open(address, client)
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
         running.serve(index, client, host or "127.0.0.1", int(port), args.allow_unpublished)
 
@@ -157,7 +192,9 @@ def install(installer: str, installer_args: tuple[str, ...], **trust: Any) -> No
     """
     logging.basicConfig(level=logging.WARNING, format="tufpi: %(message)s")
     args = TrustArgs(**trust)
-    with httpx.Client(follow_redirects=False) as client:
-        index = args.open(client)
+    address = args.address()
+    Redactor(address.secrets).install()
+    with _connect(address) as client:
+        index = args.open(address, client)
         code = running.install(index, client, installer, installer_args, args.allow_unpublished)
     sys.exit(code)

@@ -1,9 +1,16 @@
-"""``tufpi-conformance-client``: the TUF client conformance CLI, on the proxy's wiring.
+"""``tufpi-conformance-client``: the TUF client conformance CLI, on the proxy's own client.
 
     tufpi-conformance-client --metadata-dir D init TRUSTED_ROOT
     tufpi-conformance-client --metadata-dir D --metadata-url U refresh
     tufpi-conformance-client --metadata-dir D --metadata-url U --target-name P [...]
         --target-base-url T --target-dir TD download
+
+Protocol: theupdateframework/tuf-conformance, CLIENT-CLI.md. Every command goes through
+``VerifiedIndex`` with the bounds ``tufpi proxy`` uses (``ClientBounds``: the fetcher's
+read timeout and per-file deadline, ngclient's size caps), the same credential handling
+(userinfo in a URL becomes an Authorization header, never part of a URL or a message) and
+the same refusals; so what a conformance suite tests is the product's client.
+``--download-timeout`` (not part of the protocol) is the proxy's option of that name.
 
 Exit code 0 on success, 1 on any failure.
 """
@@ -17,65 +24,93 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-from tuf.api import exceptions
 
-from tufpi.client.fetcher import BoundedFetcher
-from tufpi.client.verified_index import make_updater
+from tufpi.client.credentials import IndexAddress, Redactor, parse_index_url
+from tufpi.client.refusals import Refusal
+from tufpi.client.verified_index import ClientBounds, Location, VerifiedIndex
+
+Auth = httpx.BasicAuth | None
 
 
 def _parser() -> argparse.ArgumentParser:
+    defaults = ClientBounds()
     parser = argparse.ArgumentParser(prog="tufpi-conformance-client")
     parser.add_argument("--metadata-dir", type=Path, required=True)
     parser.add_argument("--metadata-url")
     parser.add_argument("--target-name", action="append", default=[])
     parser.add_argument("--target-base-url")
     parser.add_argument("--target-dir", type=Path)
+    parser.add_argument("--download-timeout", type=float, default=defaults.download_timeout)
     parser.add_argument("command", choices=["init", "refresh", "download"])
     parser.add_argument("trusted_root", nargs="?", type=Path)
     return parser
 
 
 def _init(metadata_dir: Path, trusted_root: Path | None) -> None:
+    # The protocol: copy the root, no request to the repository.
     if trusted_root is None:
         raise ValueError("init needs TRUSTED_ROOT")
     metadata_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(trusted_root, metadata_dir / "root.json")
 
 
-def _download(args: argparse.Namespace, fetcher: BoundedFetcher) -> None:
-    if not args.target_name or args.target_base_url is None or args.target_dir is None:
+def _address(url: str | None, what: str) -> IndexAddress:
+    if url is None:
+        raise ValueError(f"{what} is required for this command")
+    return parse_index_url(url)
+
+
+def _locate(args: argparse.Namespace) -> tuple[Location, list[IndexAddress]]:
+    """Where the command reads and keeps metadata and targets, with credentials split off
+    the URLs (the addresses they came from)."""
+    metadata = _address(args.metadata_url, "--metadata-url")
+    if args.command == "refresh":
+        return Location(metadata.url, args.metadata_dir), [metadata]
+    if not args.target_name or args.target_dir is None:
         raise ValueError("download needs --target-name, --target-base-url and --target-dir")
-    args.target_dir.mkdir(parents=True, exist_ok=True)
-    updater = make_updater(
-        args.metadata_dir, args.metadata_url, args.target_dir, args.target_base_url, fetcher
-    )
-    updater.refresh()
-    for name in args.target_name:
-        info = updater.get_targetinfo(name)
-        if info is None:
-            raise ValueError(f"{name}: not listed in the signed metadata")
-        if updater.find_cached_target(info) is None:
-            updater.download_target(info)
+    target = _address(args.target_base_url, "--target-base-url")
+    return Location(metadata.url, args.metadata_dir, target.url, args.target_dir), [
+        metadata,
+        target,
+    ]
+
+
+def _refresh_or_download(args: argparse.Namespace, location: Location, auth: Auth) -> None:
+    bounds = ClientBounds(download_timeout=args.download_timeout)
+    with httpx.Client(auth=auth, follow_redirects=False) as client:
+        # One refresh per process: a command is one client run.
+        index = VerifiedIndex(location, None, client, bounds, refresh_interval=float("inf"))
+        if args.command == "refresh":
+            index.refresh()
+            return
+        for name in args.target_name:  # in order, stopping at the first failure
+            index.target(name)
 
 
 def run(argv: Sequence[str]) -> int:
+    """Run one conformance command; its exit code."""
     args = _parser().parse_args(argv)
+    redactor = Redactor()
     try:
         if args.command == "init":
             _init(args.metadata_dir, args.trusted_root)
             return 0
-        if args.metadata_url is None:
-            raise ValueError(f"{args.command} needs --metadata-url")
-        with httpx.Client() as client:
-            fetcher = BoundedFetcher(client)
-            if args.command == "refresh":
-                make_updater(args.metadata_dir, args.metadata_url, None, None, fetcher).refresh()
-            else:
-                _download(args, fetcher)
-    except (exceptions.RepositoryError, exceptions.DownloadError, ValueError, OSError) as e:
-        print(f"tufpi-conformance-client: {type(e).__name__}: {e}", file=sys.stderr)
+        location, addresses = _locate(args)
+        redactor = Redactor(s for a in addresses for s in a.secrets)
+        auth = next((a.auth for a in addresses if a.auth is not None), None)
+        _refresh_or_download(args, location, auth)
+    except Refusal as e:
+        cause = e.__cause__ if e.__cause__ is not None else e
+        _report(redactor, f"{type(cause).__name__}: {e.message}")
+        return 1
+    except (ValueError, OSError) as e:  # CredentialsError is a ValueError
+        _report(redactor, f"{type(e).__name__}: {e}")
         return 1
     return 0
+
+
+def _report(redactor: Redactor, message: str) -> None:
+    print(f"tufpi-conformance-client: {redactor.scrub(message)}", file=sys.stderr)
 
 
 def main() -> None:

@@ -12,13 +12,21 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import uvicorn
 
+from tufpi.client.credentials import TOKEN_ENV, IndexAddress
 from tufpi.client.proxy import create_proxy_app
 from tufpi.client.refusals import Refusal
-from tufpi.client.verified_index import VerifiedIndex, cache_dir_for, fetch_first_root
+from tufpi.client.verified_index import (
+    ClientBounds,
+    Location,
+    VerifiedIndex,
+    cache_dir_for,
+    fetch_first_root,
+)
 from tufpi.web.server import ReasonH11Protocol
 
 # Settings that could make an installer read from another index, unverified.
@@ -26,35 +34,44 @@ _INDEX_ENV_PREFIXES = ("PIP_", "UV_")
 
 
 def open_index(
-    index_url: str,
+    address: IndexAddress,
     cache_root: Path,
     root_file: Path | None,
     root_sha256: str | None,
     refresh_interval: float,
     client: httpx.Client,
-    download_timeout: float = 60.0,
+    bounds: ClientBounds | None = None,
 ) -> VerifiedIndex:
-    """Trust for ``index_url``: a root file, a pinned root fingerprint, or the cached root.
+    """Trust for the index at ``address``: a root file, a pinned root fingerprint, or the
+    cached root. ``client`` carries ``address.auth``; ``address.url`` has no credentials.
 
     Raises:
         Refusal: no usable root, or the index fails verification at once.
     """
-    index_url = index_url.rstrip("/") + "/"
     root: bytes | None = None
     if root_file is not None:
         root = root_file.read_bytes()
     elif root_sha256 is not None:
-        root = fetch_first_root(client, index_url, root_sha256)
+        root = fetch_first_root(client, address.url, root_sha256)
     index = VerifiedIndex(
-        index_url,
-        cache_dir_for(cache_root, index_url),
+        Location.of_index(address.url, cache_dir_for(cache_root, address)),
         root,
         client,
+        bounds,
         refresh_interval,
-        download_timeout=download_timeout,
     )
     index.refresh()
     return index
+
+
+def forget_credentialed_cache(cache_root: Path, raw_index_url: str) -> None:
+    """Remove the cache directory that earlier versions made for an index URL with
+    credentials: its name held the token (the cache is now named for the URL without)."""
+    if "@" not in raw_index_url:
+        return
+    legacy = cache_root / quote(raw_index_url.strip().rstrip("/"), safe="")
+    if legacy.is_dir() and legacy.parent == cache_root:
+        shutil.rmtree(legacy, ignore_errors=True)
 
 
 def _server(
@@ -66,6 +83,8 @@ def _server(
         port=port,
         http=ReasonH11Protocol,
         log_level="warning",
+        # uvicorn's records go to the root logger, whose handlers scrub secrets (Redactor).
+        log_config=None,
         lifespan="off",
     )
     return uvicorn.Server(config)
@@ -116,8 +135,14 @@ def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> l
 
 
 def installer_env() -> dict[str, str]:
-    """This environment without PIP_*/UV_* settings (extra indexes, find-links...)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_INDEX_ENV_PREFIXES)}
+    """This environment without PIP_*/UV_* settings (extra indexes, find-links...), and
+    without the index token: the installer talks only to the proxy, and the build backends
+    it runs for sdists are code from the index."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_INDEX_ENV_PREFIXES) and k != TOKEN_ENV
+    }
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
 

@@ -8,6 +8,7 @@ Metadata and verified targets are cached on disk; the metadata is refreshed at m
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,37 +22,81 @@ from urllib.parse import quote
 import httpx
 from tuf.api import exceptions
 from tuf.api.metadata import TargetFile
-from tuf.ngclient import Updater
+from tuf.ngclient import Updater, UpdaterConfig
 
+import tufpi
+from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import BoundedFetcher
 from tufpi.client.refusals import NotListed, Refusal, explain
 
 log = logging.getLogger("tufpi.client")
 
 
-def cache_dir_for(cache_root: Path, index_url: str) -> Path:
-    """One cache directory per index URL."""
-    return cache_root / quote(index_url.rstrip("/"), safe="")
+def cache_dir_for(cache_root: Path, address: IndexAddress) -> Path:
+    """One cache directory per index, named for its URL *without credentials*.
+
+    Every token of an index reads the same signed metadata and files, verified before they
+    are cached, so two credentials for one URL share one cache: the credential is no part of
+    the key, not even hashed (a hash would only give the token a stable identifier on disk).
+    """
+    return cache_root / quote(address.url.rstrip("/"), safe="")
 
 
-def make_updater(
-    metadata_dir: Path,
-    metadata_url: str,
-    target_dir: Path | None,
-    target_base_url: str | None,
-    fetcher: BoundedFetcher,
-) -> Updater:
-    """The one way tufpi builds an ngclient Updater (the proxy and the conformance client).
+@dataclasses.dataclass(frozen=True)
+class ClientBounds:
+    """How long and how much tufpi's client reads, wherever it runs (the proxy, ``tufpi
+    install``, ``tufpi-conformance-client``).
 
-    The trusted root is ``root.json`` in ``metadata_dir``; verified targets are stored in
-    ``target_dir`` under ngclient's default name (the URL-quoted target path).
+    ``download_timeout`` is the total for one metadata file or target (slow retrieval),
+    ``read_timeout`` the most a read may wait for data (capped by ``download_timeout``);
+    ``config`` holds ngclient's size caps (endless data), root-rotation and delegation
+    bounds, and tufpi's user agent.
+    """
+
+    download_timeout: float = 60.0
+    read_timeout: float = 10.0
+    config: UpdaterConfig = dataclasses.field(
+        default_factory=lambda: UpdaterConfig(app_user_agent=f"tufpi/{tufpi.__version__}")
+    )
+
+    def fetcher(self, client: httpx.Client) -> BoundedFetcher:
+        """The fetcher every download goes through."""
+        return BoundedFetcher(
+            client,
+            read_timeout=min(self.read_timeout, self.download_timeout),
+            total_timeout=self.download_timeout,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """Where the metadata and targets come from, and where verified copies are kept."""
+
+    metadata_url: str
+    metadata_dir: Path
+    target_base_url: str | None = None
+    target_dir: Path | None = None
+
+    @classmethod
+    def of_index(cls, index_url: str, cache_dir: Path) -> Location:
+        """A tufpi index: metadata under ``/tuf/``, targets from its root URL."""
+        base = index_url.rstrip("/") + "/"
+        return cls(base + "tuf/", cache_dir / "metadata", base, cache_dir / "targets")
+
+
+def make_updater(location: Location, fetcher: BoundedFetcher, config: UpdaterConfig) -> Updater:
+    """The one way tufpi builds an ngclient Updater.
+
+    The trusted root is ``root.json`` in the metadata directory; verified targets are stored
+    in the target directory under ngclient's default name (the URL-quoted target path).
     """
     return Updater(
-        metadata_dir=str(metadata_dir),
-        metadata_base_url=metadata_url,
-        target_base_url=target_base_url,
-        target_dir=str(target_dir) if target_dir is not None else None,
+        metadata_dir=str(location.metadata_dir),
+        metadata_base_url=location.metadata_url,
+        target_base_url=location.target_base_url,
+        target_dir=str(location.target_dir) if location.target_dir is not None else None,
         fetcher=fetcher,
+        config=config,
         bootstrap=None,
     )
 
@@ -78,32 +123,37 @@ def fetch_first_root(client: httpx.Client, index_url: str, sha256: str) -> bytes
 
 
 class VerifiedIndex:
-    """Verified pages and files of one index."""
+    """Verified pages and files of one index (or, for the conformance client, of any TUF
+    repository: ``location`` says where)."""
 
     def __init__(
         self,
-        index_url: str,
-        cache_dir: Path,
+        location: Location,
         root: bytes | None,
         client: httpx.Client,
+        bounds: ClientBounds | None = None,
         refresh_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        download_timeout: float = 60.0,
     ) -> None:
         """``root`` bootstraps trust the first time; later the cached, walked-forward root is
-        used. Raises Refusal when there is neither."""
-        self.index_url = index_url.rstrip("/") + "/"
-        self.metadata_dir = cache_dir / "metadata"
-        self.target_dir = cache_dir / "targets"
+        used. ``client`` carries the index's credentials, if any (never in a URL).
+
+        Raises:
+            Refusal: no trusted root, neither given nor cached.
+        """
+        self.location = location
+        self.index_url = location.target_base_url or location.metadata_url
+        self.metadata_dir = location.metadata_dir
+        self.target_dir = location.target_dir
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
-        self.target_dir.mkdir(parents=True, exist_ok=True)
+        if self.target_dir is not None:
+            self.target_dir.mkdir(parents=True, exist_ok=True)
         if root is not None and not (self.metadata_dir / "root.json").exists():
             (self.metadata_dir / "root.json").write_bytes(root)
         if not (self.metadata_dir / "root.json").exists():
-            raise Refusal("no trusted root: give --root FILE or --root-sha256 HEX")
-        self.fetcher = BoundedFetcher(
-            client, read_timeout=min(10.0, download_timeout), total_timeout=download_timeout
-        )
+            raise Refusal(f"no trusted root in {self.metadata_dir}: give --root or --root-sha256")
+        self.bounds = bounds or ClientBounds()
+        self.fetcher = self.bounds.fetcher(client)
         self.refresh_interval = refresh_interval
         self.clock = clock
         self._lock = threading.RLock()
@@ -114,13 +164,7 @@ class VerifiedIndex:
     def _fresh_updater(self) -> Updater:
         """An updater refreshed within the interval (a new one past it)."""
         if self._updater is None or self.clock() - self._refreshed >= self.refresh_interval:
-            updater = make_updater(
-                self.metadata_dir,
-                self.index_url + "tuf/",
-                self.target_dir,
-                self.index_url,
-                self.fetcher,
-            )
+            updater = make_updater(self.location, self.fetcher, self.bounds.config)
             try:
                 updater.refresh()
             except (exceptions.RepositoryError, exceptions.DownloadError) as e:
