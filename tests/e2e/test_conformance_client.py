@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.support import clients
+from tests.support import clients, mirror
 from tests.support.clients import clean_env
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
@@ -149,3 +150,58 @@ def test_download_refuses_a_tampered_target(
         stored.write_bytes(original)
     assert result.returncode == 1
     assert "LengthOrHashMismatchError" in result.stderr
+
+
+def test_the_proxys_bounds_apply_slow_retrieval(
+    tmp_path: Path,
+    index_server: IndexServer,
+    published: dict,  # type: ignore[type-arg]
+) -> None:
+    """A target trickled a byte every 0.1 s: refused at ``--download-timeout`` with the
+    proxy's words, because the command runs on the proxy's VerifiedIndex and ClientBounds.
+    (The wrapper this replaced built its own fetcher with fixed bounds: it had no such
+    option, and would have read for 60 s.)"""
+    metadata = _init(tmp_path, published["root"])
+    with mirror.running(index_server.url) as tampering:
+        tampering.trickle_file(published["wheel"].name, interval=0.1)
+        started = time.monotonic()
+        result = conformance(
+            "--metadata-dir",
+            str(metadata),
+            "--metadata-url",
+            tampering.url + "tuf/",
+            "--target-base-url",
+            tampering.url,
+            "--target-dir",
+            str(tmp_path / "targets"),
+            "--target-name",
+            published["path"],
+            "--download-timeout",
+            "2",
+            "download",
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "SlowRetrievalError: download too slow (slow retrieval)" in result.stderr
+    assert "took longer than 2 s" in result.stderr
+    assert elapsed < 30
+
+
+def test_the_proxys_bounds_apply_endless_metadata(
+    tmp_path: Path,
+    index_server: IndexServer,
+    published: dict,  # type: ignore[type-arg]
+) -> None:
+    """A timestamp without end: refused at the proxy's size cap for it, in the proxy's words."""
+    metadata = _init(tmp_path, published["root"])
+    with mirror.running(index_server.url) as tampering:
+        tampering.endless_metadata("timestamp.json")
+        result = conformance(
+            "--metadata-dir", str(metadata), "--metadata-url", tampering.url + "tuf/", "refresh"
+        )
+    assert result.returncode == 1
+    assert (
+        "more data than the signed metadata allows (endless data): refreshing the signed "
+        "metadata" in result.stderr
+    )
+    assert not (metadata / "timestamp.json").exists()

@@ -75,11 +75,17 @@ def _locate(args: argparse.Namespace) -> tuple[Location, list[IndexAddress]]:
     ]
 
 
+def open_index(location: Location, client: httpx.Client, download_timeout: float) -> VerifiedIndex:
+    """The repository as the proxy sees an index: a ``VerifiedIndex`` with the proxy's
+    bounds, trusting the ``root.json`` that ``init`` stored. One refresh per process: a
+    command is one client run."""
+    bounds = ClientBounds(download_timeout=download_timeout)
+    return VerifiedIndex(location, None, client, bounds, refresh_interval=float("inf"))
+
+
 def _refresh_or_download(args: argparse.Namespace, location: Location, auth: Auth) -> None:
-    bounds = ClientBounds(download_timeout=args.download_timeout)
     with httpx.Client(auth=auth, follow_redirects=False) as client:
-        # One refresh per process: a command is one client run.
-        index = VerifiedIndex(location, None, client, bounds, refresh_interval=float("inf"))
+        index = open_index(location, client, args.download_timeout)
         if args.command == "refresh":
             index.refresh()
             return
