@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import httpx
 
-from tufpi.client.credentials import IndexAddress, Redactor, parse_index_url
+from tufpi.client.credentials import IndexAddress, OriginAuth, Redactor, parse_index_url
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import ClientBounds, Location, VerifiedIndex
-
-Auth = httpx.BasicAuth | None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,7 +81,9 @@ def open_index(location: Location, client: httpx.Client, download_timeout: float
     return VerifiedIndex(location, None, client, bounds, refresh_interval=float("inf"))
 
 
-def _refresh_or_download(args: argparse.Namespace, location: Location, auth: Auth) -> None:
+def _refresh_or_download(
+    args: argparse.Namespace, location: Location, auth: httpx.Auth | None
+) -> None:
     with httpx.Client(auth=auth, follow_redirects=False) as client:
         index = open_index(location, client, args.download_timeout)
         if args.command == "refresh":
@@ -103,7 +103,7 @@ def run(argv: Sequence[str]) -> int:
             return 0
         location, addresses = _locate(args)
         redactor = Redactor(s for a in addresses for s in a.secrets)
-        auth = next((a.auth for a in addresses if a.auth is not None), None)
+        auth = _auth(addresses)
         _refresh_or_download(args, location, auth)
     except Refusal as e:
         cause = e.__cause__ if e.__cause__ is not None else e
@@ -113,6 +113,26 @@ def run(argv: Sequence[str]) -> int:
         _report(redactor, f"{type(e).__name__}: {e}")
         return 1
     return 0
+
+
+class _Auths(httpx.Auth):
+    """Each URL's credentials, each sent only to its own origin."""
+
+    def __init__(self, auths: list[OriginAuth]) -> None:
+        self.auths = auths
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        match = next((a for a in self.auths if a.origin == origin), None)
+        if match is None:
+            yield request
+        else:
+            yield from match.auth_flow(request)
+
+
+def _auth(addresses: list[IndexAddress]) -> httpx.Auth | None:
+    auths = [a.auth for a in addresses if a.auth is not None]
+    return _Auths(auths) if auths else None
 
 
 def _report(redactor: Redactor, message: str) -> None:

@@ -17,7 +17,7 @@ import base64
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
@@ -42,11 +42,13 @@ class IndexAddress:
     password: str | None = dataclasses.field(default=None, repr=False)
 
     @property
-    def auth(self) -> httpx.BasicAuth | None:
-        """What httpx sends as ``Authorization: Basic``; None for a public index."""
+    def auth(self) -> OriginAuth | None:
+        """What httpx sends as ``Authorization: Basic``, to this index's origin only; None
+        for a public index."""
         if self.password is None:
             return None
-        return httpx.BasicAuth(self.username or TOKEN_USERNAME, self.password)
+        basic = httpx.BasicAuth(self.username or TOKEN_USERNAME, self.password)
+        return OriginAuth(httpx.URL(self.url), basic)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -55,6 +57,22 @@ class IndexAddress:
             return ()
         basic = f"{self.username or TOKEN_USERNAME}:{self.password}".encode()
         return (self.password, base64.b64encode(basic).decode())
+
+
+class OriginAuth(httpx.Auth):
+    """Credentials sent only to one origin (scheme, host, port): never to another host a
+    URL of the client might name."""
+
+    def __init__(self, origin: httpx.URL, auth: httpx.BasicAuth) -> None:
+        self.origin = (origin.scheme, origin.host, origin.port)
+        self.basic = auth
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the header when the request goes to the origin; send the request."""
+        if (request.url.scheme, request.url.host, request.url.port) == self.origin:
+            yield from self.basic.auth_flow(request)
+        else:
+            yield request
 
 
 def parse_index_url(url: str, token: str | None = None) -> IndexAddress:

@@ -105,3 +105,13 @@ def test_the_conformance_client_gets_the_proxys_bounds(tmp_path: Path) -> None:
     with httpx.Client() as client:
         short = ClientBounds(download_timeout=2).fetcher(client)
     assert (short.read_timeout, short.total_timeout) == (2, 2)
+
+
+def test_credentials_go_to_the_index_origin_only() -> None:
+    auth = parse_index_url(f"https://__token__:{TOKEN}@pypi.example.org/").auth
+    assert auth is not None
+    own = next(auth.auth_flow(httpx.Request("GET", "https://pypi.example.org/tuf/1.root.json")))
+    assert own.headers["authorization"].startswith("Basic ")
+    for elsewhere in ("https://cdn.example.org/x", "http://pypi.example.org/x"):
+        other = next(auth.auth_flow(httpx.Request("GET", elsewhere)))
+        assert "authorization" not in other.headers
