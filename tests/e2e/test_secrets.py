@@ -9,7 +9,8 @@ http://__token__:tufpi-...@127.0.0.1:PORT/tuf/timestamp.json``), it reached refu
 directory was named for the quoted URL, ``http%3A%2F%2F__token__%3Atufpi-...%40127.0.0.1...``.
 Now the credentials are split off the URL at once and ride only in httpx's Authorization
 header; the cache directory is named for the URL without them
-(``test_the_cache_is_named_for_the_url_without_credentials`` pins that down).
+(``test_the_cache_is_named_for_the_url_without_credentials`` pins that down). ``tufpi
+import`` from a URL with credentials printed it too (``import of http://__token__:...``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import json
+import re
 import secrets
 import subprocess
 import sys
@@ -165,6 +168,16 @@ def _installs(
     assert "401" in refused.stderr
 
 
+def _import(server: IndexServer, paths: Paths, token: str, outputs: Outputs) -> None:
+    """``tufpi import`` reading the private index's simple API, the token in its URL (here
+    the index itself: everything is already there, and skipped by its sha256)."""
+    source = _with_credentials(server.url, token) + "simple/"
+    report = paths.logs / "import-report.json"
+    result = server.cli("import", "--no-publish", "--report", str(report), source)
+    outputs.add("tufpi import", result)
+    assert json.loads(report.read_text())["source"] == server.url + "simple/"
+
+
 def _conformance(server: IndexServer, paths: Paths, used: dict[str, str], outputs: Outputs) -> None:
     """The conformance client, given credentials in its metadata URL."""
     root = server.data_dir / "files" / "tuf" / "1.root.json"
@@ -180,6 +193,12 @@ def _conformance(server: IndexServer, paths: Paths, used: dict[str, str], output
         refresh = clients.run(command)
         outputs.add(f"conformance refresh{name}", refresh)
         assert refresh.returncode == expected, refresh.stderr
+
+
+def _unwrapped(output: str) -> str:
+    """``output`` and, after it, the same without whitespace and box-drawing characters: a
+    URL that rich wrapped inside a table cell is whole again."""
+    return output + "\n" + re.sub(r"[\s\u2500-\u257f]", "", output)
 
 
 def _paths_and_files(*roots: Path) -> tuple[list[str], dict[str, bytes]]:
@@ -207,7 +226,8 @@ def test_no_token_in_any_output_path_or_file(own_database_url: str | None, tmp_p
         _proxies(server, paths, trust, used["token"], outputs)
         _installs(server, paths, trust, used, outputs)
         _conformance(server, paths, used, outputs)
-    for log in (data / "serve.log", *paths.logs.iterdir()):
+        _import(server, paths, used["token"], outputs)
+    for log in (data / "serve.log", *paths.logs.glob("*.log")):
         outputs.texts[log.name] = log.read_text()
 
     # What was searched holds what it should: the refused reads and uploads, each request
@@ -224,7 +244,7 @@ def test_no_token_in_any_output_path_or_file(own_database_url: str | None, tmp_p
         for secret, token in used.items()
         for form, text in _forms(token).items()
         for where in (
-            *(name for name, output in outputs.texts.items() if text in output),
+            *(name for name, output in outputs.texts.items() if text in _unwrapped(output)),
             *(name for name in names if text in name),
             *(path for path, content in files.items() if text.encode() in content),
         )

@@ -30,7 +30,14 @@ from tufpi.importer.pipeline import Batch, Read, Reader
 from tufpi.importer.plan import Ready
 from tufpi.importer.publish import SignerActive, pending_changes, publish_all, signer_lock
 from tufpi.importer.report import Summary, timed
-from tufpi.importer.sources import Kind, Source, SourceError, group, open_source
+from tufpi.importer.sources import (
+    Kind,
+    Source,
+    SourceError,
+    group,
+    open_source,
+    split_credentials,
+)
 from tufpi.importer.write import ProjectWriter, existing_files
 from tufpi.services import Services
 from tufpi.trust import changes
@@ -97,7 +104,7 @@ class _Import:
         self.options = options
         self.console = console
         self.checkpoint = checkpoint
-        self.summary = Summary(options.source)
+        self.summary = Summary(split_credentials(options.source)[0])
 
     def discover(self, source: Source, progress: Progress) -> list[Group]:
         task = progress.add_task("discover", total=None)

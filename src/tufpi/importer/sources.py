@@ -164,10 +164,12 @@ class UrlSource:
     """
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
+        url, auth = split_credentials(url)
         self.url = url if url.endswith("/") else url + "/"
         self.description = f"index {self.url}"
+        # httpx drops the credentials on a redirect to another origin.
         self.client = httpx.Client(
-            timeout=timeout, follow_redirects=True, headers={"Accept": links.ACCEPT}
+            timeout=timeout, follow_redirects=True, headers={"Accept": links.ACCEPT}, auth=auth
         )
 
     def _get(self, url: str) -> httpx.Response:
@@ -234,6 +236,20 @@ def _http_date(value: str | None) -> dt.datetime | None:
         return email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
     except (TypeError, ValueError):
         return None
+
+
+def split_credentials(source: str) -> tuple[str, httpx.BasicAuth | None]:
+    """An http(s) ``source`` without its userinfo, and the userinfo as Basic auth (None
+    without): the credentials ride only in the Authorization header, never in a URL that is
+    printed (the report, skipped pages, errors). Anything else is returned as it is."""
+    if urlsplit(source).scheme not in ("http", "https"):
+        return source, None
+    url = httpx.URL(source)
+    if not url.userinfo:
+        return source, None
+    return str(url.copy_with(username=None, password=None)), httpx.BasicAuth(
+        url.username, url.password
+    )
 
 
 def detect(source: str) -> Kind:

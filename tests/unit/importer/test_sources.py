@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from benchmarks.simple_data import sdist, wheel
@@ -14,9 +15,11 @@ from tufpi.importer.sources import (
     FetchError,
     MirrorSource,
     SourceError,
+    UrlSource,
     detect,
     group,
     open_source,
+    split_credentials,
 )
 
 
@@ -92,3 +95,26 @@ def test_kinds(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         MirrorSource(tmp_path)
     assert isinstance(open_source(str(tmp_path), "dir"), DirectorySource)
+
+
+def test_an_index_url_with_credentials_prints_without_them() -> None:
+    """The credentials of ``tufpi import https://user:TOKEN@host/simple/`` go in the
+    Authorization header only: before, the URL as given named the source in the report and
+    in every skipped page and error."""
+    token = "tufpi-importSecretImportSecretImportSecret"
+    url, auth = split_credentials(f"https://__token__:{token}@pypi.example.org/simple")
+    assert url == "https://pypi.example.org/simple"
+    assert auth is not None
+    request = next(auth.auth_flow(httpx.Request("GET", url)))
+    assert request.headers["authorization"].startswith("Basic ")
+    assert split_credentials("/srv/packages") == ("/srv/packages", None)
+    assert split_credentials("https://pypi.example.org/simple/") == (
+        "https://pypi.example.org/simple/",
+        None,
+    )
+    source = UrlSource(f"https://__token__:{token}@pypi.example.org/simple")
+    try:
+        assert token not in source.url
+        assert token not in source.description
+    finally:
+        source.close()
