@@ -24,7 +24,6 @@ from tuf.api import exceptions
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-import tufpi
 from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import BoundedFetcher
 from tufpi.client.refusals import NotListed, Refusal, explain
@@ -49,15 +48,13 @@ class ClientBounds:
 
     ``download_timeout`` is the total for one metadata file or target (slow retrieval),
     ``read_timeout`` the most a read may wait for data (capped by ``download_timeout``);
-    ``config`` holds ngclient's size caps (endless data), root-rotation and delegation
-    bounds, and tufpi's user agent.
+    ``config`` holds ngclient's size caps (endless data: 16 KiB for timestamp.json, the
+    signed length for the rest when given) and its root-rotation and delegation bounds.
     """
 
     download_timeout: float = 60.0
     read_timeout: float = 10.0
-    config: UpdaterConfig = dataclasses.field(
-        default_factory=lambda: UpdaterConfig(app_user_agent=f"tufpi/{tufpi.__version__}")
-    )
+    config: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
 
     def fetcher(self, client: httpx.Client) -> BoundedFetcher:
         """The fetcher every download goes through."""
