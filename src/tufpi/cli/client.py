@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -121,15 +122,15 @@ class TrustArgs:
         index_url = self.index_url or pinned.get("index")
         if index_url is None:
             raise click.UsageError("give --index (or [tool.tufpi] index in pyproject.toml)")
+        if self.index_url is None and urlsplit(index_url).username is not None:
+            raise click.UsageError(
+                "pyproject.toml's [tool.tufpi] index holds credentials: give the token in "
+                f"{TOKEN_ENV} instead"
+            )
         try:
             address = parse_index_url(index_url, os.environ.get(TOKEN_ENV) or None)
         except CredentialsError as e:
             raise click.UsageError(str(e)) from e
-        if self.index_url is None and "@" in index_url:
-            raise click.UsageError(
-                f"pyproject.toml's [tool.tufpi] index holds credentials: give the token in "
-                f"{TOKEN_ENV} instead"
-            )
         forget_credentialed_cache(self.cache_dir, index_url)
         return address
 

@@ -9,7 +9,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from tufpi.cli import main
 from tufpi.client import conformance, running
 from tufpi.client.credentials import (
     TOKEN_ENV,
@@ -114,3 +116,17 @@ def test_credentials_go_to_the_index_origin_only() -> None:
     for elsewhere in ("https://cdn.example.org/x", "http://pypi.example.org/x"):
         other = next(auth.auth_flow(httpx.Request("GET", elsewhere)))
         assert "authorization" not in other.headers
+
+
+def test_a_token_in_pyproject_is_refused_without_being_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.tufpi]\nindex = "https://__token__:{TOKEN}@pypi.example.org/"\nroot-sha256 = "00"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["install", "--cache-dir", str(tmp_path / "c"), "--", "x"])
+    assert result.exit_code == 2
+    assert "holds credentials" in result.output
+    assert TOKEN not in result.output
+    assert not (tmp_path / "c").exists()
