@@ -43,7 +43,7 @@ import uvicorn
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Snapshot, Targets
 
-from tufpi.client.verified_index import VerifiedIndex, fetch_first_root
+from tufpi.client.verified_index import Location, VerifiedIndex, fetch_first_root
 from tufpi.config import Settings
 from tufpi.index import pages
 from tufpi.index.service import storage_key
@@ -452,8 +452,8 @@ def publish_minute(repo: Repository, now: dt.datetime) -> int:
         new.sha256, new.sha512 = rng.randbytes(32).hex(), rng.randbytes(64).hex()
         changes[new.path] = roles.TargetRow(new.path, new.size, new.sha256, new.sha512)
         for row in page_rows(Project(name, dists), None):  # both pages re-rendered
-            changes[row.path] = dataclasses.replace(
-                row, sha256=rng.randbytes(32).hex(), sha512=rng.randbytes(64).hex()
+            changes[row.path] = row._replace(
+                sha256=rng.randbytes(32).hex(), sha512=rng.randbytes(64).hex()
             )
     by_bin: dict[str, list[roles.TargetRow]] = {}
     for row in changes.values():
@@ -588,7 +588,7 @@ def install(
     transport = CountingTransport()
     with httpx.Client(transport=transport) as client:
         root = fetch_first_root(client, index_url, root_sha256) if root_sha256 else None
-        index = VerifiedIndex(index_url, cache, root, client)
+        index = VerifiedIndex(Location.of_index(index_url, cache), root, client)
         for project in pair:
             page = json.loads(index.page(project.name, "index.json"))
             entry = next(e for e in page["files"] if e["filename"] == project.wanted)

@@ -42,6 +42,7 @@ from tests.support.dists import make_dists
 from tests.support.mirror import HTML, JSON, Mirror, Moment, running
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
+from tufpi.client.credentials import parse_index_url
 from tufpi.client.fetcher import BoundedFetcher
 from tufpi.client.verified_index import cache_dir_for
 
@@ -331,7 +332,7 @@ def test_rollback(mirror: Mirror, moment: Moment, root: Path, tmp_path: Path) ->
     result = _tufpi(mirror, root, cache, tmp_path / "honest", "atk-roll")
     assert result.returncode == 0, result.stdout + result.stderr
     assert _installed(tmp_path / "honest") == {"atk_roll-2.0.dist-info"}
-    seen = cache_dir_for(cache, mirror.url) / "metadata" / "timestamp.json"
+    seen = cache_dir_for(cache, parse_index_url(mirror.url)) / "metadata" / "timestamp.json"
     trusted = json.loads(seen.read_bytes())["signed"]["version"]
     assert trusted > moment.timestamp_version
 
@@ -582,7 +583,7 @@ def test_mirror_hides_a_new_release(
     assert _nothing_in(tmp_path / "t")
 
     mirror.replay(moment)
-    seen = cache_dir_for(cache, mirror.url) / "metadata" / "timestamp.json"
+    seen = cache_dir_for(cache, parse_index_url(mirror.url)) / "metadata" / "timestamp.json"
     trusted = json.loads(seen.read_bytes())["signed"]["version"]
     result = _tufpi(mirror, root, cache, tmp_path / "t2", "atk-hide")
     _refused(
