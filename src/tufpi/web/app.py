@@ -20,7 +20,7 @@ from tufpi.web.context import RenderCache, WebContext
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
 from tufpi.web.metadata import metadata_file
-from tufpi.web.metrics import metrics
+from tufpi.web.metrics import StatusCache, metrics
 from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
@@ -120,6 +120,7 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
         lifespan=lifespan,
     )
     app.state.ctx = build_context(services)
+    app.state.metrics = StatusCache(services.settings.metrics_max_age)
     return app
 
 
