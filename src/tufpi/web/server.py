@@ -35,6 +35,10 @@ _MAX_INCOMPLETE_EVENT = 16 * 1024
 # How long a connection refused past the cap may take to send its request head (to read
 # its 503) before it is closed.
 _REFUSAL_GRACE = 1.0
+# Seconds a connection being closed has to take what is left to send, before it is aborted
+# (asyncio's close() waits for the send buffer to drain, which a client that never reads
+# would hold off forever).
+_CLOSE_GRACE = 5.0
 # Loggers whose repeated errors are logged once an interval: asyncio's accept() failures,
 # uvicorn's per-request errors, ours.
 _FLOOD_PRONE_LOGGERS = ("asyncio", "uvicorn.error", "tufpi.server")
@@ -117,6 +121,8 @@ class LimitedH11Protocol(ReasonH11Protocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
         self._received = 0
         self._window_start = 0
 
@@ -159,11 +165,35 @@ class LimitedH11Protocol(ReasonH11Protocol):
         # May start a pipelined request at once (handle_events, above, then stops the clock).
         super().on_response_complete()
 
+    def pause_writing(self) -> None:
+        # The client is not reading what the server sends: it must within body_timeout.
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(
+                self.book.limits.body_timeout, self._write_timed_out
+            )
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
     def close_idle(self) -> None:
         """Close this connection, which is between requests (the cap needs its place)."""
         self._cancel_timers()
+        self._close()
+
+    def _close(self) -> None:
+        """Close the connection; abort it if the client has not read what is left to send
+        after a grace period."""
         if not self.transport.is_closing():
             self.transport.close()
+            self._abort_timer = self.loop.call_later(_CLOSE_GRACE, self.transport.abort)
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        self.transport.abort()
 
     # The request head's deadline
     def _await_head(self, timeout: float) -> None:
@@ -190,7 +220,7 @@ class LimitedH11Protocol(ReasonH11Protocol):
             seconds = self.book.limits.header_timeout
             message = f"Request Timeout: the request head did not arrive within {seconds:g} s."
             self.transport.write(_plain(408, "Request Timeout", message))
-        self.transport.close()
+        self._close()
 
     # The request body's progress
     def _start_body_window(self) -> None:
@@ -219,13 +249,13 @@ class LimitedH11Protocol(ReasonH11Protocol):
                 "are needed)."
             )
             self.transport.write(_plain(408, "Request Timeout", message))
-        self.transport.close()
+        self._close()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
+        for timer in (self._head_timer, self._body_timer, self._write_timer, self._abort_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._body_timer = None
+        self._head_timer = self._body_timer = self._write_timer = self._abort_timer = None
 
 
 def protocol_class(limits: ServerLimits) -> type[LimitedH11Protocol]:

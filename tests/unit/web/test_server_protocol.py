@@ -52,11 +52,11 @@ async def _echo(scope: Any, receive: Any, send: Any) -> None:
 
 
 @contextlib.contextmanager
-def serving(http: type) -> Iterator[int]:
-    """A uvicorn server with ``http`` as its protocol in a thread; its port."""
+def serving(http: type, app: Any = _echo) -> Iterator[int]:
+    """A uvicorn server running ``app`` with ``http`` as its protocol in a thread; its port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_echo, http=http, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, http=http, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -214,3 +214,37 @@ def test_a_request_head_sent_in_pieces_in_time_is_served() -> None:
     assert sent == len(HEAD)
     assert answer.startswith(b"HTTP/1.1 200")
     assert took < LIMITS.header_timeout * 2
+
+
+BIG = 32 * 1024 * 1024
+
+
+async def _big(scope: Any, receive: Any, send: Any) -> None:
+    """Answers 32 MiB, in 64 KiB pieces."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-length", str(BIG).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    piece = b"z" * 65536
+    for _ in range(BIG // len(piece)):
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _read_after_stalling(port: int, stall: float) -> int:
+    """Ask for the big answer, read nothing for ``stall`` seconds, then read all: bytes got."""
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.connect(("127.0.0.1", port))
+        conn.sendall(HEAD)
+        time.sleep(stall)  # the attack: a client that does not read
+        return len(_read_all(conn))
+
+
+def test_a_client_not_reading_its_answer_is_kept_by_the_old_protocol_and_dropped_by_tufpis() -> (
+    None
+):
+    with serving(ReasonH11Protocol, _big) as port:
+        assert _read_after_stalling(port, 4 * LIMITS.body_timeout) > BIG  # head + the body
+    with serving(protocol_class(LIMITS), _big) as port:
+        assert _read_after_stalling(port, 4 * LIMITS.body_timeout) < BIG // 2
