@@ -4,7 +4,7 @@ get a plain 503 when every connection is busy), and a flood of connections at th
 open-file limit writes a few lines of log, not megabytes, and the server serves again.
 
 Before these limits, a head trickled a byte a second held its connection forever, and
-300 idle connections against a 64-descriptor limit wrote 62 MB of tracebacks in 10 s
+300 idle connections against a 64-descriptor limit wrote 29 MB of tracebacks in 10 s
 (``socket.accept() out of system resource``; see docs/benchmarks.md).
 """
 
