@@ -255,3 +255,29 @@ def test_a_connection_flood_at_the_descriptor_limit_logs_little_and_service_resu
         server.stop()
     assert grew < 16_000, flood_log[-3000:]
     assert flood_log.count("out of system resource") <= 1
+
+
+def test_a_refused_upload_cannot_keep_its_connection_by_trickling_the_body(
+    limited: IndexServer,
+) -> None:
+    # Without a valid token the upload is refused before its body is read; bytes sent after
+    # that (fast enough for the body's minimum rate) do not keep the connection open.
+    head, _ = _upload_request(limited, "not-a-token", "refused-trickle")
+    with socket.create_connection(_address(limited)) as conn:
+        conn.sendall(head)
+        start = time.monotonic()
+        answer = b""
+        closed = False
+        while time.monotonic() - start < 30:
+            with contextlib.suppress(OSError):
+                conn.sendall(b"x" * 50)  # 500 bytes a second, for ever
+            if select.select([conn], [], [], 0.1)[0]:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                answer += chunk
+        took = time.monotonic() - start
+    assert closed
+    assert answer.startswith(b"HTTP/1.1 401")
+    assert took < HEADER_TIMEOUT + 3
