@@ -43,6 +43,14 @@ class Settings:
         signer: whether ``serve`` runs the signer in-process (the embedded default).
         signing_workers: processes that sign when a publication re-signs many bins
             (back-signing, the daily re-signing of every bin); 0 means one per CPU.
+        header_timeout: seconds a client has to send a request's whole head (from the
+            connection, or from the end of the previous response).
+        body_timeout: seconds in which a request body must make progress.
+        body_min_rate: bytes a second a request body must average over each body_timeout.
+        max_connections: open connections at most; 0 means what RLIMIT_NOFILE allows.
+        log_repeat_interval: seconds in which one kind of repeated server error is logged once.
+        metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
+        metrics_max_age: seconds ``/metrics`` may reuse figures the signer has not changed.
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -62,6 +70,14 @@ class Settings:
     publish_interval: float = 0.5
     signer: bool = True
     signing_workers: int = 0
+    # The HTTP server's limits and /metrics (web/limits.py, web/metrics.py).
+    header_timeout: float = 15.0
+    body_timeout: float = 30.0
+    body_min_rate: int = 500
+    max_connections: int = 0
+    log_repeat_interval: float = 60.0
+    metrics_token: str = dataclasses.field(default="", repr=False)
+    metrics_max_age: float = 5.0
 
     @property
     def effective_database_url(self) -> str:
@@ -98,6 +114,8 @@ _INT_RANGES = {
     "resign_margin": (1, 10 * 365 * 86400),
     "sweep_grace": (0, 10 * 365 * 86400),
     "signing_workers": (0, 256),
+    "body_min_rate": (0, 2**31),
+    "max_connections": (0, 1_000_000),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

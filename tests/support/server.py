@@ -152,6 +152,7 @@ def start(
     extra_env: Mapping[str, str] | None = None,
     serve_args: Sequence[str] = (),
     log_name: str = "serve.log",
+    command_prefix: Sequence[str] = (),
     **settings: str,
 ) -> IndexServer:
     """Start ``tufpi serve`` and wait until it answers.
@@ -160,7 +161,7 @@ def start(
     what a PKCS#11 module needs) to the environment of the CLI and the server.
     ``serve_args`` are added to the command line (``--no-signer``); started again on the same
     ``data_dir`` and database (with its own ``log_name``), it is another web node of the
-    same index.
+    same index. ``command_prefix`` goes before the server's command (``prlimit ... --``).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -179,7 +180,16 @@ def start(
         server.cli("trust", "init")
     log = (data_dir / log_name).open("ab")
     server.process = subprocess.Popen(
-        [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "info", *serve_args],
+        [
+            *command_prefix,
+            sys.executable,
+            "-m",
+            "tufpi.cli",
+            "serve",
+            "--log-level",
+            "info",
+            *serve_args,
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

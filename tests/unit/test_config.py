@@ -210,3 +210,26 @@ def test_signing_settings(tmp_path: Path) -> None:
 def test_online_key_defaults_to_the_development_key(tmp_path: Path) -> None:
     settings = load_settings({"TUFPI_KEYS_DIR": str(tmp_path / "keys")})
     assert settings.online_key_uri == f"file2:{tmp_path.resolve() / 'keys' / 'online.pem'}"
+
+
+def test_server_limits_and_metrics_settings(tmp_path: Path) -> None:
+    defaults = Settings()
+    assert (defaults.header_timeout, defaults.body_timeout, defaults.body_min_rate) == (15, 30, 500)
+    assert (defaults.max_connections, defaults.metrics_token) == (0, "")
+    settings = load_settings(
+        {"TUFPI_HEADER_TIMEOUT": "2.5", "TUFPI_MAX_CONNECTIONS": "64"},
+        toml(tmp_path, 'body-min-rate = 0\nmetrics-token = "t0ken"\nmetrics_max_age = 1\n'),
+    )
+    assert (settings.header_timeout, settings.max_connections) == (2.5, 64)
+    assert (settings.body_min_rate, settings.metrics_token, settings.metrics_max_age) == (
+        0,
+        "t0ken",
+        1.0,
+    )
+    for bad in ({"TUFPI_HEADER_TIMEOUT": "0"}, {"TUFPI_MAX_CONNECTIONS": "-1"}):
+        with pytest.raises(ConfigError):
+            load_settings(bad)
+
+
+def test_the_metrics_token_is_not_in_the_settings_repr() -> None:
+    assert "t0ken-secret" not in repr(Settings(metrics_token="t0ken-secret"))

@@ -98,7 +98,7 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
     signer_child = child.SignerChild(_signer_command(obj, log_level)) if settings.signer else None
-    run(create_app(services, signer_child), settings.host, settings.port, log_level)
+    run(create_app(services, signer_child), settings, log_level)
 
 
 def _signer_command(obj: Obj, log_level: str) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,7 +20,7 @@ from tufpi.web.context import RenderCache, WebContext
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
 from tufpi.web.metadata import metadata_file
-from tufpi.web.metrics import metrics
+from tufpi.web.metrics import StatusCache, metrics
 from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
@@ -61,6 +61,20 @@ class CompressMetadata:
             await self.app(scope, receive, send)
 
 
+class QuietDisconnects:
+    """A client that went away mid-body (or that the server cut off for sending it too
+    slowly: ``server.py``) is not a server error: no traceback for it, nothing to answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.debug("client disconnected before its request body was read: %s", scope["path"])
+
+
 def build_context(services: Services) -> WebContext:
     """The services the web routes use."""
     return WebContext(
@@ -99,12 +113,14 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(QuietDisconnects),
             Middleware(BodyLimit, limit=services.settings.max_upload_bytes),
             Middleware(CompressMetadata),
         ],
         lifespan=lifespan,
     )
     app.state.ctx = build_context(services)
+    app.state.metrics = StatusCache(services.settings.metrics_max_age)
     return app
 
 
