@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,8 @@ from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from tufpi.db import upgrade
+from tests.support.clients import clean_env
+from tufpi.db import make_engine, upgrade
 from tufpi.db.migrate import alembic_config
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import parse_dist_filename
@@ -201,3 +205,26 @@ def test_downgrade_restores_the_old_keys(empty_engine: Engine) -> None:
         ("2.0+hotfix", "2.0+hotfix"),
         ("4.0", "4.0"),
     ]
+
+
+def test_tufpi_db_upgrade_prints_the_report(tmp_path: Path) -> None:
+    database = tmp_path / "old.sqlite3"
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade(engine, "0003")
+    _fill_0003(engine)
+    engine.dispose()
+    env = clean_env(TUFPI_DATABASE_URL=f"sqlite:///{database}", TUFPI_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "tufpi.cli", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "database is up to date" in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith("migration: project twins: ") for line in lines)
+    assert "migration: project twins: merged releases 1.0, 1.0.0" in result.stderr

@@ -19,7 +19,9 @@ from sqlalchemy import create_engine, text
 
 from tests.support import clients
 from tests.support.dists import make_dists
+from tests.support.importing import run_import
 from tests.support.server import IndexServer
+from tests.support.uploads import tiny_wheel
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -210,3 +212,42 @@ def test_a_claimed_name_cannot_reuse_the_filenames_of_a_removed_project(
     assert code == 0, output
     result = clients.pip_install(index_server.simple, tmp_path / "t", "idt-claim==1.0")
     assert result.returncode != 0
+
+
+def test_tufpi_import_obeys_the_same_rules(
+    index_server: IndexServer, token: str, tmp_path: Path
+) -> None:
+    """Refusals are reported in the import's report (skipped as conflicts or invalid
+    metadata), and the import goes on with the rest."""
+    first = wheel(tmp_path, "idt-import", "1.0")
+    code, output = twine(index_server, token, [first])
+    assert code == 0, output
+    index_server.cli("remove", "idt-import", "1.0", "--file", first.name, "--yes")
+
+    source = tmp_path / "source"
+    source.mkdir()
+    files = {
+        "reused": tiny_wheel("idt-import", "1.0"),  # the removed filename, other bytes
+        "new": tiny_wheel("idt-import", "2.0"),
+        "twin": tiny_wheel("idt-import", "2.0.0"),  # the same wheel as 2.0
+        "local": tiny_wheel("idt-import", "3.0+local"),
+    }
+    for name, data in files.values():
+        (source / name).write_bytes(data)
+    result, summary = run_import(index_server, str(source), "--no-publish")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary["imported"] == 1
+    skipped = {Path(s["location"]).name: s for s in summary["skipped"]}
+    assert set(skipped) == {files[k][0] for k in ("reused", "twin", "local")}
+    reused = skipped[files["reused"][0]]
+    assert reused["reason"] == "conflict"
+    assert "was used before (by a file since removed)" in reused["detail"]
+    twin = skipped[files["twin"][0]]
+    assert twin["reason"] == "conflict"
+    assert "is the same wheel as 'idt_import-2.0-py3-none-any.whl'" in twin["detail"]
+    local = skipped[files["local"][0]]
+    assert local["reason"] == "invalid metadata"
+    assert "local versions ('+local') are not accepted" in local["detail"]
+    page = httpx.get(index_server.simple + "idt-import/").text
+    assert files["new"][0] in page
+    assert files["twin"][0] not in page

@@ -19,7 +19,8 @@ again (``tufpi.index.rules``). This migration:
 
 Nothing published changes: no file, target or stored page is removed or altered (pages are
 re-rendered at the project's next change). The report goes to the ``report`` callable the
-caller passes (``tufpi db upgrade`` prints it) and to the ``tufpi.db.migrations`` logger.
+caller passes (``tufpi db upgrade`` prints it to stderr), else to the ``tufpi.db.migrations``
+logger.
 """
 
 import logging
@@ -73,14 +74,11 @@ _changes = sa.table(
 
 
 def _reporter() -> Callable[[str], None]:
-    given = context.config.attributes.get("report")
-
-    def report(line: str) -> None:
-        _log.warning("%s", line)
-        if given is not None:
-            given(line)
-
-    return report
+    """The caller's ``report`` callable, else the ``tufpi.db.migrations`` logger."""
+    given: Callable[[str], None] | None = context.config.attributes.get("report")
+    if given is not None:
+        return given
+    return lambda line: _log.warning("%s", line)
 
 
 def _normal(filename: str) -> str:
