@@ -96,7 +96,10 @@ class Release(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    # As first uploaded (normalised by packaging): "1.0"; later files may spell it "1.0.0".
     version: Mapped[str] = mapped_column(String(100))
+    # The release's identity: canonicalize_version, trailing zeros stripped ("1"); see
+    # tufpi.index.rules.release_key.
     canonical_version: Mapped[str] = mapped_column(String(100))
     created: Mapped[dt.datetime]
     requires_python: Mapped[str | None] = mapped_column(String(200))

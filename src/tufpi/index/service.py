@@ -89,12 +89,11 @@ class UploadResult:
 def _named(files: list[File], filename: str) -> list[File]:
     """The file ``filename`` names, by its normalised form when it parses (``X-1.0.0.tar.gz``
     finds ``x-1.0.tar.gz``), else by the exact name."""
-    try:
-        wanted = normalize_filename(filename)
-    except InvalidUpload:
-        return [f for f in files if f.filename == filename]
     exact = [f for f in files if f.filename == filename]
-    return exact or [f for f in files if _normal_or_none(f.filename) == wanted]
+    wanted = _normal_or_none(filename)
+    if exact or wanted is None:
+        return exact
+    return [f for f in files if _normal_or_none(f.filename) == wanted]
 
 
 def _normal_or_none(filename: str) -> str | None:
@@ -185,9 +184,9 @@ class IndexService:
                 else:
                     project = existing
                     self._check_owner(session, who, project)
-                    # Again under the lock: a concurrent upload may have used the name since.
-                    if self._duplicate(session, dist.dist, digests.sha256):
-                        return UploadResult(filename, project.name, str(form.version), False)
+                # Again under the lock: a concurrent upload may have used the name since.
+                if self._duplicate(session, dist.dist, digests.sha256):
+                    return UploadResult(filename, project.name, str(form.version), False)
                 info = ReleaseInfo(str(form.version), self.clock(), form.description)
                 release = release_for(session, project, info, dist)
                 file_info = FileInfo(key, form.pyversion, now, who.user_id, who.user_name)
