@@ -8,7 +8,9 @@ prints it (the reason phrase).
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+import threading
 from pathlib import Path
 
 import httpx
@@ -21,7 +23,7 @@ from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.importing import run_import
 from tests.support.server import IndexServer
-from tests.support.uploads import tiny_wheel
+from tests.support.uploads import post_wheel, tiny_wheel
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -255,3 +257,27 @@ def test_tufpi_import_obeys_the_same_rules(
     page = httpx.get(index_server.simple + "idt-import/").text
     assert files["new"][0] in page
     assert files["twin"][0] not in page
+
+
+def test_concurrent_spellings_of_one_wheel_let_exactly_one_in(
+    index_server: IndexServer, token: str
+) -> None:
+    """Racing the check: six spellings of one wheel (distinct bytes) sent at once, so that
+    each passes the read-only check before any commits; the check under the project's lock
+    lets one in."""
+    spellings = ["1.0", "1.0.0", "1.00", "1", "1.0.0.0", "1.000"]
+    barrier = threading.Barrier(len(spellings))
+
+    def send(version: str) -> httpx.Response:
+        with httpx.Client(timeout=60) as client:
+            barrier.wait()
+            return post_wheel(client, index_server.url, token, "idt-race", version)
+
+    with concurrent.futures.ThreadPoolExecutor(len(spellings)) as pool:
+        responses = list(pool.map(send, spellings))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * (len(spellings) - 1), [r.text for r in responses]
+    refusals = [r.text for r in responses if r.status_code == 400]
+    assert all("is the same wheel as" in t or "concurrent upload" in t for t in refusals)
+    page = httpx.get(index_server.simple + "idt-race/", headers={"accept": _JSON}).json()
+    assert len(page["files"]) == 1
