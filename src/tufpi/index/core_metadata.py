@@ -138,10 +138,14 @@ def _check_requires_python(raw: dict[str, Any], dist: DistFilename) -> None:
         )
 
 
+# packaging's own tables of header names (private: read defensively).
+_RAW_TO_EMAIL: dict[str, str] = getattr(packaging.metadata, "_RAW_TO_EMAIL_MAPPING", {})
+_EMAIL_TO_RAW: dict[str, str] = getattr(packaging.metadata, "_EMAIL_TO_RAW_MAPPING", {})
+
+
 def _field_name(field: str) -> str:
     """The header name of a field packaging reports by its raw name (``requires_dist``)."""
-    known: dict[str, str] = getattr(packaging.metadata, "_RAW_TO_EMAIL_MAPPING", {})
-    name = known.get(field, field)
+    name = _RAW_TO_EMAIL.get(field, field)
     return "-".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
@@ -149,7 +153,7 @@ def _unparsed_problem(key: str, values: list[str]) -> str:
     # parse_email leaves here a field it cannot take: a single-use one given several times,
     # one whose bytes do not decode, or one the specification does not define.
     field = _field_name(key)
-    if key.lower() not in packaging.metadata._EMAIL_TO_RAW_MAPPING:
+    if key.lower() not in _EMAIL_TO_RAW:
         return f"Invalid core metadata field {field}: not a field of the core metadata"
     if len(values) > 1:
         return f"Invalid {field}: the field may appear once, it appears {len(values)} times"
@@ -162,9 +166,9 @@ def _problems(group: BaseExceptionGroup[Exception]) -> list[str]:
         if isinstance(e, BaseExceptionGroup):
             found += _problems(e)
         elif isinstance(e, InvalidMetadata):
-            found.append(f"Invalid {_field_name(e.field)}: {_shown(str(e))}")
+            found.append(f"Invalid {_field_name(e.field)}: {e}")
         else:
-            found.append(_shown(str(e)))
+            found.append(str(e))
     return found
 
 

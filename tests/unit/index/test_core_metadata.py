@@ -326,6 +326,8 @@ def _lenient(data: bytes) -> dict[str, object]:
     [
         ("Requires-Dist: foo >>= 1", "Invalid Requires-Dist: 'foo >>= 1' is invalid"),
         ("Requires-Dist: foo; os_name ==", "Invalid Requires-Dist"),
+        # escaped once, so that the message fits an HTTP reason phrase
+        ("Requires-Dist: f\u00e9\u00e9 >>= 1", "Invalid Requires-Dist: 'f\\xe9\\xe9 >>= 1'"),
         ("Requires-Python: >=3.8\nRequires-Python: <4", "Invalid Requires-Python: the field may"),
         ("Name: other", "Invalid Name: the field may appear once, it appears 2 times"),
         ("Version: 2.0", "Invalid Version: the field may appear once, it appears 2 times"),
@@ -336,6 +338,7 @@ def _lenient(data: bytes) -> dict[str, object]:
     ids=[
         "bad-requires-dist",
         "bad-marker",
+        "non-ascii-requires-dist",
         "requires-python-twice",
         "name-twice",
         "version-twice",
