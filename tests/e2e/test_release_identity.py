@@ -150,7 +150,7 @@ def test_a_second_sdist_of_a_release_is_refused(
     other = sdist(tmp_path / "b", "idt-sdist", "1.0.0", summary="other bytes")
     code, output = twine(index_server, token, [other])
     assert code != 0
-    assert "Release 1 of idt-sdist already has an sdist ('idt_sdist-1.0.tar.gz')" in output
+    assert "Release 1.0.0 of idt-sdist already has an sdist ('idt_sdist-1.0.tar.gz')" in output
     result = clients.pip_install(
         index_server.simple, tmp_path / "t", "--no-binary", ":all:", "idt-sdist==1.0"
     )

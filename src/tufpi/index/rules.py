@@ -90,7 +90,7 @@ def _refusal(dist: DistFilename, used: UsedFilename) -> str:
         )
     if dist.packagetype != "bdist_wheel":
         return (
-            f"Release {release_key(dist.version)} of {dist.name} already has an sdist "
+            f"Release {dist.version} of {dist.name} already has an sdist "
             f"({used.filename!r}{gone}); a release has one sdist, never replaced."
         )
     return (
