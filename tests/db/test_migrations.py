@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from tests.support import server as server_support
 from tufpi.db import Base, make_engine, upgrade
 from tufpi.db.migrate import alembic_config
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a brand-new, empty database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    server_support.need_postgres()
-    with server_support.postgres_database() as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def _head() -> str:

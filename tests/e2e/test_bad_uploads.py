@@ -512,6 +512,36 @@ CASES = [
     pytest.param(
         upload(content=wheel({_META: _big_metadata()})), 400, "larger than", id="metadata-bomb"
     ),
+    # strict core metadata (packaging's validation): the old parse accepted each of these
+    pytest.param(
+        upload(content=wheel({_META: metadata(NAME, VERSION, "Requires-Dist: evil >>= 1")})),
+        400,
+        "Invalid Requires-Dist: 'evil >>= 1' is invalid",
+        id="metadata-bad-requires-dist",
+    ),
+    pytest.param(
+        upload(content=wheel({_META: metadata(NAME, VERSION).replace(b"2.1", b"9.0", 1)})),
+        400,
+        "Invalid Metadata-Version: '9.0' is not a valid metadata version",
+        id="metadata-version-9",
+    ),
+    pytest.param(
+        upload(content=wheel({_META: metadata(NAME, VERSION, "Name: tufpi-other")})),
+        400,
+        "Invalid Name: the field may appear once, it appears 2 times",
+        id="metadata-name-twice",
+    ),
+    # a local version (PEP 440 "+..."): ==1.0 would match it
+    pytest.param(
+        upload(
+            {"version": "1.0+hotfix"},
+            filename="tufpi_bad-1.0+hotfix-py3-none-any.whl",
+            content=wheel({_META: metadata(NAME, "1.0+hotfix")}),
+        ),
+        400,
+        "local versions ('+hotfix') are not accepted",
+        id="local-version",
+    ),
     pytest.param(
         upload(filename=SDIST, content=sdist({"PKG-INFO": None})),
         400,

@@ -40,7 +40,10 @@ def migrate(settings: Settings) -> None:
     """Apply migrations (creating the data directory of the embedded default)."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(make_engine(settings.effective_database_url))
+    upgrade(
+        make_engine(settings.effective_database_url),
+        report=lambda line: click.echo(f"migration: {line}", err=True),
+    )
 
 
 def run(action: Callable[[], T]) -> T:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
@@ -15,6 +17,11 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision``."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(
+    engine: Engine, revision: str = "head", report: Callable[[str], None] | None = None
+) -> None:
+    """Bring the database schema up to ``revision``; ``report`` receives each line a
+    migration reports about the data it changed or flagged (migration 0004's twins)."""
+    config = alembic_config(engine)
+    config.attributes["report"] = report
+    command.upgrade(config, revision)

@@ -96,7 +96,10 @@ class Release(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    # As first uploaded (normalised by packaging): "1.0"; later files may spell it "1.0.0".
     version: Mapped[str] = mapped_column(String(100))
+    # The release's identity: canonicalize_version, trailing zeros stripped ("1"); see
+    # tufpi.index.rules.release_key.
     canonical_version: Mapped[str] = mapped_column(String(100))
     created: Mapped[dt.datetime]
     requires_python: Mapped[str | None] = mapped_column(String(200))
@@ -130,6 +133,25 @@ class File(Base):
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     release: Mapped[Release] = relationship(lazy="joined")
+
+
+class RegisteredFilename(Base):
+    """Every distribution filename the index ever accepted, kept forever: rows are never
+    deleted, not with the file, its release or its project (like PyPI's file registry).
+
+    An upload whose normalised filename (``tufpi.index.rules.normalized_filename``) is here
+    is refused, unless it is the very file still present. ``normalized`` is not unique:
+    twins accepted before that rule existed (migration 0004) keep their rows.
+    """
+
+    __tablename__ = "filename_registry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(300), unique=True)
+    normalized: Mapped[str] = mapped_column(String(300), index=True)
+    # Normalised name of the project that used it (kept after the project is gone).
+    project: Mapped[str] = mapped_column(String(200))
+    created: Mapped[dt.datetime]
 
 
 # -- signed repository metadata (PEP 458) ------------------------------------------------------

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 
 from tufpi.importer.model import Skipped, SkipReason
+from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename, parse_version
 from tufpi.index.records import ReleaseInfo
+from tufpi.index.rules import UsedFilename, check_unused, normalized_filename
 from tufpi.index.upload import InspectedDist
 
 
@@ -49,34 +52,32 @@ class ProjectPlan:
         return self.new[0].upload_time
 
 
-def _conflict(ready: Ready, existing: str) -> Skipped:
-    return Skipped(
-        ready.location,
-        SkipReason.CONFLICT,
-        f"{ready.filename} is already in the index with other content "
-        f"(sha256 {existing[:12]}..., this one {ready.sha256[:12]}...)",
-    )
+def plan_project(ready: Sequence[Ready], used: Sequence[UsedFilename]) -> ProjectPlan:
+    """Sort ``ready`` against ``used`` (the filenames the index ever recorded with their
+    normal forms, ``records.used_filenames``), by the upload rules (``rules.check_unused``).
 
-
-def plan_project(ready: Sequence[Ready], existing: Mapping[str, str]) -> ProjectPlan:
-    """Sort ``ready`` against ``existing`` (filename -> sha256 already in the index).
-
-    A filename names one content forever (as for uploads): the same content again is
-    already imported, other content is a conflict, also between two files of the source.
+    A normalised filename names one content forever, as for uploads: the very file again is
+    already imported; other content, another spelling of it, or a name whose file was
+    removed is a conflict, also between two files of the source.
     """
-    seen = dict(existing)
+    known: defaultdict[str, list[UsedFilename]] = defaultdict(list)
+    for u in used:
+        known[u.normalized].append(u)
     new: list[Ready] = []
     present: list[Ready] = []
     conflicts: list[Skipped] = []
     for r in sorted(ready, key=lambda r: (r.upload_time, r.filename, r.location)):
-        known = seen.get(r.filename)
-        if known is None:
-            seen[r.filename] = r.sha256
-            new.append(r)
-        elif known == r.sha256:
+        normal = normalized_filename(r.inspected.dist)
+        try:
+            identical = check_unused(r.inspected.dist, r.sha256, known[normal])
+        except InvalidUpload as e:
+            conflicts.append(Skipped(r.location, SkipReason.CONFLICT, e.message))
+            continue
+        if identical:
             present.append(r)
         else:
-            conflicts.append(_conflict(r, known))
+            known[normal].append(UsedFilename(r.filename, normal, r.sha256))
+            new.append(r)
     return ProjectPlan(tuple(new), tuple(present), tuple(conflicts))
 
 

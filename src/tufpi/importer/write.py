@@ -19,7 +19,15 @@ from tufpi.db.models import File, Release
 from tufpi.importer.plan import ProjectPlan, Ready, plan_project, python_version, release_info
 from tufpi.importer.report import timed
 from tufpi.index import pages
-from tufpi.index.records import FileInfo, add_file, new_project, release_for, store_dist
+from tufpi.index.records import (
+    FileInfo,
+    add_file,
+    new_project,
+    release_for,
+    store_dist,
+    used_filenames,
+)
+from tufpi.index.rules import UsedFilename, normalized_filename
 from tufpi.index.service import IndexService, locked_project
 
 ACTOR = "import"
@@ -47,6 +55,15 @@ def existing_files(session: Session, filenames: Sequence[str]) -> dict[str, str]
     return found
 
 
+def used_by(session: Session, ready: Sequence[Ready]) -> list[UsedFilename]:
+    """The filenames ever recorded with the normal form of one of ``ready``'s."""
+    normal = sorted({normalized_filename(r.inspected.dist) for r in ready})
+    found: list[UsedFilename] = []
+    for start in range(0, len(normal), _QUERY_CHUNK):
+        found += used_filenames(session, normal[start : start + _QUERY_CHUNK])
+    return found
+
+
 class ProjectWriter:
     """Writes projects one at a time; storage writes of a project's files run in threads."""
 
@@ -67,9 +84,9 @@ class ProjectWriter:
         # Seconds spent storing files, in the rows-and-targets transaction, rendering pages.
         self.seconds: dict[str, float] = {}
 
-    def existing(self, filenames: Sequence[str]) -> dict[str, str]:
+    def used(self, ready: Sequence[Ready]) -> list[UsedFilename]:
         with self.sessions() as session:
-            return existing_files(session, filenames)
+            return used_by(session, ready)
 
     def _store(self, new: Sequence[Ready]) -> dict[str, str]:
         keys = self.threads.map(lambda r: store_dist(self.storage, r.inspected), new)
@@ -85,8 +102,7 @@ class ProjectWriter:
             return self._write(project, ready)
 
     def _write(self, project: str, ready: Sequence[Ready]) -> Written:
-        filenames = [r.filename for r in ready]
-        planned = plan_project(ready, self.existing(filenames))
+        planned = plan_project(ready, self.used(ready))
         with timed(self.seconds, "store files"):
             keys = self._store(planned.new)
         self.checkpoint("stored")
@@ -94,7 +110,7 @@ class ProjectWriter:
             timed(self.seconds, "rows and targets"),
             locked_project(self.writes, project) as (session, existing),
         ):
-            plan = plan_project(ready, existing_files(session, filenames))
+            plan = plan_project(ready, used_by(session, ready))
             if not plan.new:
                 return Written(plan, created_project=False, releases=0)
             now = self.clock()

@@ -9,10 +9,10 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
-from packaging.metadata import parse_email
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+import packaging.metadata
+from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from tufpi.index.errors import InvalidUpload
@@ -129,40 +129,90 @@ def _check_identity(raw: dict[str, Any], dist: DistFilename) -> None:
 
 
 def _check_requires_python(raw: dict[str, Any], dist: DistFilename) -> None:
-    # Installers filter files on it (PEP 503 data-requires-python), so it must parse.
+    # The width of the column; that it parses is checked with the rest (``_check_strict``).
     value = raw.get("requires_python")
-    if value is None:
-        return
-    if len(value) > MAX_REQUIRES_PYTHON:
+    if value is not None and len(value) > MAX_REQUIRES_PYTHON:
         raise InvalidUpload(
             f"Invalid Requires-Python in {dist.filename!r}: longer than "
             f"{MAX_REQUIRES_PYTHON} characters."
         )
+
+
+# packaging's own tables of header names (private: read defensively).
+_RAW_TO_EMAIL: dict[str, str] = getattr(packaging.metadata, "_RAW_TO_EMAIL_MAPPING", {})
+_EMAIL_TO_RAW: dict[str, str] = getattr(packaging.metadata, "_EMAIL_TO_RAW_MAPPING", {})
+
+
+def _field_name(field: str) -> str:
+    """The header name of a field packaging reports by its raw name (``requires_dist``)."""
+    name = _RAW_TO_EMAIL.get(field, field)
+    return "-".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+def _unparsed_problem(key: str, values: list[str]) -> str:
+    # parse_email leaves here a field it cannot take: a single-use one given several times,
+    # one whose bytes do not decode, or one the specification does not define.
+    field = _field_name(key)
+    if key.lower() not in _EMAIL_TO_RAW:
+        return f"Invalid core metadata field {field}: not a field of the core metadata"
+    if len(values) > 1:
+        return f"Invalid {field}: the field may appear once, it appears {len(values)} times"
+    return f"Invalid {field}: its value cannot be read"
+
+
+def _problems(group: BaseExceptionGroup[Exception]) -> list[str]:
+    found: list[str] = []
+    for e in group.exceptions:
+        if isinstance(e, BaseExceptionGroup):
+            found += _problems(e)
+        elif isinstance(e, InvalidMetadata):
+            found.append(f"Invalid {_field_name(e.field)}: {e}")
+        else:
+            found.append(str(e))
+    return found
+
+
+def _refuse(problems: list[str], dist: DistFilename) -> None:
+    if problems:
+        listed = _shown("; ".join(sorted(set(problems))))
+        raise InvalidUpload(f"{listed} (core metadata of {dist.filename!r}).")
+
+
+def _check_strict(raw: dict[str, Any], dist: DistFilename) -> None:
+    """packaging's validation in strict mode (as PyPI's): a Metadata-Version it knows, and
+    every field defined, valid (Requires-Dist, Requires-Python...) and not newer than it.
+
+    Raises:
+        InvalidUpload: naming each field at fault.
+    """
     try:
-        SpecifierSet(value)
-    except InvalidSpecifier as e:
-        raise InvalidUpload(
-            f"Invalid Requires-Python {_shown(value)!r} in {dist.filename!r}: {e}"
-        ) from e
+        Metadata.from_raw(cast(RawMetadata, raw), validate=True)
+    except ExceptionGroup as e:
+        _refuse(_problems(e), dist)
 
 
 def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
-    """Parse core metadata and check it describes the same project and version.
+    """Parse core metadata strictly and check it describes the same project and version.
 
     Returns packaging's raw metadata dict (JSON-serialisable).
 
     Raises:
-        InvalidUpload: unparseable, holding a NUL byte or an invalid Requires-Python, or
-            naming another project or version.
+        InvalidUpload: unparseable or holding a NUL byte; an unknown Metadata-Version; a
+            field undefined, repeated, invalid (Requires-Dist, Requires-Python...) or too
+            new for its Metadata-Version, naming it; or another project or version.
     """
     if b"\x00" in data:
         # No header or description has a use for NUL; PostgreSQL text cannot store it.
         raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: contains a NUL byte.")
     try:
-        raw, _unparsed = parse_email(data)
+        raw, unparsed = parse_email(data)
     except ValueError as e:
         raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: {e}") from e
+    # What packaging could not take (a repeated single-use field, an undefined field)
+    # first: a repeated Name or Version is missing from ``raw``.
+    _refuse([_unparsed_problem(k, v) for k, v in unparsed.items()], dist)
     fields = dict(raw)
     _check_identity(fields, dist)
     _check_requires_python(fields, dist)
+    _check_strict(fields, dist)
     return fields

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from packaging.tags import Tag
 from packaging.utils import (
+    BuildTag,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -61,10 +63,10 @@ def check_project_name(name: str) -> None:
 
 
 def parse_version(text: str) -> Version:
-    """Parse a PEP 440 version of at most ``MAX_VERSION`` characters (normalised).
+    """Parse a public PEP 440 version of at most ``MAX_VERSION`` characters (normalised).
 
     Raises:
-        InvalidUpload: not a PEP 440 version, or too long.
+        InvalidUpload: not a PEP 440 version, a local version, or too long.
     """
     if len(text) > MAX_VERSION:
         raise InvalidUpload(f"Version is longer than {MAX_VERSION} characters.")
@@ -75,7 +77,22 @@ def parse_version(text: str) -> Version:
     # Normalising can lengthen a version ("1a" becomes "1a0"); the normal form is stored.
     if len(str(version)) > MAX_VERSION:
         raise InvalidUpload(f"Version is longer than {MAX_VERSION} characters.")
+    check_public_version(version)
     return version
+
+
+def check_public_version(version: Version) -> None:
+    """Refuse a local version (PEP 440 ``1.0+hotfix``), as PyPI does: ``==1.0`` matches it, so
+    it could stand in for the published 1.0 in any installer's choice.
+
+    Raises:
+        InvalidUpload: ``version`` has a local segment.
+    """
+    if version.local is not None:
+        raise InvalidUpload(
+            f"Invalid version {version}: local versions ('+{version.local}') are not "
+            "accepted by this index (nor by PyPI); upload a public version."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +103,9 @@ class DistFilename:
     name: NormalizedName
     version: Version
     packagetype: str
+    # Wheels only: the build tag (``()`` without one) and the set of compatibility tags.
+    build: BuildTag = ()
+    tags: frozenset[Tag] = frozenset()
 
 
 def check_filename_safe(filename: str) -> None:
@@ -122,8 +142,8 @@ def parse_dist_filename(filename: str) -> DistFilename:
     check_filename_safe(filename)
     try:
         if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return DistFilename(filename, name, version, "bdist_wheel")
+            name, version, build, tags = parse_wheel_filename(filename)
+            return DistFilename(filename, name, version, "bdist_wheel", build, tags)
         if filename.endswith(SDIST_SUFFIXES):
             name, version = parse_sdist_filename(filename)
             return DistFilename(filename, name, version, "sdist")

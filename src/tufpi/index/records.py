@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection
 
+from packaging.version import Version
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tufpi.db.models import File, Owner, Project, Release, table_of
+from tufpi.db.models import File, Owner, Project, RegisteredFilename, Release, table_of
 from tufpi.index.names import normalize
+from tufpi.index.rules import UsedFilename, normalized_filename, release_key
 from tufpi.index.upload import InspectedDist
 from tufpi.storage import Storage
 from tufpi.trust import changes, layout
@@ -77,16 +80,18 @@ class ReleaseRef:
 def release_for(
     session: Session, project: Project, info: ReleaseInfo, dist: InspectedDist
 ) -> ReleaseRef:
-    """The project's release of ``info.version``, created from ``dist`` if it is the first."""
+    """The project's release of ``info.version`` (by its canonical version: ``1.0.0`` is
+    release ``1.0``), created from ``dist`` if it is the first."""
+    canonical = release_key(Version(info.version))
     found = session.execute(
-        _FIND_RELEASE, {"project_id": project.id, "canonical": info.version}
+        _FIND_RELEASE, {"project_id": project.id, "canonical": canonical}
     ).first()
     if found is not None:
         return ReleaseRef(found[0], found[1])
     params = {
         "project_id": project.id,
         "version": info.version,
-        "canonical_version": info.version,
+        "canonical_version": canonical,
         "created": info.created,
         "requires_python": dist.requires_python,
         "core_metadata": dist.fields,
@@ -105,6 +110,7 @@ _FIND_RELEASE = select(_RELEASES.id, _RELEASES.version).where(
 )
 _ADD_RELEASE = insert(table_of(Release)).returning(_RELEASES.id)
 _ADD_FILE = insert(table_of(File))
+_REGISTER = insert(table_of(RegisteredFilename))
 _PROJECTS = table_of(Project).c
 _BUMP_SERIAL = (
     update(table_of(Project))
@@ -132,7 +138,7 @@ def add_file(
     info: FileInfo,
     now: dt.datetime,
 ) -> None:
-    """Add the file row and its target, and bump the project's serial.
+    """Add the file row, its filename to the registry and its target; bump the serial.
 
     Core statements rather than ORM objects: this runs in every upload and import.
 
@@ -159,6 +165,13 @@ def add_file(
         "uploader_id": info.uploader_id,
     }
     session.execute(_ADD_FILE, row)
+    registered = {
+        "filename": dist.dist.filename,
+        "normalized": normalized_filename(dist.dist),
+        "project": project.normalized_name,
+        "created": now,
+    }
+    session.execute(_REGISTER, registered)
     target = changes.TargetFile(info.key, digests.size, digests.sha256, digests.sha512)
     changes.set_targets(
         session,
@@ -176,3 +189,17 @@ def bump_serial(session: Session, project: Project) -> None:
     (a changed ORM object would cost a unit-of-work flush)."""
     session.execute(_BUMP_SERIAL, {"project_id": project.id})
     set_committed_value(project, "serial", project.serial + 1)
+
+
+def used_filenames(session: Session, normalized: Collection[str]) -> list[UsedFilename]:
+    """Every filename ever recorded whose normal form is among ``normalized``, with the
+    sha256 of the file it names today (None once removed)."""
+    if not normalized:
+        return []
+    rows = session.execute(
+        select(RegisteredFilename.filename, RegisteredFilename.normalized, File.sha256)
+        .outerjoin(File, File.filename == RegisteredFilename.filename)
+        .where(RegisteredFilename.normalized.in_(list(normalized)))
+        .order_by(RegisteredFilename.id)
+    )
+    return [UsedFilename(r[0], r[1], r[2]) for r in rows]

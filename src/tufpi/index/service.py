@@ -20,7 +20,7 @@ from tufpi.db.models import File, Owner, Project, Release, Target
 from tufpi.index import pages
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import Forbidden, InvalidUpload, NotFound, Unavailable
-from tufpi.index.names import normalize
+from tufpi.index.names import DistFilename, normalize
 from tufpi.index.queries import load_detail
 from tufpi.index.records import (
     FileInfo,
@@ -32,7 +32,9 @@ from tufpi.index.records import (
     release_for,
     storage_key,
     store_dist,
+    used_filenames,
 )
+from tufpi.index.rules import check_unused, normalize_filename, normalized_filename, release_key
 from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
@@ -84,6 +86,23 @@ class UploadResult:
     created: bool  # False: an identical file was already there
 
 
+def _named(files: list[File], filename: str) -> list[File]:
+    """The file ``filename`` names, by its normalised form when it parses (``X-1.0.0.tar.gz``
+    finds ``x-1.0.tar.gz``), else by the exact name."""
+    exact = [f for f in files if f.filename == filename]
+    wanted = _normal_or_none(filename)
+    if exact or wanted is None:
+        return exact
+    return [f for f in files if _normal_or_none(f.filename) == wanted]
+
+
+def _normal_or_none(filename: str) -> str | None:
+    try:
+        return normalize_filename(filename)
+    except InvalidUpload:
+        return None
+
+
 class IndexService:
     """Database and storage operations of the index. Pure checks live in ``upload``/``names``."""
 
@@ -101,22 +120,16 @@ class IndexService:
 
     # -- uploads ----------------------------------------------------------------------------
 
-    def find_duplicate(self, filename: str, sha256: str) -> bool:
-        """True if this exact file is stored; InvalidUpload if the name holds other content."""
+    def find_duplicate(self, dist: DistFilename, sha256: str) -> bool:
+        """True if this exact file is stored; InvalidUpload if its normalised filename was
+        ever used otherwise (``rules.check_unused``)."""
         with self.sessions() as session:
-            return self._duplicate(session, filename, sha256)
+            return self._duplicate(session, dist, sha256)
 
     @staticmethod
-    def _duplicate(session: Session, filename: str, sha256: str) -> bool:
-        existing = session.scalar(select(File.sha256).where(File.filename == filename))
-        if existing is None:
-            return False
-        if existing == sha256:
-            return True
-        raise InvalidUpload(
-            f"File already exists ({filename!r}) with different content; a filename "
-            "can be used only once. Upload a new version instead."
-        )
+    def _duplicate(session: Session, dist: DistFilename, sha256: str) -> bool:
+        used = used_filenames(session, [normalized_filename(dist)])
+        return check_unused(dist, sha256, used)
 
     def _check_owner(self, session: Session, who: Identity, project: Project) -> None:
         is_owner = session.scalar(
@@ -125,7 +138,9 @@ class IndexService:
         if is_owner is None:
             raise Forbidden(f"User {who.user_name!r} is not an owner of project {project.name!r}.")
 
-    def _check_may_upload(self, who: Identity, normalized: str, filename: str, sha256: str) -> bool:
+    def _check_may_upload(
+        self, who: Identity, normalized: str, dist: DistFilename, sha256: str
+    ) -> bool:
         """Token scope and ownership, before anything is stored or an existing file revealed;
         then whether this exact file is already stored (``find_duplicate``).
 
@@ -145,20 +160,20 @@ class IndexService:
             ).first()
             if owned is not None and owned[1] is None:
                 raise Forbidden(f"User {who.user_name!r} is not an owner of project {owned[0]!r}.")
-            return self._duplicate(session, filename, sha256)
+            return self._duplicate(session, dist, sha256)
 
     def upload(self, who: Identity, form: UploadForm, dist: InspectedDist) -> UploadResult:
         """Record an inspected distribution, its target and its project's new pages.
 
         Raises:
             Forbidden: the caller may not upload to this project.
-            InvalidUpload: the filename is taken by other content.
+            InvalidUpload: the normalised filename was used before (``rules``).
             TrustNotInitialised: ``tufpi trust init`` has not run.
         """
         digests = dist.staged.digests
         filename = dist.dist.filename
         normalized = normalize(form.name)
-        if self._check_may_upload(who, normalized, filename, digests.sha256):
+        if self._check_may_upload(who, normalized, dist.dist, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
         key = store_dist(self.storage, dist)
         now = self.clock()
@@ -169,6 +184,9 @@ class IndexService:
                 else:
                     project = existing
                     self._check_owner(session, who, project)
+                # Again under the lock: a concurrent upload may have used the name since.
+                if self._duplicate(session, dist.dist, digests.sha256):
+                    return UploadResult(filename, project.name, str(form.version), False)
                 info = ReleaseInfo(str(form.version), self.clock(), form.description)
                 release = release_for(session, project, info, dist)
                 file_info = FileInfo(key, form.pyversion, now, who.user_id, who.user_name)
@@ -178,7 +196,7 @@ class IndexService:
             raise Unavailable(str(e)) from e
         except IntegrityError as e:
             # A concurrent upload won a race on this filename or project name.
-            if self.find_duplicate(filename, digests.sha256):
+            if self.find_duplicate(dist.dist, digests.sha256):
                 return UploadResult(filename, form.name, str(form.version), created=False)
             raise InvalidUpload(f"Conflicting concurrent upload of {filename!r}; retry.") from e
         return UploadResult(filename, project.name, release.version, created=True)
@@ -200,8 +218,9 @@ class IndexService:
 
     @staticmethod
     def _find_release(session: Session, project: Project, version: str) -> Release:
+        """The release ``version`` names by its canonical version: ``1.0.0`` finds 1.0."""
         try:
-            canonical = str(Version(version))
+            canonical = release_key(Version(version))
         except InvalidVersion as e:
             raise NotFound(f"Invalid version {version!r}.") from e
         release = session.scalar(
@@ -231,9 +250,9 @@ class IndexService:
             query = select(File).where(File.project_id == row.id)
             if version is not None:
                 query = query.where(File.release_id == self._find_release(session, row, version).id)
-            if filename is not None:
-                query = query.where(File.filename == filename)
             files = list(session.scalars(query))
+            if filename is not None:
+                files = _named(files, filename)
             if filename is not None and not files:
                 raise NotFound(f"No file {filename!r} in {row.name}.")
             for f in files:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.metadata import parse_email
 
 from tufpi.index import core_metadata
 from tufpi.index.errors import InvalidUpload
@@ -295,10 +297,72 @@ def test_parse_refuses_metadata_for_another_version() -> None:
         b"Metadata-Version: 2.1\nVersion: 1.0\n",
         b"Metadata-Version: 2.1\nName: demo-pkg\n",
         b"",
-        b"Metadata-Version: 2.1\nName: \xff\xfe\nVersion: 1.0\n",
     ],
-    ids=["no-name", "no-version", "empty", "undecodable-name"],
+    ids=["no-name", "no-version", "empty"],
 )
 def test_parse_refuses_metadata_without_name_or_version(data: bytes) -> None:
     with pytest.raises(InvalidUpload, match="lacks Name or Version"):
         core_metadata.parse(data, parse_dist_filename(WHEEL))
+
+
+def test_parse_refuses_an_undecodable_name_naming_the_field() -> None:
+    # It used to be refused as missing; packaging's strict parse names the field.
+    data = b"Metadata-Version: 2.1\nName: \xff\xfe\nVersion: 1.0\n"
+    with pytest.raises(InvalidUpload, match="Invalid Name: its value cannot be read"):
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
+
+
+# -- strict mode (packaging's validation, as PyPI's) ---------------------------------------------
+
+
+def _lenient(data: bytes) -> dict[str, object]:
+    """What the parse of before (parse_email alone) made of ``data``: it took it."""
+    raw, _unparsed = parse_email(data)
+    return dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("Requires-Dist: foo >>= 1", "Invalid Requires-Dist: 'foo >>= 1' is invalid"),
+        ("Requires-Dist: foo; os_name ==", "Invalid Requires-Dist"),
+        # escaped once, so that the message fits an HTTP reason phrase
+        ("Requires-Dist: f\u00e9\u00e9 >>= 1", "Invalid Requires-Dist: 'f\\xe9\\xe9 >>= 1'"),
+        ("Requires-Python: >=3.8\nRequires-Python: <4", "Invalid Requires-Python: the field may"),
+        ("Name: other", "Invalid Name: the field may appear once, it appears 2 times"),
+        ("Version: 2.0", "Invalid Version: the field may appear once, it appears 2 times"),
+        ("Summary: again", "Invalid Summary: the field may appear once"),
+        ("X-Evil: 1", "Invalid core metadata field X-Evil: not a field of the core metadata"),
+        ("License-Expression: MIT", "Invalid License-Expression: license-expression introduced"),
+    ],
+    ids=[
+        "bad-requires-dist",
+        "bad-marker",
+        "non-ascii-requires-dist",
+        "requires-python-twice",
+        "name-twice",
+        "version-twice",
+        "summary-twice",
+        "unknown-field",
+        "field-too-new",
+    ],
+)
+def test_strict_parse_refuses_naming_the_field(extra: str, message: str) -> None:
+    data = metadata(extra=extra)
+    with pytest.raises(InvalidUpload, match=re.escape(message)) as refused:
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
+    assert refused.value.message.endswith(f"(core metadata of {WHEEL!r}).")
+
+
+@pytest.mark.parametrize("version", ["9.0", "3.0", "2.9", "banana"])
+def test_strict_parse_refuses_an_unknown_metadata_version(version: str) -> None:
+    data = metadata().replace(b"Metadata-Version: 2.1", f"Metadata-Version: {version}".encode())
+    assert _lenient(data)["metadata_version"] == version
+    with pytest.raises(InvalidUpload, match=f"Invalid Metadata-Version: '{version}' is not a"):
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
+
+
+def test_strict_parse_accepts_every_known_metadata_version() -> None:
+    for version in ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4"):
+        data = (f"Metadata-Version: {version}\nName: demo-pkg\nVersion: 1.0\n\nbody\n").encode()
+        assert core_metadata.parse(data, parse_dist_filename(WHEEL))["metadata_version"] == version

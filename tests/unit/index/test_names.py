@@ -7,7 +7,6 @@ from packaging.version import Version
 
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import (
-    DistFilename,
     check_filename_matches,
     check_filename_safe,
     is_valid_project_name,
@@ -91,9 +90,31 @@ def test_parse_version_refuses_non_pep_440() -> None:
     ],
 )
 def test_parse_dist_filename(filename: str, name: str, version: str, packagetype: str) -> None:
-    assert parse_dist_filename(filename) == DistFilename(
-        filename, normalize(name), Version(version), packagetype
+    parsed = parse_dist_filename(filename)
+    assert (parsed.filename, parsed.name, parsed.version, parsed.packagetype) == (
+        filename,
+        normalize(name),
+        Version(version),
+        packagetype,
     )
+    if packagetype == "sdist":
+        assert (parsed.build, parsed.tags) == ((), frozenset())
+    else:
+        assert parsed.tags
+        assert all(t.platform for t in parsed.tags)
+
+
+def test_parse_dist_filename_keeps_a_wheels_build_tag_and_tags() -> None:
+    parsed = parse_dist_filename("pkg-2.0-1b-py2.py3-none-any.whl")
+    assert parsed.build == (1, "b")
+    assert {t.interpreter for t in parsed.tags} == {"py2", "py3"}
+
+
+@pytest.mark.parametrize("version", ["1.0+hotfix", "1.0+local.1", "2!1.0+ubuntu"])
+def test_parse_version_refuses_local_versions(version: str) -> None:
+    assert Version(version).local is not None  # PEP 440 allows it; the index does not
+    with pytest.raises(InvalidUpload, match=r"local versions .* are not accepted"):
+        parse_version(version)
 
 
 HOSTILE_FILENAMES = {
