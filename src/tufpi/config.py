@@ -43,6 +43,13 @@ class Settings:
         signer: whether ``serve`` runs the signer in-process (the embedded default).
         signing_workers: processes that sign when a publication re-signs many bins
             (back-signing, the daily re-signing of every bin); 0 means one per CPU.
+        archive_max_members: most entries an uploaded or imported archive may hold.
+        archive_max_bytes: most bytes reading an archive may inflate (declared, for a zip;
+            the whole gzip stream, for a tar.gz).
+        archive_max_ratio: most inflated bytes per archive byte, once past 64 MiB.
+        inspect_seconds: most wall time reading one archive may take.
+        upload_concurrency: uploads ``serve`` inspects and records at once; past it, 503.
+        inspect_processes: worker processes ``serve`` reads archives in.
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -62,6 +69,12 @@ class Settings:
     publish_interval: float = 0.5
     signer: bool = True
     signing_workers: int = 0
+    archive_max_members: int = 200_000
+    archive_max_bytes: int = 1024 * MiB
+    archive_max_ratio: int = 100
+    inspect_seconds: float = 20.0
+    upload_concurrency: int = 16
+    inspect_processes: int = 2
 
     @property
     def effective_database_url(self) -> str:
@@ -98,6 +111,11 @@ _INT_RANGES = {
     "resign_margin": (1, 10 * 365 * 86400),
     "sweep_grace": (0, 10 * 365 * 86400),
     "signing_workers": (0, 256),
+    "archive_max_members": (1, 2**31),
+    "archive_max_bytes": (1, 2**63 - 1),
+    "archive_max_ratio": (1, 2**31),
+    "upload_concurrency": (1, 4096),
+    "inspect_processes": (1, 256),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

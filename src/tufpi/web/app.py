@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
 from tufpi.trust.child import SignerChild
 from tufpi.web.context import RenderCache, WebContext
@@ -63,11 +65,19 @@ class CompressMetadata:
 
 def build_context(services: Services) -> WebContext:
     """The services the web routes use."""
+    settings = services.settings
     return WebContext(
-        settings=services.settings,
+        settings=settings,
         index=services.index,
         accounts=services.accounts,
         pages=RenderCache(),
+        inspector=Inspector(
+            bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
+        ),
+        # One thread per admitted upload: Inspector.admit refuses more, so none waits here.
+        upload_threads=concurrent.futures.ThreadPoolExecutor(
+            settings.upload_concurrency, thread_name_prefix="tufpi-upload"
+        ),
     )
 
 
@@ -87,14 +97,15 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
     ]
-    lifespan = None
-    if signer is not None:
-        child = signer
+    ctx = build_context(services)
 
-        @contextlib.asynccontextmanager
-        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            async with _run_signer(child):
-                yield
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(_stop_uploads, ctx)
+            if signer is not None:
+                await stack.enter_async_context(_run_signer(signer))
+            yield
 
     app = Starlette(
         routes=routes,
@@ -104,8 +115,13 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
         ],
         lifespan=lifespan,
     )
-    app.state.ctx = build_context(services)
+    app.state.ctx = ctx
     return app
+
+
+def _stop_uploads(ctx: WebContext) -> None:
+    ctx.upload_threads.shutdown(wait=True, cancel_futures=True)
+    ctx.inspector.close()
 
 
 @contextlib.asynccontextmanager

@@ -6,10 +6,11 @@ The route only sequences named steps; each step lives in ``tufpi.index.upload`` 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,10 +19,12 @@ from starlette.responses import PlainTextResponse, Response
 from tufpi.index import upload as steps
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
+from tufpi.index.inspector import Ticket
 from tufpi.index.names import DistFilename
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
 
+T = TypeVar("T")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -114,25 +117,42 @@ def _stage_and_record(
     fields: steps.UploadForm,
     dist: DistFilename,
     content: UploadFile,
+    ticket: Ticket,
 ) -> UploadResult:
-    """The blocking steps, in one worker thread (each hand-off to a thread costs the event
-    loop's time, which every upload shares)."""
-    staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
-    try:
-        return ctx.index.upload(who, fields, steps.inspect(fields, dist, staged))
-    finally:
-        staged.discard()
+    """The blocking steps, in one of the upload threads (each hand-off to a thread costs the
+    event loop's time, which every upload shares); the archive is read in the inspector's
+    processes. The upload's slot is released here, when its work ends, even if the client
+    has gone."""
+    with ticket:
+        staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
+        try:
+            inspected = steps.inspect(fields, dist, staged, ctx.inspector.extract)
+            return ctx.index.upload(who, fields, inspected)
+        finally:
+            staged.discard()
+
+
+async def _off_the_read_pool(ctx: WebContext, work: Callable[[], T]) -> T:
+    """Run ``work`` in the upload threads: the thread pool that serves reads stays free."""
+    return await asyncio.get_running_loop().run_in_executor(ctx.upload_threads, work)
 
 
 async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult:
     items, content = _split(form)
     fields = steps.parse_form(items)
     dist = steps.check_dist(fields, content.filename or "")
-    return await run_in_threadpool(_stage_and_record, ctx, who, fields, dist, content)
+    ticket = ctx.inspector.admit()
+    work = functools.partial(_stage_and_record, ctx, who, fields, dist, content, ticket)
+    try:
+        future = asyncio.get_running_loop().run_in_executor(ctx.upload_threads, work)
+    except BaseException:
+        ticket.release()  # never started: nothing else will release it
+        raise
+    return await future
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
-    who = await run_in_threadpool(ctx.identify, request)
+    who = await _off_the_read_pool(ctx, functools.partial(ctx.identify, request))
     _check_multipart(request)
     form = await _read_form(request)
     try:
