@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,7 +25,6 @@ from tufpi.index.names import DistFilename
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
 
-T = TypeVar("T")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -132,17 +132,14 @@ def _stage_and_record(
             staged.discard()
 
 
-async def _off_the_read_pool(ctx: WebContext, work: Callable[[], T]) -> T:
-    """Run ``work`` in the upload threads: the thread pool that serves reads stays free."""
-    return await asyncio.get_running_loop().run_in_executor(ctx.upload_threads, work)
-
-
 async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult:
     items, content = _split(form)
     fields = steps.parse_form(items)
     dist = steps.check_dist(fields, content.filename or "")
     ticket = ctx.inspector.admit()
     work = functools.partial(_stage_and_record, ctx, who, fields, dist, content, ticket)
+    # The upload threads, not the thread pool that serves reads: admit() keeps one free
+    # for each admitted upload.
     try:
         future = asyncio.get_running_loop().run_in_executor(ctx.upload_threads, work)
     except BaseException:
@@ -152,7 +149,8 @@ async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
-    who = await _off_the_read_pool(ctx, functools.partial(ctx.identify, request))
+    # Cheap (a hash and a lookup), like the token check of a private index's reads.
+    who = await run_in_threadpool(ctx.identify, request)
     _check_multipart(request)
     form = await _read_form(request)
     try:
