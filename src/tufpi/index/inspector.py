@@ -164,6 +164,13 @@ class Inspector:
                 self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
 
+    def start(self) -> None:
+        """Start the workers now, without waiting for them (each imports tufpi: about a
+        second of CPU), rather than on the first uploads, while readers are being served."""
+        pool = self._current()
+        for _ in range(self.processes):
+            pool.submit(os.getpid)
+
     def extract(self, path: Path, dist: DistFilename) -> bytes:
         """The raw core metadata of the distribution at ``path``, read in a worker.
 

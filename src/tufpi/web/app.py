@@ -103,6 +103,7 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(_stop_uploads, ctx)
+            ctx.inspector.start()
             if signer is not None:
                 await stack.enter_async_context(_run_signer(signer))
             yield
