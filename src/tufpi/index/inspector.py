@@ -25,7 +25,7 @@ from types import TracebackType
 from tufpi.config import Settings
 from tufpi.index import archive
 from tufpi.index.archive import Bounds
-from tufpi.index.errors import ArchiveTooCostly, Busy
+from tufpi.index.errors import ArchiveTooCostly, Busy, InvalidUpload
 from tufpi.index.names import DistFilename
 
 MiB = 1024 * 1024
@@ -84,10 +84,18 @@ def _inspect(path: Path, dist: DistFilename, bounds: Bounds, memory_bytes: int) 
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
     try:
         return archive.read_core_metadata(path, dist, bounds)
+    except InvalidUpload:
+        raise
     except MemoryError:
         raise ArchiveTooCostly(
             f"Refused {dist.filename!r}: reading it needed more than {memory_bytes} bytes "
             f"of memory (limit: {memory_bytes} bytes of inspection memory)."
+        ) from None
+    except Exception as e:
+        # The archive is hostile input: whatever else a reader raises on it is a refusal
+        # of that file (as import skips it), not a server error.
+        raise InvalidUpload(
+            f"Invalid distribution file {dist.filename!r}: {type(e).__name__}: {e}"
         ) from None
 
 
