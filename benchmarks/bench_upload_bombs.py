@@ -7,8 +7,9 @@ against a real ``tufpi serve``, without and then with ``--bombs`` concurrent hos
     /tmp/v/bin/python benchmarks/bench_upload_bombs.py [--baseline /work/main] [--quick]
 
 A bomb's whole request is sent before the reads start; the reads then run while the server
-inspects (or refuses) the bombs. When the reads end, the bombs still unanswered are counted,
-and the server is stopped (a server that takes minutes over them is not waited for).
+inspects (or refuses) the bombs. When the reads end, the bombs still unanswered are counted;
+their answers are then waited for up to ``--answer-seconds`` and counted by status, and the
+server is killed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 PROJECT = "bench-read"
 BOMB_NAME = "bench-bomb"
 START_TIMEOUT = 120.0
+# How long a bomb's answer is waited for; past it, the bomb counts as "closed".
+ANSWER_TIMEOUT = 900.0
 
 
 def bomb_archive(members: int) -> bytes:
@@ -161,7 +164,7 @@ def stop(server: Server) -> None:
 def send_all(request: httpx.Request) -> socket.socket:
     """Open a connection and send the whole of ``request``; the answer is read later."""
     assert request.url.port is not None
-    sock = socket.create_connection((LOCALHOST, request.url.port), timeout=900)
+    sock = socket.create_connection((LOCALHOST, request.url.port), timeout=ANSWER_TIMEOUT)
     head = f"POST {request.url.raw_path.decode()} HTTP/1.1\r\n"
     headers = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
     sock.sendall((head + headers + "\r\n").encode("latin-1") + request.read())
@@ -169,7 +172,8 @@ def send_all(request: httpx.Request) -> socket.socket:
 
 
 def status_of(sock: socket.socket) -> str:
-    """The status code of the answer on ``sock`` ("closed" if the server went away)."""
+    """The status code of the answer on ``sock`` ("closed" if the server went away or did
+    not answer within ``ANSWER_TIMEOUT``)."""
     with sock:
         try:
             line = sock.makefile("rb").readline()
@@ -223,9 +227,10 @@ def measure_tree(tree: Path, root: Path, args: argparse.Namespace, bomb: bytes) 
             answered = [pool.submit(status_of, sock) for sock in sockets]
             loaded = measure(target, args.requests, args.concurrency, args.max_seconds)
             unanswered = sum(not f.done() for f in answered)
-            if unanswered:
-                stop(server)
-            answers = Counter(f.result() for f in answered)
+            done, late = concurrent.futures.wait(answered, timeout=args.answer_seconds)
+            answers = Counter(f.result() for f in done)
+            answers["unanswered"] += len(late)
+            stop(server)  # the late ones' connections close, and their threads end
     finally:
         stop(server)
     return Figures(quiet, loaded, unanswered, answers)
@@ -261,6 +266,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4, help="read connections")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per measurement")
+    parser.add_argument(
+        "--answer-seconds",
+        type=float,
+        default=180.0,
+        help="after the reads, how long the bombs' answers are waited for",
+    )
     parser.add_argument("--bins", type=int, default=256)
     parser.add_argument("--workdir", type=Path, help="keep data and logs here")
     args = parser.parse_args()
