@@ -189,8 +189,8 @@ class Inspector:
                 answer in time; the pool is replaced, and a retry may succeed.
         """
         pool = self._current()
-        future = pool.submit(_inspect, path, dist, self.bounds, WORKER_MEMORY_BYTES)
         try:
+            future = pool.submit(_inspect, path, dist, self.bounds, WORKER_MEMORY_BYTES)
             return future.result(timeout=self._wait)
         except (BrokenProcessPool, TimeoutError) as e:
             self._replace(pool)

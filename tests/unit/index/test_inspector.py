@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +66,30 @@ def test_past_the_concurrency_uploads_are_refused_busy(inspector: Inspector) -> 
         inspector.admit()
     second.release()
     third.release()
+
+
+def spawned_workers() -> list[int]:
+    """This process's live children started by multiprocessing's spawn (the workers)."""
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.append(int(pid))
+    return pids
+
+
+def test_a_dead_worker_answers_busy_and_the_pool_is_replaced(
+    inspector: Inspector, tmp_path: Path
+) -> None:
+    # What the kernel does to a worker past its CPU bound (RLIMIT_CPU), or out of memory.
+    path = wheel(tmp_path / WHEEL)
+    assert inspector.extract(path, parse_dist_filename(WHEEL)) == METADATA
+    workers = spawned_workers()
+    assert workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(Busy, match="stopped its worker"):
+        inspector.extract(path, parse_dist_filename(WHEEL))
+    assert inspector.extract(path, parse_dist_filename(WHEEL)) == METADATA
+    assert not set(spawned_workers()) & set(workers)
