@@ -10,6 +10,7 @@ with a 400 naming the bound.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import re
 import tarfile
@@ -156,3 +157,29 @@ def test_reads_keep_answering_while_bombs_are_inspected(server: IndexServer, bom
     with httpx.Client(timeout=30) as client:
         assert httpx.get(server.simple + NAME + "/").status_code == 404
         assert post_wheel(client, server.url, token, "tufpi-read", "2.0").status_code == 200
+
+
+def inspection_workers(pid: int) -> list[int]:
+    """The children of ``pid`` that multiprocessing's spawn started (its workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+    return found
+
+
+def test_inspection_workers_end_with_a_killed_server(server: IndexServer) -> None:
+    assert server.process is not None
+    deadline = time.monotonic() + 60
+    while len(workers := inspection_workers(server.process.pid)) < 2:
+        assert time.monotonic() < deadline, "serve did not start its inspection workers"
+        time.sleep(0.1)
+    server.process.kill()
+    server.process.wait()
+    server.process = None
+    deadline = time.monotonic() + 30
+    while alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
+        assert time.monotonic() < deadline, f"workers {alive} outlived the killed server"
+        time.sleep(0.1)

@@ -52,8 +52,9 @@ def bounds_of(settings: Settings) -> Bounds:
     )
 
 
-def _watch_parent() -> None:
-    parent = os.getppid()
+def _watch_parent(parent: int) -> None:
+    """End this worker once ``parent`` (the server that started it) is gone; ``parent``
+    comes from the server, since it may have died while this worker was starting."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -63,13 +64,13 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _start_worker(memory_bytes: int) -> None:
+def _start_worker(memory_bytes: int, parent: int) -> None:
     """Worker initialiser: lower priority, bounded memory, no core dumps; end with the
     server (a SIGKILLed server would otherwise leave its workers waiting)."""
     os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _watch_parent()
+    _watch_parent(parent)
 
 
 def _cpu_seconds() -> float:
@@ -162,7 +163,7 @@ class Inspector:
                     self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
-                    initargs=(WORKER_MEMORY_BYTES,),
+                    initargs=(WORKER_MEMORY_BYTES, os.getpid()),
                 )
             return self._pool
 

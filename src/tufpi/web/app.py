@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -74,10 +74,8 @@ def build_context(services: Services) -> WebContext:
         inspector=Inspector(
             bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
         ),
-        # One thread per admitted upload: Inspector.admit refuses more, so none waits here.
-        upload_threads=concurrent.futures.ThreadPoolExecutor(
-            settings.upload_concurrency, thread_name_prefix="tufpi-upload"
-        ),
+        # A token per admitted upload: Inspector.admit refuses more, so none waits here.
+        upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
     )
 
 
@@ -102,7 +100,7 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(_stop_uploads, ctx)
+            stack.callback(ctx.inspector.close)
             ctx.inspector.start()
             if signer is not None:
                 await stack.enter_async_context(_run_signer(signer))
@@ -118,11 +116,6 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
     )
     app.state.ctx = ctx
     return app
-
-
-def _stop_uploads(ctx: WebContext) -> None:
-    ctx.upload_threads.shutdown(wait=True, cancel_futures=True)
-    ctx.inspector.close()
 
 
 @contextlib.asynccontextmanager

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -74,15 +74,15 @@ class RenderCache:
 @dataclasses.dataclass
 class WebContext:
     """What every route needs. ``inspector`` reads uploaded archives in processes of its
-    own, and ``upload_threads`` runs each upload's blocking steps: neither is the thread
-    pool that serves reads."""
+    own, and each upload's blocking steps run in threads under ``upload_limiter``: neither
+    takes from the thread pool (and its limiter) that serves reads."""
 
     settings: Settings
     index: IndexService
     accounts: AccountService
     pages: RenderCache
     inspector: Inspector
-    upload_threads: concurrent.futures.ThreadPoolExecutor
+    upload_limiter: anyio.CapacityLimiter
 
     def identify(self, request: Request) -> Identity:
         """The caller's identity from Basic auth. Raises NotAuthenticated."""

@@ -6,11 +6,11 @@ The route only sequences named steps; each step lives in ``tufpi.index.upload`` 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -20,7 +20,6 @@ from starlette.responses import PlainTextResponse, Response
 from tufpi.index import upload as steps
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
-from tufpi.index.inspector import Ticket
 from tufpi.index.names import DistFilename
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
@@ -117,35 +116,29 @@ def _stage_and_record(
     fields: steps.UploadForm,
     dist: DistFilename,
     content: UploadFile,
-    ticket: Ticket,
 ) -> UploadResult:
-    """The blocking steps, in one of the upload threads (each hand-off to a thread costs the
-    event loop's time, which every upload shares); the archive is read in the inspector's
-    processes. The upload's slot is released here, when its work ends, even if the client
-    has gone."""
-    with ticket:
-        staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
-        try:
-            inspected = steps.inspect(fields, dist, staged, ctx.inspector.extract)
-            return ctx.index.upload(who, fields, inspected)
-        finally:
-            staged.discard()
+    """The blocking steps, in one upload thread (each hand-off to a thread costs the event
+    loop's time, which every upload shares); the archive is read in the inspector's
+    processes."""
+    staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
+    try:
+        inspected = steps.inspect(fields, dist, staged, ctx.inspector.extract)
+        return ctx.index.upload(who, fields, inspected)
+    finally:
+        staged.discard()
 
 
 async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult:
     items, content = _split(form)
     fields = steps.parse_form(items)
     dist = steps.check_dist(fields, content.filename or "")
-    ticket = ctx.inspector.admit()
-    work = functools.partial(_stage_and_record, ctx, who, fields, dist, content, ticket)
-    # The upload threads, not the thread pool that serves reads: admit() keeps one free
-    # for each admitted upload.
-    try:
-        future = asyncio.get_running_loop().run_in_executor(ctx.upload_threads, work)
-    except BaseException:
-        ticket.release()  # never started: nothing else will release it
-        raise
-    return await future
+    work = functools.partial(_stage_and_record, ctx, who, fields, dist, content)
+    # Busy (503) past upload_concurrency. The upload limiter, not the one of the thread pool
+    # that serves reads; it has a token for each admitted upload, so none waits for one. As
+    # with run_in_threadpool, a cancelled request still waits for its thread to end, so the
+    # slot is released only when the upload's work is over.
+    with ctx.inspector.admit():
+        return await anyio.to_thread.run_sync(work, limiter=ctx.upload_limiter)
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
