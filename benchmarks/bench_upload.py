@@ -3,7 +3,9 @@ HTTP, on SQLite and on PostgreSQL; with ``--baseline DIR``, against another sour
 
 Each measurement runs in a fresh worker process (this script again, with ``PYTHONPATH`` set
 to the tree measured) on a fresh repository with 16,384 bins: 200 unmeasured uploads, then
-``--uploads`` measured ones, of the same wheels bench_publish.py sends. With a baseline, the
+``--uploads`` measured ones, of the same wheels bench_publish.py sends. Where the tree has
+inspection workers (``tufpi.index.inspector``), the metadata is read in them, as ``tufpi
+serve`` reads it, and their CPU time counts. With a baseline, the
 two trees alternate (ABBA...) for ``--rounds`` rounds, and the ratio of their medians is
 printed.
 
@@ -22,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common import default_postgres_url, machine, postgres_database, run_tufpi
 
@@ -31,8 +35,37 @@ WARMUP = 200
 BINS = 16384
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's live children (the inspection workers, where the tree
+    measured has them)."""
+    total = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _extract(services: Any) -> Callable[..., bytes] | None:
+    """The server's way of reading an upload's metadata, where the tree measured has one:
+    its inspection workers (tufpi.index.inspector), as ``tufpi serve`` builds them."""
+    try:
+        from tufpi.index.inspector import Inspector, bounds_of
+    except ImportError:
+        return None
+    settings = services.settings
+    inspector = Inspector(
+        bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
+    )
+    inspector.start()
+    extract: Callable[..., bytes] = inspector.extract
+    return extract
+
+
 def worker(database_url: str | None, uploads: int) -> dict[str, float]:
-    """In this process: a new repository, then CPU and wall time per upload."""
+    """In this process: a new repository, then CPU (this process's and its inspection
+    workers') and wall time per upload."""
     from bench_publish import make_wheel, upload_fields
 
     from tufpi.config import from_environment
@@ -52,6 +85,8 @@ def worker(database_url: str | None, uploads: int) -> dict[str, float]:
     token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     services = Services.from_settings(from_environment(None))
     who = services.accounts.authenticate(("__token__", token))
+    extract = _extract(services)
+    how = () if extract is None else (extract,)
 
     def upload(i: int) -> None:
         wheel = make_wheel(i)
@@ -59,17 +94,17 @@ def worker(database_url: str | None, uploads: int) -> dict[str, float]:
         dist = steps.check_dist(form, wheel.filename)
         staged = steps.stage(io.BytesIO(wheel.data), 10**8)
         try:
-            services.index.upload(who, form, steps.inspect(form, dist, staged))
+            services.index.upload(who, form, steps.inspect(form, dist, staged, *how))
         finally:
             staged.discard()
 
     for i in range(WARMUP):
         upload(i)
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall = time.process_time() + _children_cpu(), time.perf_counter()
     for i in range(WARMUP, WARMUP + uploads):
         upload(i)
     return {
-        "cpu_ms": 1000 * (time.process_time() - cpu) / uploads,
+        "cpu_ms": 1000 * (time.process_time() + _children_cpu() - cpu) / uploads,
         "wall_ms": 1000 * (time.perf_counter() - wall) / uploads,
     }
 

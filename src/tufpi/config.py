@@ -51,6 +51,13 @@ class Settings:
         log_repeat_interval: seconds in which one kind of repeated server error is logged once.
         metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
         metrics_max_age: seconds ``/metrics`` may reuse figures the signer has not changed.
+        archive_max_members: most entries an uploaded or imported archive may hold.
+        archive_max_bytes: most bytes reading an archive may inflate (declared, for a zip;
+            the whole gzip stream, for a tar.gz).
+        archive_max_ratio: most inflated bytes per archive byte, once past 64 MiB.
+        inspect_seconds: most wall time reading one archive may take.
+        upload_concurrency: uploads ``serve`` inspects and records at once; past it, 503.
+        inspect_processes: worker processes ``serve`` reads archives in.
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -78,6 +85,13 @@ class Settings:
     log_repeat_interval: float = 60.0
     metrics_token: str = dataclasses.field(default="", repr=False)
     metrics_max_age: float = 5.0
+    # Uploads: archive inspection bounds and concurrency (index/archive.py, index/inspector.py).
+    archive_max_members: int = 200_000
+    archive_max_bytes: int = 1024 * MiB
+    archive_max_ratio: int = 100
+    inspect_seconds: float = 20.0
+    upload_concurrency: int = 16
+    inspect_processes: int = 2
 
     @property
     def effective_database_url(self) -> str:
@@ -116,6 +130,11 @@ _INT_RANGES = {
     "signing_workers": (0, 256),
     "body_min_rate": (0, 2**31),
     "max_connections": (0, 1_000_000),
+    "archive_max_members": (1, 2**31),
+    "archive_max_bytes": (1, 2**63 - 1),
+    "archive_max_ratio": (1, 2**31),
+    "upload_concurrency": (1, 4096),
+    "inspect_processes": (1, 256),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

@@ -15,7 +15,8 @@ from pathlib import Path
 from tufpi.importer.model import SkipReason
 from tufpi.importer.plan import python_version
 from tufpi.index import core_metadata
-from tufpi.index.errors import InvalidUpload
+from tufpi.index.archive import Bounds
+from tufpi.index.errors import ArchiveTooCostly, InvalidUpload
 from tufpi.index.names import (
     SDIST_SUFFIXES,
     DistFilename,
@@ -64,9 +65,13 @@ def _hash_matches(path: Path, digests: Digests, expected: tuple[str, str]) -> bo
     return hmac.compare_digest(actual.encode(), value.lower().encode())
 
 
-def _metadata(path: Path, dist: DistFilename) -> tuple[bytes, dict[str, object]] | Rejection:
+def _metadata(
+    path: Path, dist: DistFilename, bounds: Bounds
+) -> tuple[bytes, dict[str, object]] | Rejection:
     try:
-        data = core_metadata.extract(path, dist)
+        data = core_metadata.extract(path, dist, bounds)
+    except ArchiveTooCostly as e:
+        return Rejection(SkipReason.TOO_COSTLY, e.message)
     except InvalidUpload as e:
         # extract wraps the archive readers' errors (the cause); without one, the archive
         # was read and holds no single metadata file.
@@ -83,9 +88,13 @@ def _metadata(path: Path, dist: DistFilename) -> tuple[bytes, dict[str, object]]
 
 
 def inspect_file(
-    path: Path, dist: DistFilename, expected: tuple[str, str] | None
+    path: Path,
+    dist: DistFilename,
+    expected: tuple[str, str] | None,
+    bounds: Bounds = core_metadata.DEFAULT_BOUNDS,
 ) -> InspectedDist | Rejection:
-    """Hash ``path`` and read its core metadata, checking it as an upload would be checked."""
+    """Hash ``path`` and read its core metadata within ``bounds``, checking it as an upload
+    would be checked."""
     try:
         digests = hash_file(path)
         if expected is not None and not _hash_matches(path, digests, expected):
@@ -96,7 +105,7 @@ def inspect_file(
         return Rejection(SkipReason.UNREADABLE, str(e))
     if digests.size == 0:
         return Rejection(SkipReason.CORRUPT_ARCHIVE, "the file is empty")
-    read = _metadata(path, dist)
+    read = _metadata(path, dist, bounds)
     if isinstance(read, Rejection):
         return read
     data, fields = read

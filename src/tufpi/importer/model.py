@@ -18,6 +18,7 @@ class SkipReason(enum.StrEnum):
     UNREADABLE = "unreadable"
     HASH_MISMATCH = "hash mismatch"
     CORRUPT_ARCHIVE = "corrupt archive"
+    TOO_COSTLY = "past an inspection bound"
     MISSING_METADATA = "missing metadata"
     INVALID_METADATA = "invalid metadata"
     CONFLICT = "conflict"

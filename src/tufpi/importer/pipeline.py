@@ -18,6 +18,8 @@ from tufpi.importer.inspect import Rejection, inspect_file
 from tufpi.importer.model import Candidate, Group, Skipped, SkipReason
 from tufpi.importer.plan import Ready
 from tufpi.importer.sources import Fetched, FetchError, Source
+from tufpi.index.archive import Bounds
+from tufpi.index.core_metadata import DEFAULT_BOUNDS
 
 # Seconds between a worker's checks that the import still runs.
 _PARENT_POLL = 0.5
@@ -62,8 +64,16 @@ def _die_with_parent() -> None:
 class Reader:
     """Owns the pools; use as a context manager."""
 
-    def __init__(self, source: Source, staging: Path, jobs: int, downloads: int) -> None:
+    def __init__(
+        self,
+        source: Source,
+        staging: Path,
+        jobs: int,
+        downloads: int,
+        bounds: Bounds = DEFAULT_BOUNDS,
+    ) -> None:
         self.source = source
+        self.bounds = bounds
         self.staging = staging
         # spawn: each worker is a child of this process (so it dies with it, see
         # _die_with_parent) and inherits no threads or database connections.
@@ -100,7 +110,7 @@ class Reader:
 
     def _inspect(self, candidate: Candidate, fetched: Fetched) -> Ready | Skipped:
         future = self.processes.submit(
-            inspect_file, fetched.path, candidate.dist, candidate.expected
+            inspect_file, fetched.path, candidate.dist, candidate.expected, self.bounds
         )
         try:
             result = future.result()

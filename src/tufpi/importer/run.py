@@ -39,6 +39,7 @@ from tufpi.importer.sources import (
     split_credentials,
 )
 from tufpi.importer.write import ProjectWriter, existing_files
+from tufpi.index.inspector import bounds_of
 from tufpi.services import Services
 from tufpi.trust import changes
 
@@ -169,7 +170,13 @@ class _Import:
         services = self.services
         with (
             concurrent.futures.ThreadPoolExecutor(_STORE_THREADS) as store_threads,
-            Reader(source, staging, self.options.jobs, self.options.downloads) as reader,
+            Reader(
+                source,
+                staging,
+                self.options.jobs,
+                self.options.downloads,
+                bounds_of(services.settings),
+            ) as reader,
             timed(self.summary.seconds, "read and write"),
         ):
             reader.on_read = lambda _read: progress.advance(reading)

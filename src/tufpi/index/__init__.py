@@ -1,7 +1,10 @@
 """The index's domain: names and filenames, uploads, tokens, and the service over the database."""
 
 from tufpi.index.accounts import AccountService, Identity
+from tufpi.index.archive import Bounds
 from tufpi.index.errors import (
+    ArchiveTooCostly,
+    Busy,
     Forbidden,
     IndexProblem,
     InvalidUpload,
@@ -9,17 +12,24 @@ from tufpi.index.errors import (
     NotFound,
     UploadTooLarge,
 )
+from tufpi.index.inspector import Inspector, Ticket, bounds_of
 from tufpi.index.service import IndexService, UploadResult
 
 __all__ = [
     "AccountService",
+    "ArchiveTooCostly",
+    "Bounds",
+    "Busy",
     "Forbidden",
     "Identity",
     "IndexProblem",
     "IndexService",
+    "Inspector",
     "InvalidUpload",
     "NotAuthenticated",
     "NotFound",
+    "Ticket",
     "UploadResult",
     "UploadTooLarge",
+    "bounds_of",
 ]

@@ -5,105 +5,35 @@ The bytes are served as the PEP 658 ``.metadata`` file; the parsed fields feed t
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
-import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, cast
 
 import packaging.metadata
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from tufpi.index import archive
+from tufpi.index.archive import MAX_METADATA_BYTES, Bounds
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename
 
-# Core metadata is a few KiB; anything this large is an attack or a mistake.
-MAX_METADATA_BYTES = 4 * 1024 * 1024
+__all__ = ["DEFAULT_BOUNDS", "MAX_METADATA_BYTES", "MAX_REQUIRES_PYTHON", "extract", "parse"]
+
+DEFAULT_BOUNDS = Bounds()
+
 # The width of releases.requires_python and files.requires_python (tufpi.db.models).
 MAX_REQUIRES_PYTHON = 200
 
 
-def _read_limited(stream: Any, what: str) -> bytes:
-    data: bytes = stream.read(MAX_METADATA_BYTES + 1)
-    if len(data) > MAX_METADATA_BYTES:
-        raise InvalidUpload(f"{what} is larger than {MAX_METADATA_BYTES} bytes.")
-    return data
-
-
-def _read_zip_member(archive: zipfile.ZipFile, name: str, what: str) -> bytes:
-    info = archive.getinfo(name)
-    if info.flag_bits & 0x1:  # zipfile would raise RuntimeError: it needs a password
-        raise InvalidUpload(f"Invalid distribution: its {what} is encrypted.")
-    with archive.open(info) as member:
-        return _read_limited(member, what)
-
-
-def _from_wheel(path: Path) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        candidates = [
-            n
-            for n in archive.namelist()
-            if len(PurePosixPath(n).parts) == 2
-            and PurePosixPath(n).parts[0].endswith(".dist-info")
-            and PurePosixPath(n).name == "METADATA"
-        ]
-        if len(candidates) != 1:
-            raise InvalidUpload("Invalid wheel: expected exactly one .dist-info/METADATA file.")
-        return _read_zip_member(archive, candidates[0], "METADATA")
-
-
-def _from_sdist_zip(path: Path) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        candidates = [n for n in archive.namelist() if _is_top_pkg_info(n)]
-        if len(candidates) != 1:
-            raise InvalidUpload("Invalid sdist: expected exactly one top-level PKG-INFO file.")
-        return _read_zip_member(archive, candidates[0], "PKG-INFO")
-
-
-def _is_top_pkg_info(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return len(parts) == 2 and parts[1] == "PKG-INFO"
-
-
-def _from_sdist_tar(path: Path) -> bytes:
-    with tarfile.open(path, "r:gz") as archive:
-        # Every member is looked at: with two PKG-INFO files, which one a reader sees
-        # depends on the reader (we would take the first, extraction keeps the last).
-        candidates = [m for m in archive if _is_top_pkg_info(m.name)]
-        if len(candidates) > 1:
-            raise InvalidUpload("Invalid sdist: expected exactly one top-level PKG-INFO file.")
-        if not candidates or not candidates[0].isfile():
-            raise InvalidUpload("Invalid sdist: no top-level PKG-INFO file.")
-        stream = archive.extractfile(candidates[0])
-        if stream is None:
-            raise InvalidUpload("Invalid sdist: no top-level PKG-INFO file.")
-        with stream:
-            return _read_limited(stream, "PKG-INFO")
-
-
-def extract(path: Path, dist: DistFilename) -> bytes:
-    """The raw core metadata bytes of the distribution at ``path``.
+def extract(path: Path, dist: DistFilename, bounds: Bounds = DEFAULT_BOUNDS) -> bytes:
+    """The raw core metadata bytes of the distribution at ``path``, read within ``bounds``
+    (``tufpi.index.archive``).
 
     Raises:
+        ArchiveTooCostly: reading it would pass one of ``bounds``.
         InvalidUpload: the archive is corrupt or holds no (single) metadata file.
     """
-    try:
-        if dist.packagetype == "bdist_wheel":
-            return _from_wheel(path)
-        if dist.filename.endswith(".zip"):
-            return _from_sdist_zip(path)
-        return _from_sdist_tar(path)
-    # NotImplementedError: zipfile's answer to an unknown compression method or flag bits.
-    except (
-        zipfile.BadZipFile,
-        tarfile.TarError,
-        zlib.error,
-        EOFError,
-        OSError,
-        NotImplementedError,
-    ) as e:
-        raise InvalidUpload(f"Invalid distribution file {dist.filename!r}: {e}") from e
+    return archive.read_core_metadata(path, dist, bounds)
 
 
 def _shown(value: str) -> str:

@@ -45,3 +45,17 @@ class Unavailable(IndexProblem):
     """The index cannot accept this now, e.g. before its metadata is initialised (503)."""
 
     status = 503
+
+
+class ArchiveTooCostly(InvalidUpload):
+    """Reading the archive would pass an inspection bound: members, inflated bytes,
+    compression ratio, time or memory (400). The message names the bound and its value."""
+
+
+class Busy(Unavailable):
+    """Too many uploads are being inspected at once; the client should retry (503, with
+    Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

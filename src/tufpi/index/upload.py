@@ -12,7 +12,7 @@ import hmac
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -262,10 +262,17 @@ class InspectedDist:
         return str(value) if value else None
 
 
-def inspect(form: UploadForm, dist: DistFilename, staged: StagedFile) -> InspectedDist:
-    """Check digests and read the core metadata of a staged distribution."""
+def inspect(
+    form: UploadForm,
+    dist: DistFilename,
+    staged: StagedFile,
+    extract: Callable[[Path, DistFilename], bytes] = core_metadata.extract,
+) -> InspectedDist:
+    """Check digests and read the core metadata of a staged distribution with ``extract``
+    (by default in this thread, within the default bounds; the server passes its
+    ``Inspector``'s, which reads in worker processes)."""
     check_digests(form, staged.digests)
-    data = core_metadata.extract(staged.path, dist)
+    data = extract(staged.path, dist)
     fields = core_metadata.parse(data, dist)
     return InspectedDist(dist, staged, data, fields)
 

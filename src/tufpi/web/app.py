@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
 from tufpi.trust.child import SignerChild
 from tufpi.web.context import RenderCache, WebContext
@@ -77,11 +79,17 @@ class QuietDisconnects:
 
 def build_context(services: Services) -> WebContext:
     """The services the web routes use."""
+    settings = services.settings
     return WebContext(
-        settings=services.settings,
+        settings=settings,
         index=services.index,
         accounts=services.accounts,
         pages=RenderCache(),
+        inspector=Inspector(
+            bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
+        ),
+        # A token per admitted upload: Inspector.admit refuses more, so none waits here.
+        upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
     )
 
 
@@ -101,14 +109,16 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
     ]
-    lifespan = None
-    if signer is not None:
-        child = signer
+    ctx = build_context(services)
 
-        @contextlib.asynccontextmanager
-        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            async with _run_signer(child):
-                yield
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(ctx.inspector.close)
+            ctx.inspector.start()
+            if signer is not None:
+                await stack.enter_async_context(_run_signer(signer))
+            yield
 
     app = Starlette(
         routes=routes,
@@ -119,7 +129,7 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
         ],
         lifespan=lifespan,
     )
-    app.state.ctx = build_context(services)
+    app.state.ctx = ctx
     app.state.metrics = StatusCache(services.settings.metrics_max_age)
     return app
 

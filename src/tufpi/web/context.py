@@ -8,13 +8,15 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tufpi.config import Settings
 from tufpi.index import tokens
 from tufpi.index.accounts import AccountService, Identity
-from tufpi.index.errors import IndexProblem
+from tufpi.index.errors import Busy, IndexProblem
+from tufpi.index.inspector import Inspector
 from tufpi.index.service import IndexService
 
 # Our uvicorn protocol (tufpi.web.server) moves this header into the HTTP reason phrase,
@@ -71,10 +73,16 @@ class RenderCache:
 
 @dataclasses.dataclass
 class WebContext:
+    """What every route needs. ``inspector`` reads uploaded archives in processes of its
+    own, and each upload's blocking steps run in threads under ``upload_limiter``: neither
+    takes from the thread pool (and its limiter) that serves reads."""
+
     settings: Settings
     index: IndexService
     accounts: AccountService
     pages: RenderCache
+    inspector: Inspector
+    upload_limiter: anyio.CapacityLimiter
 
     def identify(self, request: Request) -> Identity:
         """The caller's identity from Basic auth. Raises NotAuthenticated."""
@@ -98,4 +106,6 @@ def problem(error: IndexProblem) -> Response:
     headers = {REASON_HEADER: reason[:500]}
     if error.status == 401:
         headers["www-authenticate"] = 'Basic realm="tufpi"'
+    if isinstance(error, Busy):
+        headers["retry-after"] = str(error.retry_after)
     return PlainTextResponse(error.message + "\n", status_code=error.status, headers=headers)

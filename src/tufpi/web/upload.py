@@ -6,9 +6,11 @@ The route only sequences named steps; each step lives in ``tufpi.index.upload`` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -115,11 +117,13 @@ def _stage_and_record(
     dist: DistFilename,
     content: UploadFile,
 ) -> UploadResult:
-    """The blocking steps, in one worker thread (each hand-off to a thread costs the event
-    loop's time, which every upload shares)."""
+    """The blocking steps, in one upload thread (each hand-off to a thread costs the event
+    loop's time, which every upload shares); the archive is read in the inspector's
+    processes."""
     staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
     try:
-        return ctx.index.upload(who, fields, steps.inspect(fields, dist, staged))
+        inspected = steps.inspect(fields, dist, staged, ctx.inspector.extract)
+        return ctx.index.upload(who, fields, inspected)
     finally:
         staged.discard()
 
@@ -128,10 +132,17 @@ async def _store(ctx: WebContext, who: Identity, form: FormData) -> UploadResult
     items, content = _split(form)
     fields = steps.parse_form(items)
     dist = steps.check_dist(fields, content.filename or "")
-    return await run_in_threadpool(_stage_and_record, ctx, who, fields, dist, content)
+    work = functools.partial(_stage_and_record, ctx, who, fields, dist, content)
+    # Busy (503) past upload_concurrency. The upload limiter, not the one of the thread pool
+    # that serves reads; it has a token for each admitted upload, so none waits for one. As
+    # with run_in_threadpool, a cancelled request still waits for its thread to end, so the
+    # slot is released only when the upload's work is over.
+    with ctx.inspector.admit():
+        return await anyio.to_thread.run_sync(work, limiter=ctx.upload_limiter)
 
 
 async def _upload(request: Request, ctx: WebContext) -> UploadResult:
+    # Cheap (a hash and a lookup), like the token check of a private index's reads.
     who = await run_in_threadpool(ctx.identify, request)
     _check_multipart(request)
     form = await _read_form(request)

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.simple_data import sdist, wheel
 from tufpi.importer.inspect import Rejection, inspect_file, parse_filename
 from tufpi.importer.model import SkipReason
+from tufpi.index.archive import Bounds
 from tufpi.index.names import DistFilename
 from tufpi.index.upload import InspectedDist
 
@@ -101,3 +102,17 @@ def test_missing_and_invalid_metadata(tmp_path: Path) -> None:
     wrong_name = rejection(tmp_path, "other-1.0.tar.gz", other.content)
     assert wrong_name.reason == SkipReason.INVALID_METADATA
     assert "demo" in wrong_name.detail
+
+
+def test_archives_past_a_bound_are_skipped_naming_it(tmp_path: Path) -> None:
+    # An import reads with the same bounds as an upload (here, the member bound lowered).
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("demo-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: demo\n")
+        for i in range(10):
+            z.writestr(f"demo/m{i}.py", b"")
+    path, parsed = dist_at(tmp_path, "demo-1.0-py3-none-any.whl", buf.getvalue())
+    result = inspect_file(path, parsed, None, Bounds(members=10))
+    assert isinstance(result, Rejection)
+    assert result.reason == SkipReason.TOO_COSTLY
+    assert "limit: 10 archive members" in result.detail
