@@ -4,6 +4,7 @@ from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import (
     Forbidden,
     IndexProblem,
+    InsufficientStorage,
     InvalidUpload,
     NotAuthenticated,
     NotFound,
@@ -17,6 +18,7 @@ __all__ = [
     "Identity",
     "IndexProblem",
     "IndexService",
+    "InsufficientStorage",
     "InvalidUpload",
     "NotAuthenticated",
     "NotFound",

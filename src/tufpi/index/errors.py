@@ -45,3 +45,9 @@ class Unavailable(IndexProblem):
     """The index cannot accept this now, e.g. before its metadata is initialised (503)."""
 
     status = 503
+
+
+class InsufficientStorage(IndexProblem):
+    """The storage is full: nothing was kept, the index is unchanged (507)."""
+
+    status = 507

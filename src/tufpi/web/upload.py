@@ -117,7 +117,9 @@ def _stage_and_record(
 ) -> UploadResult:
     """The blocking steps, in one worker thread (each hand-off to a thread costs the event
     loop's time, which every upload shares)."""
-    staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
+    staged = steps.stage(
+        content.file, ctx.settings.max_upload_bytes, ctx.index.storage.scratch_dir()
+    )
     try:
         return ctx.index.upload(who, fields, steps.inspect(fields, dist, staged))
     finally:
