@@ -22,8 +22,8 @@ T = TypeVar("T")
 # Testing only: ``tufpi serve`` SIGKILLs itself at this step of an upload (POINT[:N], one of
 # tufpi.index.service.UPLOAD_STEPS), as ``--debug-crash-at`` does for the signer.
 UPLOAD_CRASH_ENV = "TUFPI_DEBUG_UPLOAD_CRASH_AT"
-# Testing only: an upload waits at step POINT until FILE exists (``POINT:FILE``), so that a
-# test can run another request in the middle of it.
+# Testing only: the first upload to pass step POINT waits there until FILE exists
+# (``POINT:FILE``), so that a test can run another request in the middle of it.
 UPLOAD_PAUSE_ENV = "TUFPI_DEBUG_UPLOAD_PAUSE_AT"
 
 
@@ -68,9 +68,11 @@ def upload_checkpoint() -> Checkpoint:
     """The upload steps' checkpoint that the testing variables ask for (none by default)."""
     crash = crash_at(os.environ.get(UPLOAD_CRASH_ENV))
     point, _, go = os.environ.get(UPLOAD_PAUSE_ENV, "").partition(":")
+    paused: list[str] = []
 
     def checkpoint(name: str) -> None:
-        if go and name == point:
+        if go and name == point and not paused:
+            paused.append(name)
             while not os.path.exists(go):
                 time.sleep(0.05)
         crash(name)

@@ -42,8 +42,8 @@ class DiskFullBackoff:
         self.attempts += 1
         if self.wait is None:
             log.warning(
-                "signer: the storage is full (%s); publication paused, retrying with backoff "
-                "up to every %.0f s",
+                "signer: the storage is full: %s Publication paused; retrying with backoff, "
+                "up to every %.0f s.",
                 error,
                 self.maximum,
             )
