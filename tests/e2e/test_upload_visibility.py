@@ -152,3 +152,33 @@ def test_refused_upload_leaves_nothing(own_database_url: str | None, tmp_path: P
         assert held.filenames() == {genuine.name}
         assert not any(malicious.name in k for k in held.visible + held.staged)
         assert httpx.get(server.url + key, timeout=10).status_code == 404
+
+
+def test_import_killed_between_commit_and_publication(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    """``tufpi import`` stages too: killed after a project's commit, its files are staged,
+    not served; the next run's start-up sweep publishes them."""
+    source = tmp_path / "source"
+    first = wheel(source, "imported-a", "1.0", os.urandom(2048))
+    wheel(source, "imported-b", "1.0", os.urandom(2048))
+    data_dir = tmp_path / "index"
+    (data_dir / "tmp").mkdir(parents=True)
+    storage = data_dir / "files"
+    with serving(data_dir, own_database_url) as server:
+        killed = server.cli(
+            "import", str(source), "--no-publish", "--debug-crash-at", "project", check=False
+        )
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        held = holdings(server.database_url, storage)
+        assert held.filenames() == {first.name}  # committed ...
+        key = storage_key(sha256_of(first), first.name)
+        assert key not in held.visible  # ... and not served yet
+        assert any(s.endswith("/" + key) for s in held.staged)
+        assert httpx.get(server.url + key, timeout=10).status_code == 404
+
+        again = server.cli("import", str(source), "--no-publish", check=False)
+        assert again.returncode == 0, again.stdout + again.stderr
+        held = assert_consistent(server.database_url, storage, server.url)
+        assert len(held.filenames()) == 2
+        assert list(storage.glob(".staging/*/scratch/*")) == []

@@ -47,7 +47,7 @@ from tufpi.index.records import (
 from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
-from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull
+from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull, is_disk_full
 from tufpi.trust import changes, layout
 
 log = logging.getLogger("tufpi.index")
@@ -227,11 +227,11 @@ class IndexService:
         writes = StagedWrites(self.storage)
         try:
             yield writes
-        except StorageFull as e:
+        except BaseException as e:
             writes.discard()
-            raise InsufficientStorage(FULL_MESSAGE) from e
-        except BaseException:
-            writes.discard()
+            # The storage, or the database sharing its disk (SQLite's "disk is full").
+            if isinstance(e, Exception) and is_disk_full(e):
+                raise InsufficientStorage(FULL_MESSAGE) from e
             raise
         self.checkpoint("committed")
         keys = writes.keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tufpi.storage import LocalStorage, StagedWrites, StorageError
+from tufpi.storage import LocalStorage, StagedWrites, StorageError, StorageFull, is_disk_full
 
 KEY = "packages/ab/cd/ef/demo-1.0.tar.gz"
 
@@ -147,3 +148,13 @@ def test_clear_scratch_takes_dead_and_old_files_only(store: LocalStorage) -> Non
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert store.clear_scratch(time.time(), max_age=3600) == 2  # the dead one's and "old"
     assert sorted(p.name for p in scratch.iterdir()) == ["young"]
+
+
+def test_disk_full_is_recognised_through_wrapping() -> None:
+    wrapped = RuntimeError("publication failed")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert is_disk_full(wrapped)
+    assert is_disk_full(StorageFull("full"))
+    assert is_disk_full(Exception("(sqlite3.OperationalError) database or disk is full"))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(ValueError("nothing to do with disks"))
