@@ -15,10 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Connection, create_engine, text
 
 from tests.support import clients
 from tests.support import server as server_support
@@ -182,3 +184,66 @@ def test_import_killed_between_commit_and_publication(
         held = assert_consistent(server.database_url, storage, server.url)
         assert len(held.filenames()) == 2
         assert list(storage.glob(".staging/*/scratch/*")) == []
+
+
+def test_refused_upload_holds_no_file_while_it_waits(
+    database_url: str | None, own_database_url: str | None, tmp_path: Path
+) -> None:
+    """The same race with no test hook, on PostgreSQL: the test holds the victim project's
+    advisory lock, so the attacker's upload (its early check passed, its file stored) waits
+    for its transaction; meanwhile the owner's project appears. Run against the code before
+    issue 11, this serves the attacker's bytes (200) both while it waits and after its 403."""
+    if database_url is None:
+        pytest.skip("PostgreSQL's advisory locks hold the upload; see the test above for SQLite")
+    assert own_database_url is not None
+    data_dir = tmp_path / "index"
+    (data_dir / "tmp").mkdir(parents=True)
+    malicious = wheel(tmp_path / "mallory", "victim", "1.0", b"import os; os.system('evil')")
+    key = storage_key(sha256_of(malicious), malicious.name)
+    with serving(data_dir, own_database_url) as server:
+        mallory = server.new_user("mallory")
+        server.cli("user", "add", "alice")
+        engine = create_engine(own_database_url)
+        try:
+            with engine.connect() as conn, ThreadPoolExecutor(1) as pool:
+                with conn.begin():
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:space, hashtext('victim'))"),
+                        {"space": 0x74756670},  # tufpi.index.service._PROJECT_LOCKS
+                    )
+                    upload = pool.submit(clients.twine_upload, server.url, mallory, [malicious])
+                    _wait_for(
+                        lambda: conn.execute(_WAITING_ADVISORY).scalar(),
+                        "the attacker's upload did not wait for the project's lock",
+                    )
+                    assert httpx.get(server.url + key, timeout=10).status_code == 404
+                    _create_owned_project(conn, "victim", "alice")
+                result = upload.result(timeout=120)
+        finally:
+            engine.dispose()
+        assert result.returncode != 0
+        assert "not an owner" in result.stdout + result.stderr
+        assert httpx.get(server.url + key, timeout=10).status_code == 404
+        held = assert_consistent(own_database_url, data_dir / "files", server.url)
+        assert held.rows == {}
+        assert not any(malicious.name in k for k in held.visible + held.staged)
+
+
+_WAITING_ADVISORY = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+)
+
+
+def _create_owned_project(conn: Connection, name: str, owner: str) -> None:
+    """What the owner's first upload commits first: the project, owned by ``owner``."""
+    project_id = conn.execute(
+        text(
+            "INSERT INTO projects (name, normalized_name, created, serial) "
+            "VALUES (:name, :name, now(), 1) RETURNING id"
+        ),
+        {"name": name},
+    ).scalar()
+    conn.execute(
+        text("INSERT INTO owners (project_id, user_id) SELECT :p, id FROM users WHERE name = :o"),
+        {"p": project_id, "o": owner},
+    )

@@ -28,8 +28,8 @@ def wheel(directory: Path, name: str, version: str, payload: bytes = b"") -> Pat
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path, content in members.items():
-            archive.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), content)
+        for member, content in members.items():
+            archive.writestr(zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0)), content)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{dist}-{version}-py3-none-any.whl"
     path.write_bytes(buffer.getvalue())
