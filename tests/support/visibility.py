@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from tufpi.index.records import dist_keys, file_key_of
+from tufpi.storage._staging import key_of
 
 
 def wheel(directory: Path, name: str, version: str, payload: bytes = b"") -> Path:
@@ -47,6 +48,17 @@ class Holdings:
     rows: dict[str, str]  # file key -> sha256
     visible: list[str]  # storage keys outside hidden directories
     staged: list[str]  # files in the staging area (lock files aside)
+
+    def staged_keys(self) -> list[str]:
+        """The keys the staged files are for."""
+        keys = []
+        for path in self.staged:
+            # .staging/<owner>/<entry>[/<name>]
+            parts = path.split("/")
+            key = key_of(parts[2], parts[3] if len(parts) > 3 else None)
+            if key is not None:
+                keys.append(key)
+        return keys
 
     def filenames(self) -> set[str]:
         return {key.rsplit("/", 1)[1] for key in self.rows}

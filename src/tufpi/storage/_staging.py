@@ -7,7 +7,9 @@ sharing the directory) which owners are gone. Layout::
 
     .staging/<owner>.lock
     .staging/<owner>/scratch/...          temporary files (an upload's body)
-    .staging/<owner>/<entry>/<key>        one staged write, published by renaming it to <key>
+    .staging/<owner>/<id>~<key>           one staged write (its key percent-encoded, "/" too),
+                                          published by renaming it to <key>
+    .staging/<owner>/<id>~<dir>/<name>    the same for a key too long for one file name
 """
 
 from __future__ import annotations
@@ -17,12 +19,39 @@ import fcntl
 import os
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 STAGING = ".staging"
 SCRATCH = "scratch"
 _LOCK_SUFFIX = ".lock"
+
+
+# File names longer than this take the form with a directory (most systems allow 255 bytes).
+_MAX_NAME = 250
+
+
+def entry_name(unique: str, key: str) -> str:
+    """The staged file's path below its owner's directory, for ``key``; ``unique`` holds no
+    "~"."""
+    flat = f"{unique}~{urllib.parse.quote(key, safe='')}"
+    if len(flat.encode()) <= _MAX_NAME:
+        return flat
+    directory, _, name = key.rpartition("/")
+    return f"{unique}~{urllib.parse.quote(directory, safe='')}/{name}"
+
+
+def key_of(name: str, inner: str | None = None) -> str | None:
+    """The key staged as ``name`` in an owner's directory (``inner``: the file's name in
+    ``name``, for the form with a directory); None if it is no staged entry."""
+    _unique, tilde, quoted = name.partition("~")
+    if not tilde:
+        return None
+    encoded = urllib.parse.unquote(quoted)
+    if inner is None:
+        return encoded
+    return f"{encoded}/{inner}" if encoded else inner
 
 
 class Owner:
@@ -83,23 +112,26 @@ def dead_owner(staging: Path, name: str) -> Iterator[bool]:
 
 
 def entries(owner_dir: Path) -> Iterator[tuple[str, str, float]]:
-    """(entry name, key, time staged) of each staged write of one owner."""
+    """(path below the owner's directory, key, time staged) of each staged write."""
     try:
-        names = sorted(p.name for p in owner_dir.iterdir() if p.is_dir() and p.name != SCRATCH)
+        items = sorted(os.scandir(owner_dir), key=lambda e: e.name)
     except FileNotFoundError:
         return
-    for name in names:
-        entry = owner_dir / name
+    for item in items:
+        if item.name == SCRATCH or item.name.startswith(".tmp-"):
+            continue
         try:
-            staged_at = entry.lstat().st_mtime  # made by the stage (a file keeps its own)
+            # ctime: staging (a link, a rename) changes it; a file keeps its own mtime.
+            staged_at = item.stat(follow_symlinks=False).st_ctime
+            inner = os.listdir(item.path) if item.is_dir(follow_symlinks=False) else [None]
         except FileNotFoundError:
             continue
-        for dirpath, _dirs, files in os.walk(entry):
-            for file in files:
-                if file.startswith(".tmp-"):
-                    continue
-                path = Path(dirpath) / file
-                yield name, path.relative_to(entry).as_posix(), staged_at
+        for name in inner:
+            if name is not None and name.startswith(".tmp-"):
+                continue
+            key = key_of(item.name, name)
+            if key is not None:
+                yield (item.name if name is None else f"{item.name}/{name}"), key, staged_at
 
 
 def remove_dead(staging: Path, name: str) -> None:

@@ -145,34 +145,40 @@ class LocalStorage:
         scratch.mkdir(exist_ok=True)
         return scratch
 
-    def _staged_path(self, staged: Staged) -> Path:
-        return self._staging.joinpath(*PurePosixPath(staged.handle).parts, *self._parts(staged.key))
-
-    def _parts(self, key: str) -> tuple[str, ...]:
-        return self._path(key).relative_to(self.root).parts
+    def _staged_path(self, staged: Staged) -> str:
+        # The handle is the staged file's path below the staging area (see _staging).
+        return f"{self._staging}/{staged.handle}"
 
     def _new_entry(self, key: str) -> Staged:
-        handle = f"{self._owner.name()}/e{next(_serial)}-{os.urandom(4).hex()}"
-        return Staged(key, handle)
+        """A new staging name for ``key`` (a valid key) in this process's directory."""
+        unique = f"e{next(_serial)}-{os.urandom(4).hex()}"
+        return Staged(key, f"{self._owner.name()}/{_staging.entry_name(unique, key)}")
+
+    def _entry_parent(self, path: str) -> None:
+        """Make the directory of a long key's entry (a flat entry needs none)."""
+        parent = os.path.dirname(path)
+        if parent != str(self._owner.directory()):
+            os.mkdir(parent)
 
     def stage(self, key: str, content: bytes | Path) -> Staged:
         target = self._path(key)
         staged = self._new_entry(key)
         path = self._staged_path(staged)
         try:
-            path.parent.mkdir(parents=True)
+            self._entry_parent(path)
             # Made now, so that publishing (after the commit) is a rename needing no space.
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
                 self._stage_file(content, path)
             else:
-                self._write_to(str(path), lambda out: out.write(content))
+                self._write_to(path, lambda out: out.write(content))
         except OSError as e:
             self.discard(staged)
             raise _storage_error(e, f"staging {key}") from e
         return staged
 
-    def _stage_file(self, source: Path, path: Path) -> None:
+    def _stage_file(self, source: Path, path: str) -> None:
         """A hard link when ``source`` is on this file system (no copy), else a copy."""
         try:
             os.link(source, path)
@@ -180,7 +186,7 @@ class LocalStorage:
             if e.errno in FULL_ERRNOS:
                 raise
             with source.open("rb") as content:
-                self._write_to(str(path), lambda out: shutil.copyfileobj(content, out, 1 << 20))
+                self._write_to(path, lambda out: shutil.copyfileobj(content, out, 1 << 20))
             return
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -209,10 +215,13 @@ class LocalStorage:
             os.unlink(source)
         self._prune_entry(staged, source)
         # The directory made for publishing, if nothing else uses it.
-        _staging.prune(self._path(staged.key).parent, self.root / self._parts(staged.key)[0])
+        target = self._path(staged.key)
+        top = self.root / target.relative_to(self.root).parts[0]
+        _staging.prune(target.parent, top)
 
-    def _prune_entry(self, staged: Staged, source: Path) -> None:
-        _staging.prune(source.parent, self._staging / PurePosixPath(staged.handle).parts[0])
+    def _prune_entry(self, staged: Staged, source: str) -> None:
+        owner = self._staging / PurePosixPath(staged.handle).parts[0]
+        _staging.prune(Path(source).parent, owner)
 
     def unpublish(self, key: str) -> Staged | None:
         target = self._path(key)
@@ -221,7 +230,7 @@ class LocalStorage:
         staged = self._new_entry(key)
         path = self._staged_path(staged)
         try:
-            path.parent.mkdir(parents=True)
+            self._entry_parent(path)
             os.replace(target, path)
         except FileNotFoundError:
             self._prune_entry(staged, path)

@@ -132,7 +132,7 @@ def test_entries_of_a_killed_writer_are_reported_dead(store: LocalStorage) -> No
     store.discard(by_key[KEY].staged)
     # Once a dead owner's entries are gone, its directory and scratch files go too.
     assert [e.staged for e in store.staged_entries(time.time())] == [mine]
-    assert staged_files(store) == [f"{mine.handle}/packages/mine"]
+    assert staged_files(store) == [mine.handle]
     assert sorted(p.name for p in (store.root / ".staging").iterdir()) == [
         mine.handle.split("/")[0],
         mine.handle.split("/")[0] + ".lock",
@@ -158,3 +158,11 @@ def test_disk_full_is_recognised_through_wrapping() -> None:
     assert is_disk_full(Exception("(sqlite3.OperationalError) database or disk is full"))
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
     assert not is_disk_full(ValueError("nothing to do with disks"))
+
+
+@pytest.mark.parametrize(
+    "key", [KEY, "top", "simple/a~b%2F/index.html", f"packages/{'ab' * 32}/{'x' * 200}.whl"]
+)
+def test_a_staged_key_is_found_again_by_the_sweep(store: LocalStorage, key: str) -> None:
+    staged = store.stage(key, b"x")
+    assert [e.staged for e in store.staged_entries(time.time())] == [staged]
