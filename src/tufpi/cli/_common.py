@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,10 +14,17 @@ import click
 from tufpi.config import ConfigError, Settings, from_environment
 from tufpi.db import make_engine, upgrade
 from tufpi.index.errors import IndexProblem
+from tufpi.index.sweep import SweepResult, sweep
 from tufpi.services import Services
 from tufpi.trust.bins import Checkpoint
 
 T = TypeVar("T")
+# Testing only: ``tufpi serve`` SIGKILLs itself at this step of an upload (POINT[:N], one of
+# tufpi.index.service.UPLOAD_STEPS), as ``--debug-crash-at`` does for the signer.
+UPLOAD_CRASH_ENV = "TUFPI_DEBUG_UPLOAD_CRASH_AT"
+# Testing only: the first upload to pass step POINT waits there until FILE exists
+# (``POINT:FILE``), so that a test can run another request in the middle of it.
+UPLOAD_PAUSE_ENV = "TUFPI_DEBUG_UPLOAD_PAUSE_AT"
 
 
 class Obj:
@@ -54,11 +62,32 @@ def run(action: Callable[[], T]) -> T:
         raise click.ClickException(e.message) from e
 
 
+def sweep_staged(services: Services) -> SweepResult:
+    """Publish, or delete, what killed processes left in the storage's staging area."""
+    return sweep(services.sessions, services.storage, time.time())
+
+
+def upload_checkpoint() -> Checkpoint:
+    """The upload steps' checkpoint that the testing variables ask for (none by default)."""
+    crash = crash_at(os.environ.get(UPLOAD_CRASH_ENV))
+    point, _, go = os.environ.get(UPLOAD_PAUSE_ENV, "").partition(":")
+    paused: list[str] = []
+
+    def checkpoint(name: str) -> None:
+        if go and name == point and not paused:
+            paused.append(name)
+            while not os.path.exists(go):
+                time.sleep(0.05)
+        crash(name)
+
+    return checkpoint
+
+
 def crash_at(spec: str | None) -> Checkpoint:
     """A checkpoint that SIGKILLs this process at the N-th passage of a named point.
 
-    For crash-safety tests only: ``POINT`` or ``POINT:N`` (read, bin, bins, snapshot,
-    timestamp, commit).
+    For crash-safety tests only: ``POINT`` or ``POINT:N`` (the publisher's read, bin, bins,
+    snapshot, timestamp, commit; an upload's staged, committed, visible).
     """
     if not spec:
         return lambda _name: None

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from tufpi.cli._common import Obj, crash_at
+from tufpi.cli._common import Obj, crash_at, sweep_staged
 from tufpi.importer import KINDS, ImportFailed, ImportOptions, run_import
 from tufpi.importer.report import render
 
@@ -74,6 +74,7 @@ def import_(
     --no-publish). Skipped files are summarised with the reason.
     """
     services = obj.services()
+    sweep_staged(services)  # what a killed import or upload left staged
     console = Console(stderr=True)
     options = ImportOptions(
         source=source,

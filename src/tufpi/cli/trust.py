@@ -12,7 +12,7 @@ import click
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 
-from tufpi.cli._common import Obj, crash_at, migrate
+from tufpi.cli._common import Obj, crash_at, migrate, sweep_staged, upload_checkpoint
 from tufpi.cli.rotation import run_recovery
 from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
@@ -96,6 +96,9 @@ def serve(
             raise click.ClickException("run `tufpi db upgrade` and `tufpi trust init` first")
         _init_with_dev_keys(services)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    # Before serving: publish or delete what a killed process left staged.
+    sweep_staged(services)
+    services.index.checkpoint = upload_checkpoint()
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
     signer_child = child.SignerChild(_signer_command(obj, log_level)) if settings.signer else None
     run(create_app(services, signer_child), settings, log_level)
@@ -149,6 +152,7 @@ def signer(
             services.settings.publish_interval,
             on_ready,
             on_standby,
+            housekeeping=lambda: sweep_staged(services),
         )
     except LeadershipLost as e:
         # Exit with an error: the supervisor starts it again, as a standby.

@@ -41,6 +41,7 @@ from tufpi.importer.sources import (
 from tufpi.importer.write import ProjectWriter, existing_files
 from tufpi.index.inspector import bounds_of
 from tufpi.services import Services
+from tufpi.storage import StorageFull
 from tufpi.trust import changes
 
 Checkpoint = Callable[[str], None]
@@ -254,11 +255,14 @@ def run_import(
                         ),
                     )
                 )
-            staging = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=data_dir)))
+            # In the storage's scratch area: on its file system (staging a file is a hard
+            # link), never served, and swept if this process is killed.
+            scratch = services.storage.scratch_dir()
+            staging = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
             progress = stack.enter_context(_progress(console))
             run.files(source, progress, staging, owner_id)
             run.publish(progress)
-    except (SignerActive, SourceError) as e:
+    except (SignerActive, SourceError, StorageFull) as e:
         raise ImportFailed(str(e)) from e
     finally:
         source.close()

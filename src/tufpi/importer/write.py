@@ -1,8 +1,9 @@
 """Record one project's files in the index, in one transaction, as uploads would have.
 
-The files are stored first (content-addressed: harmless if the commit never comes), then
-the rows, targets and pages commit together under the project's row lock, so an import
-stopped at any instant leaves whole projects or nothing of them.
+The files are staged first (never served), then the rows, targets and pages commit together
+under the project's row lock, and only then are the files made visible: an import stopped
+at any instant leaves whole projects or nothing of them, and the sweep
+(``tufpi.index.sweep``) publishes or drops what a kill left staged.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from tufpi.index.records import (
     add_file,
     new_project,
     release_for,
-    store_dist,
+    stage_dist,
     used_filenames,
 )
 from tufpi.index.rules import UsedFilename, normalized_filename
 from tufpi.index.service import IndexService, locked_project
+from tufpi.storage import StagedWrites
 
 ACTOR = "import"
 # Filenames per query (well below every database's limit on bound parameters).
@@ -88,23 +90,40 @@ class ProjectWriter:
         with self.sessions() as session:
             return used_by(session, ready)
 
-    def _store(self, new: Sequence[Ready]) -> dict[str, str]:
-        keys = self.threads.map(lambda r: store_dist(self.storage, r.inspected), new)
+    def _store(self, writes: StagedWrites, new: Sequence[Ready]) -> dict[str, str]:
+        keys = self.threads.map(lambda r: stage_dist(writes, r.inspected), new)
         return {r.filename: key for r, key in zip(new, keys, strict=True)}
 
     def write(self, project: str, ready: Sequence[Ready]) -> Written:
         """Record the new files among ``ready`` (all of ``project``); a project whose files
-        are all imported already is left untouched."""
+        are all imported already is left untouched.
+
+        Raises:
+            StorageFull: no space left (nothing of this project is kept).
+        """
         try:
-            return self._write(project, ready)
+            return self._staged_write(project, ready)
         except IntegrityError:
             # A concurrent upload created the project or a filename first: plan again.
-            return self._write(project, ready)
+            return self._staged_write(project, ready)
 
-    def _write(self, project: str, ready: Sequence[Ready]) -> Written:
+    def _staged_write(self, project: str, ready: Sequence[Ready]) -> Written:
+        writes = StagedWrites(self.storage)
+        try:
+            written = self._write(project, ready, writes)
+        except BaseException:
+            writes.discard()
+            raise
+        # Committed: make the files and pages visible (what a kill here leaves staged has
+        # its rows, and the sweep publishes it).
+        writes.publish()
+        self.checkpoint("visible")
+        return written
+
+    def _write(self, project: str, ready: Sequence[Ready], writes: StagedWrites) -> Written:
         planned = plan_project(ready, self.used(ready))
         with timed(self.seconds, "store files"):
-            keys = self._store(planned.new)
+            keys = self._store(writes, planned.new)
         self.checkpoint("stored")
         with (
             timed(self.seconds, "rows and targets"),
@@ -112,18 +131,19 @@ class ProjectWriter:
         ):
             plan = plan_project(ready, used_by(session, ready))
             if not plan.new:
+                writes.discard()
                 return Written(plan, created_project=False, releases=0)
             now = self.clock()
             created = existing is None
             row = existing or new_project(session, plan.project_name, plan.created, self.owner_id)
             releases_before = self._count_releases(session, row.id)
             for r in plan.new:
-                key = keys.get(r.filename) or store_dist(self.storage, r.inspected)
+                key = keys.get(r.filename) or stage_dist(writes, r.inspected)
                 release = release_for(session, row, release_info(r), r.inspected)
                 info = FileInfo(key, python_version(r.inspected.dist), r.upload_time, None, ACTOR)
                 add_file(session, row, release, r.inspected, info, now)
             with timed(self.seconds, "pages"):
-                pages.store_pages(session, self.storage, row, ACTOR, now)
+                pages.store_pages(session, writes, row, ACTOR, now)
             releases = self._count_releases(session, row.id) - releases_before
         self.checkpoint("project")
         return Written(plan, created, releases)

@@ -59,3 +59,9 @@ class Busy(Unavailable):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InsufficientStorage(IndexProblem):
+    """The storage is full: nothing was kept, the index is unchanged (507)."""
+
+    status = 507

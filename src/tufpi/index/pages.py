@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tufpi.db.models import Project
 from tufpi.index.queries import load_page
 from tufpi.index.views import FileView, ProjectPage
-from tufpi.storage import Storage
+from tufpi.storage import StagedWrites
 from tufpi.trust import changes, layout
 
 API_VERSION = "1.1"
@@ -99,18 +99,22 @@ def render(page: ProjectPage) -> dict[str, bytes]:
 
 
 def store_pages(
-    session: Session, storage: Storage, project: Project, actor: str, now: dt.datetime
+    session: Session, writes: StagedWrites, project: Project, actor: str, now: dt.datetime
 ) -> None:
-    """Render ``project``'s pages as ``session`` sees it, store them, and make them targets.
+    """Render ``project``'s pages as ``session`` sees it, stage them, and make them targets.
 
-    The caller holds the project's row lock, so concurrent uploads cannot interleave pages.
+    The caller holds the project's row lock, so concurrent uploads cannot interleave pages,
+    and publishes ``writes`` once the transaction has committed.
+
+    Raises:
+        StorageFull: no space left.
     """
     bodies = render(load_page(session, project))
     targets = []
     for filename, body in bodies.items():
         path = layout.page_path(project.normalized_name, filename)
         sha256 = hashlib.sha256(body).hexdigest()
-        storage.put_bytes(layout.consistent_path(path, sha256), body)
+        writes.stage(layout.consistent_path(path, sha256), body)
         targets.append(
             changes.TargetFile(path, len(body), sha256, hashlib.sha512(body).hexdigest())
         )

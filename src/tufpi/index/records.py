@@ -3,6 +3,9 @@
 Shared by the upload API (``IndexService.upload``) and ``tufpi import``, so that an imported
 file is indistinguishable from an uploaded one. The caller holds the project's row lock and
 re-renders the project's pages (``pages.store_pages``) once its files are recorded.
+
+Files are staged (``stage_dist``), never served, until the transaction recording them has
+committed; the caller then publishes them (``StagedWrites.publish``), or discards them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from tufpi.db.models import File, Owner, Project, RegisteredFilename, Release, t
 from tufpi.index.names import normalize
 from tufpi.index.rules import UsedFilename, normalized_filename, release_key
 from tufpi.index.upload import InspectedDist
-from tufpi.storage import Storage
+from tufpi.storage import StagedWrites
 from tufpi.trust import changes, layout
 
 
@@ -34,18 +37,39 @@ def metadata_key(file_key: str) -> str:
     return file_key + ".metadata"
 
 
-def store_dist(storage: Storage, dist: InspectedDist) -> str:
-    """Write the file, its consistent-snapshot alias and its .metadata; returns its key.
+def stage_dist(writes: StagedWrites, dist: InspectedDist) -> str:
+    """Stage the file, its consistent-snapshot alias and its .metadata; returns its key.
 
-    Content-addressed keys make this safe before the commit: a failed commit leaves at
-    most an unreferenced file, never a changed one.
+    Nothing is visible until ``writes`` is published, after the commit of the file's row.
+
+    Raises:
+        StorageFull: no space left.
     """
     digests = dist.staged.digests
     key = storage_key(digests.sha256, dist.dist.filename)
-    with dist.staged.path.open("rb") as content:
-        storage.put_file(key, content)
-    storage.link(key, layout.consistent_path(key, digests.sha256))
-    storage.put_bytes(metadata_key(key), dist.metadata)
+    writes.stage(key, dist.staged.path)
+    writes.stage(layout.consistent_path(key, digests.sha256), dist.staged.path)
+    writes.stage(metadata_key(key), dist.metadata)
+    return key
+
+
+def dist_keys(key: str, sha256: str) -> tuple[str, str, str]:
+    """Every key a distribution stored at ``key`` occupies: itself, its consistent-snapshot
+    alias and its .metadata."""
+    return key, layout.consistent_path(key, sha256), metadata_key(key)
+
+
+def file_key_of(key: str) -> str | None:
+    """The distribution key that a stored ``key`` belongs to (itself, its alias or its
+    .metadata), or None if ``key`` is no distribution's."""
+    parts = key.split("/")
+    if len(parts) != 5 or parts[0] != "packages":
+        return None
+    if key.endswith(".metadata"):
+        key, parts[4] = key.removesuffix(".metadata"), parts[4].removesuffix(".metadata")
+    sha256 = "".join(parts[1:4])
+    if parts[4].startswith(sha256 + "."):
+        return "/".join([*parts[:4], parts[4][len(sha256) + 1 :]])
     return key
 
 
@@ -123,7 +147,7 @@ _BUMP_SERIAL = (
 class FileInfo:
     """What a file row records beyond the distribution itself."""
 
-    key: str  # from ``store_dist``
+    key: str  # from ``stage_dist``
     python_version: str
     upload_time: dt.datetime
     uploader_id: int | None

@@ -2,12 +2,16 @@
 
 Every write that changes what clients may download also changes targets (``trust.changes``)
 and re-renders the project's pages, in the same transaction, under the project's row lock.
+What it stores is staged first and made visible only after that transaction commits, so
+nothing a refused, failed or killed write touched is ever served (``tufpi.index.sweep``
+repairs what a kill between the commit and the publication leaves).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from packaging.version import InvalidVersion, Version
@@ -19,7 +23,13 @@ from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Owner, Project, Release, Target
 from tufpi.index import pages
 from tufpi.index.accounts import Identity
-from tufpi.index.errors import Forbidden, InvalidUpload, NotFound, Unavailable
+from tufpi.index.errors import (
+    Forbidden,
+    InsufficientStorage,
+    InvalidUpload,
+    NotFound,
+    Unavailable,
+)
 from tufpi.index.names import DistFilename, normalize
 from tufpi.index.queries import load_detail
 from tufpi.index.records import (
@@ -27,19 +37,22 @@ from tufpi.index.records import (
     ReleaseInfo,
     add_file,
     bump_serial,
+    dist_keys,
     metadata_key,
     new_project,
     release_for,
+    stage_dist,
     storage_key,
-    store_dist,
     used_filenames,
 )
 from tufpi.index.rules import check_unused, normalize_filename, normalized_filename, release_key
 from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
-from tufpi.storage import Storage
+from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull, is_disk_full
 from tufpi.trust import changes, layout
+
+log = logging.getLogger("tufpi.index")
 
 ADMIN = "admin"
 # The key space of the projects' advisory locks ("tufp"); the two-key form never collides
@@ -47,6 +60,9 @@ ADMIN = "admin"
 _PROJECT_LOCKS = 0x74756670
 # storage_key and metadata_key stay importable from here, where they used to live.
 __all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "metadata_key", "storage_key"]
+# The named steps of an upload, where the crash tests kill the server (``checkpoint``).
+UPLOAD_STEPS = ("staged", "recorded", "committed", "visible")
+FULL_MESSAGE = "The index's storage is full; nothing was stored. Try again later."
 
 
 def _lock_name(session: Session, normalized: str) -> None:
@@ -117,6 +133,8 @@ class IndexService:
         self.writes = writes
         self.storage = storage
         self.clock = clock
+        # Called at each of UPLOAD_STEPS (crash tests kill the process there).
+        self.checkpoint: Callable[[str], None] = lambda _step: None
 
     # -- uploads ----------------------------------------------------------------------------
 
@@ -165,17 +183,35 @@ class IndexService:
     def upload(self, who: Identity, form: UploadForm, dist: InspectedDist) -> UploadResult:
         """Record an inspected distribution, its target and its project's new pages.
 
+        The files are staged, the rows committed, and only then are the files made visible;
+        a refused or failed upload leaves nothing stored.
+
         Raises:
             Forbidden: the caller may not upload to this project.
             InvalidUpload: the normalised filename was used before (``rules``).
             TrustNotInitialised: ``tufpi trust init`` has not run.
+            InsufficientStorage: the storage is full.
         """
         digests = dist.staged.digests
         filename = dist.dist.filename
         normalized = normalize(form.name)
         if self._check_may_upload(who, normalized, dist.dist, digests.sha256):
             return UploadResult(filename, form.name, str(form.version), created=False)
-        key = store_dist(self.storage, dist)
+        with self._staged_writes() as writes:
+            result = self._record(who, form, dist, writes)
+            if not result.created:
+                writes.discard()
+        return result
+
+    def _record(
+        self, who: Identity, form: UploadForm, dist: InspectedDist, writes: StagedWrites
+    ) -> UploadResult:
+        """Stage the files, then commit the rows; nothing staged is visible yet."""
+        digests = dist.staged.digests
+        filename = dist.dist.filename
+        normalized = normalize(form.name)
+        key = stage_dist(writes, dist)
+        self.checkpoint("staged")
         now = self.clock()
         try:
             with locked_project(self.writes, normalized) as (session, existing):
@@ -191,7 +227,8 @@ class IndexService:
                 release = release_for(session, project, info, dist)
                 file_info = FileInfo(key, form.pyversion, now, who.user_id, who.user_name)
                 add_file(session, project, release, dist, file_info, now)
-                pages.store_pages(session, self.storage, project, who.user_name, now)
+                pages.store_pages(session, writes, project, who.user_name, now)
+                self.checkpoint("recorded")
         except changes.TrustNotInitialised as e:
             raise Unavailable(str(e)) from e
         except IntegrityError as e:
@@ -201,20 +238,46 @@ class IndexService:
             raise InvalidUpload(f"Conflicting concurrent upload of {filename!r}; retry.") from e
         return UploadResult(filename, project.name, release.version, created=True)
 
+    @contextmanager
+    def _staged_writes(self) -> Iterator[StagedWrites]:
+        """Writes staged in the block (around a transaction) are published if it succeeds
+        (the transaction committed), discarded if it raises."""
+        writes = StagedWrites(self.storage)
+        try:
+            yield writes
+        except BaseException as e:
+            writes.discard()
+            # The storage, or the database sharing its disk (SQLite's "disk is full").
+            if isinstance(e, Exception) and is_disk_full(e):
+                raise InsufficientStorage(FULL_MESSAGE) from e
+            raise
+        self.checkpoint("committed")
+        keys = writes.keys
+        try:
+            writes.publish()
+        except (StorageError, OSError):
+            # The commit cannot be undone; what stays staged has its rows, and the sweep
+            # publishes it.
+            log.exception("publishing %s failed; the sweep will publish it", keys)
+        self.checkpoint("visible")
+
     # -- administration ---------------------------------------------------------------------
 
     def set_yanked(
         self, project: str, version: str, yanked: bool, reason: str | None, actor: str = ADMIN
     ) -> None:
         """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change."""
-        with locked_project(self.writes, normalize(project)) as (session, row):
+        with (
+            self._staged_writes() as writes,
+            locked_project(self.writes, normalize(project)) as (session, row),
+        ):
             if row is None:
                 raise NotFound(f"No project {project!r}.")
             release = self._find_release(session, row, version)
             release.yanked = yanked
             release.yanked_reason = reason if yanked else None
             bump_serial(session, row)
-            pages.store_pages(session, self.storage, row, actor, self.clock())
+            pages.store_pages(session, writes, row, actor, self.clock())
 
     @staticmethod
     def _find_release(session: Session, project: Project, version: str) -> Release:
@@ -241,40 +304,81 @@ class IndexService:
     ) -> list[str]:
         """Remove one file, one release, or a whole project: rows, targets and pages.
 
-        Returns the filenames removed. Their stored files are deleted after the commit.
+        Returns the filenames removed. Their stored files are moved out of view before the
+        new pages are staged and deleted after the commit (put back if it fails); on a full
+        disk they are deleted before the pages are staged, so that removal frees the space
+        it needs.
         """
         now = self.clock()
-        with locked_project(self.writes, normalize(project)) as (session, row):
-            if row is None:
-                raise NotFound(f"No project {project!r}.")
-            query = select(File).where(File.project_id == row.id)
-            if version is not None:
-                query = query.where(File.release_id == self._find_release(session, row, version).id)
-            files = list(session.scalars(query))
-            if filename is not None:
-                files = _named(files, filename)
-            if filename is not None and not files:
-                raise NotFound(f"No file {filename!r} in {row.name}.")
-            for f in files:
-                changes.drop_target(
-                    session, f.path, project=row.normalized_name, actor=actor, now=now
-                )
-                session.delete(f)
-            removed = [(f.filename, f.path, f.sha256) for f in files]
-            session.flush()
-            self._drop_empty_releases(session, row)
-            if version is None and filename is None:
-                pages.drop_pages(session, row, actor, now)
-                session.execute(delete(Owner).where(Owner.project_id == row.id))
+        hidden = StagedWrites(self.storage)  # the removed files, out of view
+        try:
+            with (
+                self._staged_writes() as writes,
+                locked_project(self.writes, normalize(project)) as (session, row),
+            ):
+                if row is None:
+                    raise NotFound(f"No project {project!r}.")
+                query = select(File).where(File.project_id == row.id)
+                if version is not None:
+                    release_id = self._find_release(session, row, version).id
+                    query = query.where(File.release_id == release_id)
+                files = list(session.scalars(query))
+                if filename is not None:
+                    files = _named(files, filename)
+                if filename is not None and not files:
+                    raise NotFound(f"No file {filename!r} in {row.name}.")
+                for f in files:
+                    changes.drop_target(
+                        session, f.path, project=row.normalized_name, actor=actor, now=now
+                    )
+                    session.delete(f)
+                removed = [(f.filename, f.path, f.sha256) for f in files]
                 session.flush()
-                session.delete(row)
-            else:
-                bump_serial(session, row)
-                pages.store_pages(session, self.storage, row, actor, now)
-        for _name, key, sha256 in removed:
-            for alias in (key, metadata_key(key), layout.consistent_path(key, sha256)):
-                self.storage.delete(alias)
+                self._drop_empty_releases(session, row)
+                self._hide(hidden, removed)
+                if version is None and filename is None:
+                    pages.drop_pages(session, row, actor, now)
+                    session.execute(delete(Owner).where(Owner.project_id == row.id))
+                    session.flush()
+                    session.delete(row)
+                else:
+                    bump_serial(session, row)
+                    try:
+                        pages.store_pages(session, writes, row, actor, now)
+                    except StorageFull:
+                        # Free the removed files' space for the pages. Should this
+                        # transaction still fail, the rows outlive their files: running
+                        # the removal again completes it.
+                        log.warning("storage full: deleting the removed files first")
+                        writes.discard()
+                        hidden.discard()
+                        pages.store_pages(session, writes, row, actor, now)
+        except BaseException:
+            self._put_back(hidden)
+            raise
+        hidden.discard()
         return [name for name, _key, _sha in removed]
+
+    def _hide(self, hidden: StagedWrites, removed: list[tuple[str, str, str]]) -> None:
+        """Move the removed files out of view (as staged entries: a sweep after a crash
+        publishes them again while their rows exist); on a full disk, delete them."""
+        for _name, key, sha256 in removed:
+            for alias in dist_keys(key, sha256):
+                try:
+                    staged = self.storage.unpublish(alias)
+                except StorageFull:
+                    self.storage.delete(alias)
+                    continue
+                if staged is not None:
+                    hidden.adopt(staged)
+
+    @staticmethod
+    def _put_back(hidden: StagedWrites) -> None:
+        """A removal that did not commit: its files become visible again."""
+        try:
+            hidden.publish()
+        except (StorageError, OSError):
+            log.exception("could not put back files of a failed removal; the sweep will")
 
     @staticmethod
     def _drop_empty_releases(session: Session, project: Project) -> None:

@@ -7,6 +7,7 @@ touches the database or storage (see ``tufpi.index.service`` for that).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import hmac
 import shutil
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 from packaging.version import Version
 
 from tufpi.index import core_metadata
-from tufpi.index.errors import InvalidUpload, UploadTooLarge
+from tufpi.index.errors import InsufficientStorage, InvalidUpload, UploadTooLarge
 from tufpi.index.names import (
     PACKAGETYPES,
     DistFilename,
@@ -176,9 +177,13 @@ class StagedFile:
 def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> StagedFile:
     """Copy ``source`` to a temp file in one pass, hashing it; refuse more than ``limit`` bytes.
 
+    ``directory``: where the temp file goes (the storage's ``scratch_dir``, so that what a
+    killed process leaves is swept); the system's temp directory if None.
+
     Raises:
         UploadTooLarge: the content exceeds ``limit``.
         InvalidUpload: the content is empty.
+        InsufficientStorage: no space left for the temp file.
     """
     hashers = _hashers()
     size = 0
@@ -195,8 +200,10 @@ def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> Staged
                 out.write(chunk)
         if size == 0:
             raise InvalidUpload("The uploaded file is empty.")
-    except BaseException:
+    except BaseException as e:
         path.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage("The index's disk is full; nothing was stored.") from e
         raise
     return StagedFile(path, _digests(hashers, size))
 

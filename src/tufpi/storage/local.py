@@ -2,6 +2,8 @@
 
 Many small files written at once (every bin-n of a back-signing) skip the fsync each and are
 made durable together by one ``syncfs`` of the file system: one flush instead of thousands.
+Staged writes live under ``<root>/.staging/`` (see ``tufpi.storage._staging``), on the same
+file system, so that publishing one is a rename: atomic, and needing no new space.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from tufpi.storage.base import StorageError
+from tufpi.storage import _staging
+from tufpi.storage.base import FULL_ERRNOS, Staged, StagedEntry, StorageError, StorageFull
 
 
 def _load_syncfs() -> Callable[[int], int] | None:
@@ -33,11 +36,19 @@ _syncfs = _load_syncfs()
 _serial = itertools.count()
 
 
+def _storage_error(error: OSError, what: str) -> StorageError:
+    if error.errno in FULL_ERRNOS:
+        return StorageFull(f"No space left on the storage device ({what}).")
+    return StorageError(f"Storage failed ({what}): {error.strerror or error}")
+
+
 class LocalStorage:
     """Keys are POSIX relative paths below ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._staging = self.root / _staging.STAGING
+        self._owner = _staging.Owner(self._staging)
 
     def _path(self, key: str) -> Path:
         pure = PurePosixPath(key)
@@ -47,7 +58,15 @@ class LocalStorage:
 
     def _write(self, key: str, write: Callable[[BinaryIO], object], durable: bool = True) -> None:
         # Plain strings, not pathlib: back-signing writes tens of thousands of files.
-        target = str(self._path(key))
+        try:
+            self._write_to(str(self._path(key)), write, durable)
+        except OSError as e:
+            if e.errno in FULL_ERRNOS:
+                raise _storage_error(e, f"writing {key}") from e
+            raise
+
+    @staticmethod
+    def _write_to(target: str, write: Callable[[BinaryIO], object], durable: bool = True) -> None:
         parent = os.path.dirname(target)
         # A name no other writer (thread or process) uses: pid, a counter, random bits.
         tmp = f"{parent}/.tmp-{os.getpid()}-{next(_serial)}-{os.urandom(4).hex()}"
@@ -114,5 +133,127 @@ class LocalStorage:
         if not base.exists():
             return
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                yield path.relative_to(self.root).as_posix()
+            relative = path.relative_to(self.root)
+            # Never a hidden name: the staging area, or a half-written ".tmp-*" file.
+            if path.is_file() and not any(p.startswith(".") for p in relative.parts):
+                yield relative.as_posix()
+
+    # -- staged writes ----------------------------------------------------------------------
+
+    def scratch_dir(self) -> Path:
+        scratch = self._owner.directory() / _staging.SCRATCH
+        scratch.mkdir(exist_ok=True)
+        return scratch
+
+    def _staged_path(self, staged: Staged) -> str:
+        # The handle is the staged file's path below the staging area (see _staging).
+        return f"{self._staging}/{staged.handle}"
+
+    def _new_entry(self, key: str) -> Staged:
+        """A new staging name for ``key`` (a valid key) in this process's directory."""
+        unique = f"e{next(_serial)}-{os.urandom(4).hex()}"
+        return Staged(key, f"{self._owner.name()}/{_staging.entry_name(unique, key)}")
+
+    def _entry_parent(self, path: str) -> None:
+        """Make the directory of a long key's entry (a flat entry needs none)."""
+        parent = os.path.dirname(path)
+        if parent != str(self._owner.directory()):
+            os.mkdir(parent)
+
+    def stage(self, key: str, content: bytes | Path) -> Staged:
+        target = self._path(key)
+        staged = self._new_entry(key)
+        path = self._staged_path(staged)
+        try:
+            self._entry_parent(path)
+            # Made now, so that publishing (after the commit) is a rename needing no space.
+            if not target.parent.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                self._stage_file(content, path)
+            else:
+                self._write_to(path, lambda out: out.write(content))
+        except OSError as e:
+            self.discard(staged)
+            raise _storage_error(e, f"staging {key}") from e
+        return staged
+
+    def _stage_file(self, source: Path, path: str) -> None:
+        """A hard link when ``source`` is on this file system (no copy), else a copy."""
+        try:
+            os.link(source, path)
+        except OSError as e:
+            if e.errno in FULL_ERRNOS:
+                raise
+            with source.open("rb") as content:
+                self._write_to(path, lambda out: shutil.copyfileobj(content, out, 1 << 20))
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fchmod(fd, 0o644)  # served to everyone, whatever the temp file's mode was
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def publish(self, staged: Staged) -> None:
+        source, target = self._staged_path(staged), self._path(staged.key)
+        if not os.path.lexists(source):
+            return
+        try:
+            try:
+                os.replace(source, target)
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+        except OSError as e:
+            raise _storage_error(e, f"publishing {staged.key}") from e
+        self._prune_entry(staged, source)
+
+    def discard(self, staged: Staged) -> None:
+        source = self._staged_path(staged)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(source)
+        self._prune_entry(staged, source)
+        # The directory made for publishing, if nothing else uses it.
+        target = self._path(staged.key)
+        top = self.root / target.relative_to(self.root).parts[0]
+        _staging.prune(target.parent, top)
+
+    def _prune_entry(self, staged: Staged, source: str) -> None:
+        owner = self._staging / PurePosixPath(staged.handle).parts[0]
+        _staging.prune(Path(source).parent, owner)
+
+    def unpublish(self, key: str) -> Staged | None:
+        target = self._path(key)
+        if not os.path.lexists(target):
+            return None
+        staged = self._new_entry(key)
+        path = self._staged_path(staged)
+        try:
+            self._entry_parent(path)
+            os.replace(target, path)
+        except FileNotFoundError:
+            self._prune_entry(staged, path)
+            return None
+        except OSError as e:
+            self._prune_entry(staged, path)
+            raise _storage_error(e, f"unpublishing {key}") from e
+        return staged
+
+    def staged_entries(self, now: float) -> Iterator[StagedEntry]:
+        for name in _staging.owners(self._staging):
+            with _staging.dead_owner(self._staging, name) as dead:
+                for entry, key, mtime in _staging.entries(self._staging / name):
+                    staged = Staged(key, f"{name}/{entry}")
+                    yield StagedEntry(staged, writer_alive=not dead, age=max(0.0, now - mtime))
+                if dead:
+                    _staging.remove_dead(self._staging, name)
+
+    def clear_scratch(self, now: float, max_age: float) -> int:
+        removed = 0
+        for name in _staging.owners(self._staging):
+            scratch = self._staging / name / _staging.SCRATCH
+            with _staging.dead_owner(self._staging, name) as dead:
+                before = float("inf") if dead else now - max_age
+                removed += _staging.remove_old_scratch(scratch, before)
+        return removed

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from tufpi.index import pages
-from tufpi.index.errors import IndexProblem, NotFound
+from tufpi.index.errors import IndexProblem, NotFound, Unavailable
 from tufpi.index.names import normalize
 from tufpi.trust import layout
 from tufpi.web import negotiate, render
@@ -125,7 +125,11 @@ async def simple_project(request: Request) -> Response:
         if sha256 is None:
             raise NotFound(f"No project named {normalized!r}.")
         path = layout.page_path(normalized, filename)
-        return _stored(ctx, layout.consistent_path(path, sha256)), sha256
+        try:
+            return _stored(ctx, layout.consistent_path(path, sha256)), sha256
+        except FileNotFoundError as e:
+            # Committed a moment ago, and made visible a moment later (see IndexService).
+            raise Unavailable("This page is being published; retry in a moment.") from e
 
     try:
         body, sha256 = await run_in_threadpool(build)

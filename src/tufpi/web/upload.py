@@ -120,7 +120,9 @@ def _stage_and_record(
     """The blocking steps, in one upload thread (each hand-off to a thread costs the event
     loop's time, which every upload shares); the archive is read in the inspector's
     processes."""
-    staged = steps.stage(content.file, ctx.settings.max_upload_bytes)
+    staged = steps.stage(
+        content.file, ctx.settings.max_upload_bytes, ctx.index.storage.scratch_dir()
+    )
     try:
         inspected = steps.inspect(fields, dist, staged, ctx.inspector.extract)
         return ctx.index.upload(who, fields, inspected)
