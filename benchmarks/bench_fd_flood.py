@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -18,28 +17,14 @@ import time
 from pathlib import Path
 
 import httpx
-from common import machine, run_tufpi
+from common import free_port, machine, run_tufpi, tree_env
 from loadgen import LOCALHOST
 
 HERE = Path(__file__).resolve().parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCALHOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _env(data: Path, tree: Path, port: int = 8080) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUFPI_")}
-    return {
-        **env,
-        "PYTHONPATH": str(tree / "src"),
-        "TUFPI_DATA_DIR": str(data),
-        "TUFPI_KEYS_DIR": str(data / "keys"),
-        "TUFPI_BINS": "64",
-        "TUFPI_PORT": str(port),
-    }
+    return tree_env(tree, data, data / "keys", 64, port)
 
 
 def _served(url: str) -> bool:
@@ -62,7 +47,7 @@ def _flood(port: int, count: int) -> list[socket.socket]:
 
 def run_tree(data: Path, tree: Path, args: argparse.Namespace) -> dict[str, float]:
     """Start ``tree``'s server under ``prlimit``, flood it, then release the flood."""
-    port = _free_port()
+    port = free_port()
     url = f"http://{LOCALHOST}:{port}/simple/"
     log_path = data / f"serve-{tree.name}.log"
     with log_path.open("wb") as log:

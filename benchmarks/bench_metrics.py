@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,34 +20,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from common import machine, run_tufpi
+from common import free_port, machine, run_tufpi, tree_env
 from loadgen import LOCALHOST, Result, Target, measure
 
 HERE = Path(__file__).resolve().parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCALHOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _env(data: Path, tree: Path, bins: int, port: int = 8080) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUFPI_")}
-    return {
-        **env,
-        "PYTHONPATH": str(tree / "src"),
-        "TUFPI_DATA_DIR": str(data),
-        "TUFPI_KEYS_DIR": str(data / "keys"),
-        "TUFPI_BINS": str(bins),
-        "TUFPI_PORT": str(port),
-    }
+    return tree_env(tree, data, data / "keys", bins, port)
 
 
 @contextlib.contextmanager
 def serving(data: Path, tree: Path, bins: int) -> Iterator[tuple[int, int]]:
     """``tufpi serve`` from ``tree`` on the repository in ``data``: (port, pid)."""
-    port = _free_port()
+    port = free_port()
     log = (data / f"serve-{tree.name}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "tufpi.cli", "serve", "--log-level", "warning"],

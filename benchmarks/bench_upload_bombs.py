@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from common import machine, run_tufpi
+from common import free_port, machine, run_tufpi
 from loadgen import LOCALHOST, Result, Target, measure
 
 HERE = Path(__file__).resolve().parent
@@ -108,12 +108,6 @@ class Server:
         return f"http://{LOCALHOST}:{self.port}/"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCALHOST, 0))
-        return int(s.getsockname()[1])
-
-
 def prepare(tree: Path, root: Path, bins: int) -> Server:
     """A fresh SQLite repository for ``tree``'s code, and an uploader's token."""
     data_dir = root / "data"
@@ -123,7 +117,7 @@ def prepare(tree: Path, root: Path, bins: int) -> Server:
         TUFPI_DATA_DIR=str(data_dir),
         TUFPI_KEYS_DIR=str(root / "keys"),
         TUFPI_HOST=LOCALHOST,
-        TUFPI_PORT=str(_free_port()),
+        TUFPI_PORT=str(free_port()),
         TUFPI_BINS=str(bins),
         TUFPI_PUBLISH_INTERVAL="0.5",
     )

@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import socket
 import subprocess
 import sys
 import uuid
@@ -25,6 +26,27 @@ ADMIN_URL_ENVS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
 def default_postgres_url() -> str | None:
     """The admin URL from ``$TUFPI_BENCH_POSTGRES_URL``, else ``$TUFPI_TEST_POSTGRES_URL``."""
     return next(filter(None, map(os.environ.get, ADMIN_URL_ENVS)), None)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tree_env(tree: Path, data: Path, keys: Path, bins: int, port: int) -> dict[str, str]:
+    """The environment for ``tufpi`` run from the source tree ``tree`` on a SQLite repository
+    in ``data``: this process's environment, less its ``TUFPI_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUFPI_")}
+    return {
+        **env,
+        "PYTHONPATH": str(tree / "src"),
+        "TUFPI_DATA_DIR": str(data),
+        "TUFPI_KEYS_DIR": str(keys),
+        "TUFPI_BINS": str(bins),
+        "TUFPI_PORT": str(port),
+    }
 
 
 def run_tufpi(env: dict[str, str], *args: str) -> str:
