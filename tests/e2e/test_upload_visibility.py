@@ -266,3 +266,39 @@ def _killed_import(server: IndexServer, source: Path, point: str) -> int:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_removal_between_an_uploads_commit_and_its_publication(
+    own_database_url: str | None, tmp_path: Path
+) -> None:
+    """``tufpi remove`` of a file whose upload has committed but not yet published it finds
+    nothing to hide; without a check on either side the upload then publishes bytes that
+    no row backs, served forever. Now the upload withdraws them (or the removal deletes
+    them after its commit, whichever comes last)."""
+    go = tmp_path / "go"
+    data_dir = tmp_path / "index"
+    (data_dir / "tmp").mkdir(parents=True)
+    storage = data_dir / "files"
+    late = wheel(tmp_path / "dist", "raced", "1.0", os.urandom(4096))
+    key = storage_key(sha256_of(late), late.name)
+    pause = {"TUFPI_DEBUG_UPLOAD_PAUSE_AT": f"committed:{go}"}
+    with serving(data_dir, own_database_url, **pause) as server:
+        token = server.new_user("uploader")
+        with ThreadPoolExecutor(1) as pool:
+            upload = pool.submit(clients.twine_upload, server.url, token, [late])
+            try:
+                # Committed: the row exists, the file is still staged.
+                _wait_for(
+                    lambda: key in holdings(server.database_url, storage).rows,
+                    "the upload did not commit",
+                )
+                assert key in holdings(server.database_url, storage).staged_keys()
+                server.cli("remove", "raced", "1.0", "--file", late.name, "--yes")
+            finally:
+                go.touch()
+            result = upload.result(timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        held = assert_consistent(server.database_url, storage, server.url)
+        assert held.filenames() == set()
+        assert not any(late.name in k for k in held.visible + held.staged_keys())
+        assert httpx.get(server.url + key, timeout=10).status_code == 404

@@ -201,7 +201,22 @@ class IndexService:
             result = self._record(who, form, dist, writes)
             if not result.created:
                 writes.discard()
+        if result.created:
+            self._withdraw_if_removed(storage_key(digests.sha256, filename), digests.sha256)
         return result
+
+    def _withdraw_if_removed(self, key: str, sha256: str) -> None:
+        """Delete what this upload just published if its row is gone: a removal that
+        committed between this upload's commit and its publication found nothing to hide
+        (``remove`` also deletes the keys after its commit; between them, one of the two
+        sees the other). The filename can never be used again, so nothing else owns ``key``.
+        """
+        with self.sessions() as session:
+            if session.scalar(select(File.id).where(File.path == key)) is not None:
+                return
+        log.warning("%s was removed while it was being published; withdrawn", key)
+        for alias in dist_keys(key, sha256):
+            self.storage.delete(alias)
 
     def _record(
         self, who: Identity, form: UploadForm, dist: InspectedDist, writes: StagedWrites
@@ -357,6 +372,11 @@ class IndexService:
             self._put_back(hidden)
             raise
         hidden.discard()
+        # An upload of one of these files that committed just before this removal may
+        # publish it only now (``_withdraw_if_removed`` covers the other order).
+        for _name, key, sha256 in removed:
+            for alias in dist_keys(key, sha256):
+                self.storage.delete(alias)
         return [name for name, _key, _sha in removed]
 
     def _hide(self, hidden: StagedWrites, removed: list[tuple[str, str, str]]) -> None:
