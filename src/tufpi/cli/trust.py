@@ -133,8 +133,7 @@ def signer(
     """Run the signer alone (the one active signer is elected by a database lock)."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    child.stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     if parent_pid is not None:
         child.exit_with_parent(parent_pid, stop)
     services = obj.services()

@@ -223,3 +223,30 @@ def _request_parent_death_signal(sig: signal.Signals) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):
         return  # not Linux: the polling thread alone notices the parent's death
+
+
+def stop_on_signals(stop: threading.Event, signals: Sequence[signal.Signals]) -> None:
+    """Set ``stop`` when one of ``signals`` arrives, without taking a lock in a handler.
+
+    A Python handler calling ``stop.set()`` runs in the main thread, possibly while that
+    thread holds the event's own (non-reentrant) lock inside ``stop.wait()``: the handler
+    then waits for itself forever (seen: a signer orphaned for 70 minutes, still holding its
+    election lock). Instead the interpreter's C-level handler writes the signal's number to
+    a pipe (``signal.set_wakeup_fd``), and a daemon thread reading it sets ``stop``. Must be
+    called from the main thread.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    wanted = {int(sig) for sig in signals}
+    for sig in signals:
+        # A Python-level handler must exist for the wakeup byte to be written; it does nothing.
+        signal.signal(sig, lambda *_: None)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while data := os.read(read_end, 64):
+            if wanted.intersection(data):
+                stop.set()
+                return
+
+    threading.Thread(target=watch, name="tufpi-signal-watch", daemon=True).start()
