@@ -16,6 +16,7 @@ from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.tuf_client import wait_for_target
 from tests.support.uploads import post_wheel
+from tests.support.waiting import wait_until
 
 _STARTED = re.compile(r"signer: started child process (\d+)")
 
@@ -36,13 +37,6 @@ def _alive(pid: int) -> bool:
 def _parent_of(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"^PPid:\s+(\d+)$", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
-
-
-def _wait(condition: object, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def _upload_and_wait(server: IndexServer, token: str, name: str, workdir: Path) -> None:
@@ -68,7 +62,7 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
 
         # A child that dies is logged and replaced; what is uploaded then is still published.
         os.kill(first, signal.SIGKILL)
-        _wait(lambda: len(_children_started(server)) == 2, "the signer was not restarted")
+        wait_until(lambda: len(_children_started(server)) == 2, "the signer was not restarted")
         log = (server.data_dir / "serve.log").read_text()
         assert "signer: child process exited with signal SIGKILL" in log
         second = _children_started(server)[1]
@@ -79,7 +73,7 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
         # serve killed outright has no chance to stop its child: the child stops by itself.
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
-        _wait(lambda: not _alive(second), "the signer outlived a SIGKILLed serve", timeout=10)
+        wait_until(lambda: not _alive(second), "the signer outlived a SIGKILLed serve", timeout=10)
     finally:
         server.stop()
 
@@ -91,7 +85,7 @@ def test_stopping_serve_stops_its_signer(own_database_url: str | None, tmp_path:
         assert _alive(child)
     finally:
         server.stop()
-    _wait(lambda: not _alive(child), "the signer outlived a stopped serve", timeout=10)
+    wait_until(lambda: not _alive(child), "the signer outlived a stopped serve", timeout=10)
     assert "signer: child process exited" not in (server.data_dir / "serve.log").read_text()
 
 
@@ -129,7 +123,7 @@ def test_a_second_serve_starts_at_once_while_another_signer_is_active(
         token = second.new_user("second-node")
 
         first.stop()
-        _wait(lambda: "signer: active" in (data_dir / "second.log").read_text(), "no takeover")
+        wait_until(lambda: "signer: active" in (data_dir / "second.log").read_text(), "no takeover")
         _upload_and_wait(second, token, "second-a", tmp_path)
     finally:
         first.stop()

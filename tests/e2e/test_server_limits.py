@@ -24,6 +24,7 @@ import pytest
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.uploads import tiny_wheel
+from tests.support.waiting import wait_until
 
 HEADER_TIMEOUT = 3.0
 BODY_TIMEOUT = 2.0
@@ -60,13 +61,6 @@ def _read_all(conn: socket.socket, timeout: float = 15) -> bytes:
         while chunk := conn.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _wait(condition: object, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_a_client_trickling_its_head_is_cut_off_while_another_is_served(
@@ -142,7 +136,7 @@ def test_a_slow_upload_that_keeps_flowing_is_accepted_and_a_stalled_one_is_cut_o
         assert client.get(limited.simple + "stalled-upload/").status_code == 404
     # Cutting a client off is no server error: no traceback before the line of that 404.
     log = limited.data_dir / "serve.log"
-    _wait(lambda: "GET /simple/stalled-upload/" in log.read_text(), "no access log line")
+    wait_until(lambda: "GET /simple/stalled-upload/" in log.read_text(), "no access log line")
     assert "Exception in ASGI application" not in log.read_text()
 
 
@@ -164,7 +158,7 @@ def test_idle_connections_past_the_cap_do_not_stop_service(limited: IndexServer)
                 assert client.get(limited.simple).status_code == 200
         # Well before the head deadline, the server closed the idle connections waiting
         # longest, keeping at most MAX_CONNECTIONS open.
-        _wait(
+        wait_until(
             lambda: sum(map(_closed, idle)) >= len(idle) + 1 - MAX_CONNECTIONS,
             "idle connections past the cap were not closed",
             timeout=HEADER_TIMEOUT - 0.5,
@@ -241,10 +235,10 @@ def test_a_connection_flood_at_the_descriptor_limit_logs_little_and_service_resu
         before = log.stat().st_size
         flood = _flood(_address(server), 400)
         try:
-            _wait(lambda: signal.search(log.read_text()), "the flood did not reach the limit")
+            wait_until(lambda: signal.search(log.read_text()), "the flood did not reach the limit")
             # The flood stays open: the server frees its descriptors itself (the head
             # deadline, and the cap closing connections waiting longest), and serves again.
-            _wait(lambda: _served(server), "the server did not serve again", timeout=60)
+            wait_until(lambda: _served(server), "the server did not serve again", timeout=60)
         finally:
             for s in flood:
                 s.close()

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.support import clients
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.visibility import assert_consistent, holdings, sha256_of, wheel
+from tests.support.waiting import wait_until
 from tufpi.index.records import storage_key
 
 # Each step of IndexService.upload, and whether the upload has committed when it is killed.
@@ -84,13 +84,6 @@ def test_kill_at_each_step_of_an_upload(
         assert scratch == []
 
 
-def _wait_for(condition: object, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 def test_refused_upload_leaves_nothing(own_database_url: str | None, tmp_path: Path) -> None:
     """A non-owner's first upload of a name races the owner's: it passes the early check
     (no project yet), stores, and is refused in its transaction (403). Before issue 11 its
@@ -131,7 +124,7 @@ def test_refused_upload_leaves_nothing(own_database_url: str | None, tmp_path: P
         try:
             # The attacker's upload has stored its bytes and waits before its transaction:
             # the moment at which the old code had them at packages/ already.
-            _wait_for(
+            wait_until(
                 lambda: key in holdings(server.database_url, storage).staged_keys(),
                 "the attacker's upload did not stage its file",
             )
@@ -210,7 +203,7 @@ def test_refused_upload_holds_no_file_while_it_waits(
                         {"space": 0x74756670},  # tufpi.index.service._PROJECT_LOCKS
                     )
                     upload = pool.submit(clients.twine_upload, server.url, mallory, [malicious])
-                    _wait_for(
+                    wait_until(
                         lambda: conn.execute(_WAITING_ADVISORY).scalar(),
                         "the attacker's upload did not wait for the project's lock",
                     )
@@ -288,7 +281,7 @@ def test_a_removal_between_an_uploads_commit_and_its_publication(
             upload = pool.submit(clients.twine_upload, server.url, token, [late])
             try:
                 # Committed: the row exists, the file is still staged.
-                _wait_for(
+                wait_until(
                     lambda: key in holdings(server.database_url, storage).rows,
                     "the upload did not commit",
                 )

@@ -23,6 +23,7 @@ from tufpi.client.credentials import (
     Redactor,
     parse_index_url,
 )
+from tufpi.client.fetcher import http_client
 from tufpi.client.refusals import Refusal
 from tufpi.client.running import forget_credentialed_cache
 from tufpi.client.verified_index import ClientBounds, VerifiedIndex
@@ -160,7 +161,7 @@ class TrustArgs:
 
 def _connect(address: IndexAddress) -> httpx.Client:
     """The one HTTP client of a command: the credentials ride in it, not in any URL."""
-    return httpx.Client(auth=address.auth, follow_redirects=False)
+    return http_client(address.auth)
 
 
 @click.command()

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from tufpi.client.credentials import IndexAddress, OriginAuth, Redactor, parse_index_url
+from tufpi.client.fetcher import http_client
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import ClientBounds, Location, VerifiedIndex
 
@@ -84,7 +85,7 @@ def open_index(location: Location, client: httpx.Client, download_timeout: float
 def _refresh_or_download(
     args: argparse.Namespace, location: Location, auth: httpx.Auth | None
 ) -> None:
-    with httpx.Client(auth=auth, follow_redirects=False) as client:
+    with http_client(auth) as client:
         index = open_index(location, client, args.download_timeout)
         if args.command == "refresh":
             index.refresh()

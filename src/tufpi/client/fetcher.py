@@ -26,6 +26,12 @@ _ACCEPT_ENCODING = "gzip"
 _PIECE = 256 * 1024
 
 
+def http_client(auth: httpx.Auth | None) -> httpx.Client:
+    """The one HTTP client of a client command: credentials ride in ``auth`` (never in a
+    URL), redirects are not followed, and every read goes through ``BoundedFetcher``."""
+    return httpx.Client(auth=auth, follow_redirects=False)
+
+
 class _Decoder:
     """Undo one Content-Encoding (RFC 9110 8.4.1) piece by piece, ``_PIECE`` bytes at most."""
 
