@@ -24,6 +24,10 @@ _ACCEPT_ENCODING = "gzip"
 # Decoded bytes per piece at most, so that a small compressed body cannot fill memory
 # before ngclient's length check sees it.
 _PIECE = 256 * 1024
+# Caps for what no signed length bounds: a PEP 658 metadata file (the signed page gives its
+# sha256, not its length) and the index's unsigned page (read only to add to the signed one).
+CORE_METADATA_MAX_LENGTH = 10 * 1024 * 1024
+UNSIGNED_PAGE_MAX_LENGTH = 20 * 1024 * 1024
 
 
 def http_client(auth: httpx.Auth | None) -> httpx.Client:
@@ -65,10 +69,33 @@ class BoundedFetcher(FetcherInterface):
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
 
-    def _fetch(self, url: str) -> Iterator[bytes]:
+    def get(self, url: str, max_length: int, accept: str | None = None) -> bytes:
+        """The body at ``url`` (HTTP 200 only), decoded, within the deadline, ``max_length``
+        bytes at most: what every read of the client that is not ngclient's goes through.
+
+        Raises:
+            tuf.api.exceptions.DownloadLengthMismatchError: more than ``max_length`` bytes.
+            tuf.api.exceptions.SlowRetrievalError: past the deadline.
+            tuf.api.exceptions.DownloadHTTPError: another status than 200.
+            tuf.api.exceptions.DownloadError: anything else that failed.
+        """
+        pieces: list[bytes] = []
+        received = 0
+        for piece in self._fetch(url, accept):
+            received += len(piece)
+            if received > max_length:
+                raise exceptions.DownloadLengthMismatchError(
+                    f"{url}: more than the {max_length} bytes allowed"
+                )
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def _fetch(self, url: str, accept: str | None = None) -> Iterator[bytes]:
         deadline = time.monotonic() + self.total_timeout
         timeout = httpx.Timeout(self.read_timeout, connect=self.read_timeout)
         headers = {"accept-encoding": _ACCEPT_ENCODING}
+        if accept is not None:
+            headers["accept"] = accept
         try:
             with self.client.stream("GET", url, timeout=timeout, headers=headers) as response:
                 if response.status_code != 200:
