@@ -43,7 +43,12 @@ import uvicorn
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Snapshot, Targets
 
-from tufpi.client.verified_index import Location, VerifiedIndex, fetch_first_root
+from tufpi.client.verified_index import (
+    ClientBounds,
+    Location,
+    VerifiedIndex,
+    fetch_first_root,
+)
 from tufpi.config import Settings
 from tufpi.index import pages
 from tufpi.index.service import storage_key
@@ -587,7 +592,11 @@ def install(
     """
     transport = CountingTransport()
     with httpx.Client(transport=transport) as client:
-        root = fetch_first_root(client, index_url, root_sha256) if root_sha256 else None
+        root = (
+            fetch_first_root(ClientBounds().fetcher(client), index_url, root_sha256)
+            if root_sha256
+            else None
+        )
         index = VerifiedIndex(Location.of_index(index_url, cache), root, client)
         for project in pair:
             page = json.loads(index.page(project.name, "index.json"))

@@ -4,6 +4,8 @@ an installer (``tufpi install``)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import uvicorn
 
+from tufpi.client import anchor
 from tufpi.client.credentials import TOKEN_ENV, IndexAddress
 from tufpi.client.proxy import create_proxy_app
 from tufpi.client.refusals import Refusal
@@ -29,6 +32,7 @@ from tufpi.client.verified_index import (
 )
 from tufpi.web.server import ReasonH11Protocol
 
+log = logging.getLogger("tufpi.client")
 # Settings that could make an installer read from another index, unverified.
 _INDEX_ENV_PREFIXES = ("PIP_", "UV_")
 
@@ -45,21 +49,40 @@ def open_index(
     """Trust for the index at ``address``: a root file, a pinned root fingerprint, or the
     cached root. ``client`` carries ``address.auth``; ``address.url`` has no credentials.
 
+    The cache is bound to its first root (``anchor``): with a pin, a cache bootstrapped from
+    another root, or holding metadata but no record of its first root, is discarded, with a
+    warning, and rebuilt from the pinned root; a cache bootstrapped from the pinned root is
+    reused without fetching that root again.
+
     Raises:
         Refusal: no usable root, or the index fails verification at once.
     """
-    root: bytes | None = None
-    if root_file is not None:
-        root = root_file.read_bytes()
-    elif root_sha256 is not None:
-        root = fetch_first_root(client, address.url, root_sha256)
-    index = VerifiedIndex(
-        Location.of_index(address.url, cache_dir_for(cache_root, address)),
-        root,
-        client,
-        bounds,
-        refresh_interval,
-    )
+    bounds = bounds or ClientBounds()
+    location = Location.of_index(address.url, cache_dir_for(cache_root, address))
+    pinned_root = root_file.read_bytes() if root_file is not None else None
+    pin = hashlib.sha256(pinned_root).hexdigest() if pinned_root is not None else root_sha256
+    pin = pin.lower() if pin is not None else None
+    state = anchor.read_state(location.metadata_dir)
+    verdict = anchor.judge(pin, state)
+    if verdict in (anchor.Verdict.FRESH, anchor.Verdict.FOREIGN) and pin is not None:
+        # The pinned root first: a pin that matches nothing leaves the cache as it was.
+        if pinned_root is None:
+            fetcher = bounds.fetcher(client)
+            pinned_root = fetch_first_root(fetcher, address.url, pin, bounds.config)
+        if verdict is anchor.Verdict.FOREIGN:
+            log.warning("%s", anchor.discard_message(location.metadata_dir.parent, pin, state))
+            anchor.discard(location.metadata_dir.parent)
+        anchor.bootstrap(location.metadata_dir, location.metadata_url, pinned_root, record=True)
+    elif verdict is anchor.Verdict.BOUND:
+        # Trust is re-derived from the anchor, never taken from the cached root.json: ngclient
+        # walks forward from it, verifying every newer root it finds (cached or fetched).
+        first = anchor.anchor_bytes(location.metadata_dir)
+        anchor.bootstrap(location.metadata_dir, location.metadata_url, first, record=False)
+    elif verdict is anchor.Verdict.UNPINNED:
+        log.warning("%s", anchor.trusted_message(address.url, state))
+    else:
+        raise Refusal(f"no trusted root in {location.metadata_dir}: give --root or --root-sha256")
+    index = VerifiedIndex(location, None, client, bounds, refresh_interval)
     index.refresh()
     return index
 

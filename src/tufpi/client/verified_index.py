@@ -98,25 +98,35 @@ def make_updater(location: Location, fetcher: BoundedFetcher, config: UpdaterCon
     )
 
 
-def fetch_first_root(client: httpx.Client, index_url: str, sha256: str) -> bytes:
+def fetch_first_root(
+    fetcher: BoundedFetcher, index_url: str, sha256: str, config: UpdaterConfig | None = None
+) -> bytes:
     """The index's ``1.root.json``, accepted only if its sha256 is ``sha256`` (root pinning).
 
+    Read through ``fetcher``: within its deadline, and no more than ngclient's cap for a
+    root (``config.root_max_length``), so an endless or trickling root is cut.
+
     Raises:
-        Refusal: unreachable, or a different root.
+        Refusal: unreachable, too slow, too large, or a different root.
     """
     url = index_url + "tuf/1.root.json"
+    max_length = (config or UpdaterConfig()).root_max_length
     try:
-        response = client.get(url)
-        response.raise_for_status()
-    except httpx.HTTPError as e:
-        raise Refusal(f"cannot fetch the index's first root {url}: {e}") from e
-    actual = hashlib.sha256(response.content).hexdigest()
+        data = fetcher.get(url, max_length)
+    except exceptions.DownloadLengthMismatchError as e:
+        raise Refusal(
+            f"the index's first root {url} is larger than the {max_length} bytes a root may "
+            "have (endless data): refusing to trust it"
+        ) from e
+    except exceptions.DownloadError as e:
+        raise Refusal(f"cannot fetch the index's first root: {explain(e, url).message}") from e
+    actual = hashlib.sha256(data).hexdigest()
     if actual != sha256.lower():
         raise Refusal(
             f"the index's first root has sha256 {actual}, not the pinned {sha256.lower()}: "
             "refusing to trust it"
         )
-    return response.content
+    return data
 
 
 class VerifiedIndex:
