@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -35,6 +36,8 @@ from tufpi.web.server import ReasonH11Protocol
 log = logging.getLogger("tufpi.client")
 # Settings that could make an installer read from another index, unverified.
 _INDEX_ENV_PREFIXES = ("PIP_", "UV_")
+# Seconds the installer waits beyond tufpi's download deadline (``installer_timeout``).
+INSTALLER_TIMEOUT_MARGIN = 30.0
 
 
 def open_index(
@@ -145,11 +148,24 @@ def background(
         thread.join(timeout=10)
 
 
-def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> list[str]:
-    """pip or uv, told to use only the proxy and to ignore configured extra indexes."""
+def installer_timeout(download_timeout: float) -> float:
+    """The installer's network timeout: above tufpi's download deadline, so that a slow file
+    is refused by tufpi, in its words ("slow retrieval"), before the installer gives up on
+    the proxy with its own "Read timed out" (pip's default is 15 s, uv's 30 s; tufpi's 60 s).
+    """
+    return download_timeout + INSTALLER_TIMEOUT_MARGIN
+
+
+def installer_command(
+    installer: str, simple_url: str, args: Sequence[str], timeout: float | None = None
+) -> list[str]:
+    """pip or uv, told to use only the proxy and to ignore configured extra indexes; pip
+    given ``timeout`` (seconds) before ``args``, which may still override it (uv: see
+    ``installer_env``)."""
     if installer == "pip":
         pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
-        return [*pip, "install", "--index-url", simple_url, *args]
+        timeout_args = ["--timeout", f"{timeout:g}"] if timeout is not None else []
+        return [*pip, "install", "--index-url", simple_url, *timeout_args, *args]
     if installer == "uv":
         uv = shutil.which("uv")
         program = [uv] if uv else [sys.executable, "-m", "uv"]
@@ -157,16 +173,19 @@ def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> l
     raise ValueError(f"unknown installer {installer!r}")
 
 
-def installer_env() -> dict[str, str]:
+def installer_env(timeout: float | None = None) -> dict[str, str]:
     """This environment without PIP_*/UV_* settings (extra indexes, find-links...), and
     without the index token: the installer talks only to the proxy, and the build backends
-    it runs for sdists are code from the index."""
+    it runs for sdists are code from the index. uv's HTTP timeout is ``timeout`` (whole
+    seconds, rounded up)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(_INDEX_ENV_PREFIXES) and k != TOKEN_ENV
     }
     env["PIP_CONFIG_FILE"] = os.devnull
+    if timeout is not None:
+        env["UV_HTTP_TIMEOUT"] = str(math.ceil(timeout))
     return env
 
 
@@ -177,7 +196,10 @@ def install(
     args: Sequence[str],
     allow_unpublished: bool = False,
 ) -> int:
-    """Run the installer against a proxy on an ephemeral port; its exit code."""
+    """Run the installer against a proxy on an ephemeral port; its exit code. The
+    installer's timeout is set above the index's download deadline (``installer_timeout``).
+    """
+    timeout = installer_timeout(index.bounds.download_timeout)
     with background(index, client, allow_unpublished) as simple_url:
-        command = installer_command(installer, simple_url, args)
-        return subprocess.run(command, env=installer_env(), check=False).returncode
+        command = installer_command(installer, simple_url, args, timeout)
+        return subprocess.run(command, env=installer_env(timeout), check=False).returncode
