@@ -23,9 +23,11 @@ from tufpi.client.credentials import (
     Redactor,
     parse_index_url,
 )
+from tufpi.client.exposure import listen_warning
 from tufpi.client.fetcher import http_client
 from tufpi.client.refusals import Refusal
 from tufpi.client.running import forget_credentialed_cache
+from tufpi.client.text import Sanitiser, printable
 from tufpi.client.verified_index import ClientBounds, VerifiedIndex
 
 
@@ -156,7 +158,14 @@ class TrustArgs:
             )
         except Refusal as e:
             scrubbed = Redactor(address.secrets).scrub(e.message)
-            raise click.ClickException(f"refused: {scrubbed}") from None
+            raise click.ClickException(f"refused: {printable(scrubbed)}") from None
+
+
+def _log_safely(address: IndexAddress) -> None:
+    """Every log record scrubbed of the index's secrets (``Redactor``) and of control
+    characters from the network (``Sanitiser``), on the root logger's handlers."""
+    Redactor(address.secrets).install()
+    Sanitiser().install()
 
 
 def _connect(address: IndexAddress) -> httpx.Client:
@@ -175,12 +184,15 @@ def proxy(listen: str, **trust: Any) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = TrustArgs(**trust)
     address = args.address()
-    Redactor(address.secrets).install()
+    _log_safely(address)
     host, _, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"  # [::1]:3141 -> ::1
+    if (warning := listen_warning(host, address.auth is not None)) is not None:
+        logging.getLogger("tufpi.proxy").warning("%s", warning)
     with _connect(address) as client:
         index = args.open(address, client)
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
-        running.serve(index, client, host or "127.0.0.1", int(port), args.allow_unpublished)
+        running.serve(index, client, host, int(port), args.allow_unpublished)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -195,7 +207,7 @@ def install(installer: str, installer_args: tuple[str, ...], **trust: Any) -> No
     logging.basicConfig(level=logging.WARNING, format="tufpi: %(message)s")
     args = TrustArgs(**trust)
     address = args.address()
-    Redactor(address.secrets).install()
+    _log_safely(address)
     with _connect(address) as client:
         index = args.open(address, client)
         code = running.install(index, client, installer, installer_args, args.allow_unpublished)
