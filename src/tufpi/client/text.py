@@ -39,6 +39,11 @@ def printable(text: str) -> str:
     return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
 
 
+def printable_lines(text: str) -> str:
+    """``text`` line by line through ``printable``: its line breaks kept (a traceback)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def reason_phrase(text: str, limit: int = 500) -> str:
     """``text`` as an HTTP reason phrase: whitespace runs made one space, control characters
     escaped (``printable``), non-ASCII as ``\\u`` escapes, at most ``limit`` characters."""
@@ -49,16 +54,23 @@ def reason_phrase(text: str, limit: int = 500) -> str:
 class Sanitiser(logging.Filter):
     """Escapes control characters in every record's formatted message (see ``printable``).
 
-    It composes with the other filters of a handler (``credentials.Redactor``): each
-    formats the message once and keeps the record.
+    It composes with the other filters of a handler: install it after
+    ``credentials.Redactor``, which formats a record's traceback (scrubbed) once; this
+    filter then escapes the traceback line by line, its line breaks kept.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Format the record's message (with its arguments), escaped; keep the record."""
+        """Format the record's message (with its arguments) and traceback, escaped; keep
+        the record."""
         message = record.getMessage()
         safe = printable(message)
         if safe != message:
             record.msg, record.args = safe, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Cached on the record: the handler's formatter uses exc_text when it is set.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable_lines(record.exc_text)
         return True
 
     def install(self, *loggers: logging.Logger) -> None:

@@ -96,6 +96,29 @@ def test_sanitiser_escapes_every_log_record() -> None:
     assert "plain words\n" in logged
 
 
+def test_sanitiser_escapes_a_traceback_but_keeps_its_lines() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logger = logging.getLogger("tufpi.test.text.tb")
+    logger.propagate = False
+    logger.addHandler(handler)
+    Redactor(["s3cret"]).install(logger)
+    Sanitiser().install(logger)
+    try:
+        try:
+            raise ValueError(f"bad page s3cret {EVIL}")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    logged = out.getvalue()
+    assert "\x1b" not in logged
+    assert "\r" not in logged
+    assert "s3cret" not in logged
+    assert "Traceback (most recent call last):\n" in logged
+    assert "ValueError: bad page *** pkg-1.0-py3-none-any.whl\\x1b[2K\\x0d" in logged
+
+
 def test_sanitiser_composes_with_the_redactor() -> None:
     token = "tufpi-secret-token-value"
     out = io.StringIO()
