@@ -15,8 +15,10 @@ Every test runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,4 +318,120 @@ def test_uv_refuses_a_transitive_url_dependency_itself_and_tufpi_install_with_uv
     assert result.returncode != 0, output
     assert f"{victim['wheel'].name!r} {REFUSAL} {url_dependency(payload_host)!r}" in output
     assert _installed(tmp_path / "plain") == _installed(target) == set()
+    assert payload_host.requested() == []
+
+
+# ----- what the core metadata cannot show: the sdist's build requirements -----
+
+BUILT = "urld-built"
+
+
+def with_build_requirement(sdist: Path, requirement: str, out: Path) -> Path:
+    """``sdist`` whose pyproject.toml requires ``requirement`` to build it: the installer
+    installs it in the build environment, and core metadata does not mention it."""
+    out.mkdir(parents=True, exist_ok=True)
+    rewritten = out / sdist.name
+    with tarfile.open(sdist) as source, tarfile.open(rewritten, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member)
+            content = data.read() if data is not None else b""
+            if member.name.endswith("/pyproject.toml"):
+                content = content.replace(
+                    b"requires = []", f"requires = [{requirement!r}]".encode()
+                )
+                member.size = len(content)
+            target.addfile(member, io.BytesIO(content))
+    return rewritten
+
+
+@pytest.fixture(scope="module")
+def built(index_server: IndexServer, token: str, workdir: Path, payload_host: PayloadHost) -> Path:
+    """An sdist the index accepts (its core metadata names no URL), uploaded with twine."""
+    dists = make_dists(workdir, BUILT, "1.0")
+    sdist = with_build_requirement(
+        next(p for p in dists if p.name.endswith(".tar.gz")),
+        url_dependency(payload_host),
+        workdir / "built",
+    )
+    result = clients.twine_upload(index_server.url, token, [sdist])
+    assert result.returncode == 0, _one_line(result)
+    page = httpx.get(f"{index_server.simple}{BUILT}/", headers={"accept": _JSON})
+    wait_for_target(
+        index_server,
+        workdir,
+        f"simple/{BUILT}/index.json",
+        hashlib.sha256(page.content).hexdigest(),
+        timeout=60,
+    )
+    return sdist
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_build_requirement_on_a_url_is_refused_at_the_proxy(
+    index_server: IndexServer,
+    built: Path,
+    trust: list[str],
+    payload_host: PayloadHost,
+    tmp_path: Path,
+    installer: str,
+) -> None:
+    # The attack, past the upload rule: the installer fetches the payload from the other
+    # host into the build environment (pip in its build-isolation subprocess).
+    install = clients.pip_install if installer == "pip" else clients.uv_pip_install
+    result = install(index_server.simple, tmp_path / "plain", BUILT)
+    assert result.returncode == 0, _one_line(result)
+    assert _installed(tmp_path / "plain") == {"urld_built-1.0.dist-info"}
+    # (uv asks more than once: it probes the wheel for its metadata first)
+    assert set(payload_host.requested()) == {f"/{PAYLOAD_WHEEL}"}
+    payload_host.forget()
+
+    # The core metadata shows nothing: the proxy hands out the sdist and its PEP 658 file.
+    with proxy(index_server.url, tmp_path / "proxy-cache", *trust) as simple:
+        page = httpx.get(f"{simple}{BUILT}/", headers={"accept": _JSON}).json()
+        url = simple.removesuffix("simple/") + page["files"][0]["url"].removeprefix("../../")
+        assert httpx.get(url).status_code == 200
+        assert httpx.get(url + ".metadata").status_code == 200
+
+    # tufpi install makes the proxy the installer's only HTTP proxy: the fetch is refused.
+    target = tmp_path / "t"
+    args = ["--retries", "0"] if installer == "pip" else []
+    result = tufpi_install(
+        index_server.url,
+        tmp_path / "cache",
+        trust,
+        *args,
+        "--target",
+        str(target),
+        BUILT,
+        installer=installer,
+    )
+    output = _one_line(result)
+    assert result.returncode != 0, output
+    assert "another host than this verifying proxy" in output
+    assert f"{payload_host.url}{PAYLOAD_WHEEL}" in output
+    assert _installed(target) == set()
+    assert payload_host.requested() == []
+
+
+def test_the_proxy_serves_itself_in_absolute_form_and_refuses_other_hosts(
+    index_server: IndexServer,
+    built: Path,
+    trust: list[str],
+    payload_host: PayloadHost,
+    tmp_path: Path,
+) -> None:
+    """What an installer with ``--proxy`` / ``HTTP_PROXY`` sends: its own pages as usual,
+    any other host (plain HTTP, or CONNECT for HTTPS) refused naming it."""
+    with (
+        proxy(index_server.url, tmp_path / "cache", *trust) as simple,
+        httpx.Client(proxy=simple.removesuffix("simple/")) as through,
+    ):
+        own = through.get(f"{simple}{BUILT}/", headers={"accept": _JSON})
+        assert own.status_code == 200
+        assert own.json()["name"] == BUILT
+        other = through.get(f"{payload_host.url}{PAYLOAD_WHEEL}")
+        assert other.status_code == 403
+        assert f"the installer asked for '{payload_host.url}{PAYLOAD_WHEEL}'" in other.text
+        with pytest.raises(httpx.ProxyError, match="403"):
+            through.get("https://127.0.0.1:9/x.whl")
     assert payload_host.requested() == []

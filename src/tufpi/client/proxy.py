@@ -15,6 +15,7 @@ import logging
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -26,6 +27,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from tufpi.client.dependencies import check_core_metadata, check_distribution
+from tufpi.client.forward import OnlyThisOrigin
 from tufpi.client.refusals import NotListed, Refusal
 from tufpi.client.verified_index import VerifiedIndex
 from tufpi.index.errors import InvalidUpload
@@ -210,5 +212,6 @@ def create_proxy_app(
             Route("/simple/{project}/", proxy.project),
             Route("/simple/{project}", proxy.project),
             Route("/packages/{path:path}", proxy.package),
-        ]
+        ],
+        middleware=[Middleware(OnlyThisOrigin, refuse=refused)],
     )

@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from tufpi.client.credentials import TOKEN_ENV, IndexAddress
+from tufpi.client.forward import installer_proxy_env, origin_of
 from tufpi.client.proxy import create_proxy_app
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import (
@@ -123,10 +124,11 @@ def background(
 
 
 def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> list[str]:
-    """pip or uv, told to use only the proxy and to ignore configured extra indexes."""
+    """pip or uv, told to use only the proxy and to ignore configured extra indexes (pip
+    also to reach every host through the proxy, which serves only itself: ``forward``)."""
     if installer == "pip":
         pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
-        return [*pip, "install", "--index-url", simple_url, *args]
+        return [*pip, "install", "--index-url", simple_url, "--proxy", origin_of(simple_url), *args]
     if installer == "uv":
         uv = shutil.which("uv")
         program = [uv] if uv else [sys.executable, "-m", "uv"]
@@ -134,17 +136,18 @@ def installer_command(installer: str, simple_url: str, args: Sequence[str]) -> l
     raise ValueError(f"unknown installer {installer!r}")
 
 
-def installer_env() -> dict[str, str]:
+def installer_env(proxy_url: str | None = None) -> dict[str, str]:
     """This environment without PIP_*/UV_* settings (extra indexes, find-links...), and
     without the index token: the installer talks only to the proxy, and the build backends
-    it runs for sdists are code from the index."""
+    it runs for sdists are code from the index. With ``proxy_url``, every HTTP proxy
+    variable names it and ``NO_PROXY`` is dropped (``forward.installer_proxy_env``)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(_INDEX_ENV_PREFIXES) and k != TOKEN_ENV
     }
     env["PIP_CONFIG_FILE"] = os.devnull
-    return env
+    return env if proxy_url is None else installer_proxy_env(env, proxy_url)
 
 
 def install(
@@ -157,4 +160,5 @@ def install(
     """Run the installer against a proxy on an ephemeral port; its exit code."""
     with background(index, client, allow_unpublished) as simple_url:
         command = installer_command(installer, simple_url, args)
-        return subprocess.run(command, env=installer_env(), check=False).returncode
+        env = installer_env(origin_of(simple_url))
+        return subprocess.run(command, env=env, check=False).returncode
