@@ -9,6 +9,10 @@ URL rule), and lets the signer publish them. Plain pip installs the payload from
 host (the attack works); ``tufpi install``, and pip or uv through ``tufpi proxy``, refuse the
 victim, say why, and install nothing (the other host is never asked).
 
+What no core metadata shows, an sdist's build requirement on a URL, the index accepts and
+plain pip and uv fetch; ``tufpi install`` makes the proxy the installer's only HTTP proxy,
+which refuses every other host (``tufpi.client.forward``).
+
 Every test runs on SQLite and PostgreSQL.
 """
 

@@ -10,8 +10,9 @@ The proxy asks here before it hands out a verified distribution or its PEP 658 m
 ``check_distribution`` reads the core metadata out of the file (bounded: one member of a
 wheel, capped; an sdist's ``PKG-INFO`` within the index's own archive bounds) and
 ``check_core_metadata`` reads the metadata file itself. A distribution declaring a direct
-reference in ``Requires-Dist`` is refused with a ``Refusal`` naming it. What this cannot see:
-an sdist whose dependencies are computed by its build backend at install time.
+reference in ``Requires-Dist`` is refused with a ``Refusal`` naming it. What this cannot see,
+an sdist's build requirements and what its build computes, ``tufpi.client.forward`` refuses
+when the installer asks for it.
 
 Pure of HTTP: bytes or a local (verified) file in, a verdict out.
 """

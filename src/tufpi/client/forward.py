@@ -1,10 +1,12 @@
 """The verifying proxy as the installer's only HTTP proxy: requests for this proxy itself are
 served, requests for any other host are refused.
 
-What the core metadata cannot show (an sdist whose dependencies its build backend computes at
-install time, ``Requires-Dist: payload @ http://host/payload.whl`` among them) the installer
-learns only while it runs. ``tufpi install`` therefore runs pip with ``--proxy`` (which pip
-forwards to the build-isolation subprocess) and the installer with ``HTTP_PROXY``,
+What the core metadata cannot show, the installer learns only while it runs: an sdist's build
+requirements (``[build-system] requires`` in its pyproject.toml, and what its backend's
+``get_requires_for_build_wheel`` returns), and the dependencies a build declares when the
+installer did not take them from the PEP 658 file. Any of them may be
+``payload @ http://host/payload.whl``. ``tufpi install`` therefore runs pip with ``--proxy``
+(which pip forwards to its build-isolation subprocess) and the installer with ``HTTP_PROXY``,
 ``HTTPS_PROXY`` and ``ALL_PROXY`` set to this proxy and ``NO_PROXY`` removed, so that every
 request it makes arrives here: for this proxy's own origin in absolute form
 (``GET http://127.0.0.1:PORT/simple/x/``), answered as usual; for any other origin in absolute
@@ -16,7 +18,7 @@ An ASGI middleware, pure of I/O beyond its answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,19 +49,29 @@ def installer_proxy_env(env: dict[str, str], proxy_url: str) -> dict[str, str]:
     return out
 
 
-def _netloc(scope: Scope) -> str | None:
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def _is_this_origin(target: SplitResult, scope: Scope) -> bool:
+    """Whether an absolute-form target names this proxy: plain HTTP, no userinfo, the
+    address and port the request came in on (``localhost`` for a loopback address)."""
     server = scope.get("server")
-    if not server or server[1] is None:
-        return None
-    host = str(server[0])
-    return f"[{host}]:{server[1]}" if ":" in host else f"{host}:{server[1]}"
+    if not server or target.scheme != "http" or "@" in target.netloc:
+        return False
+    host, port = str(server[0]).lower(), server[1]
+    try:
+        target_port = target.port or 80
+    except ValueError:  # not a number
+        return False
+    named = target.hostname or ""
+    return target_port == port and (named == host or (named == "localhost" and host in _LOOPBACK))
 
 
 def _refusal(what: str) -> Refusal:
     return Refusal(
         f"the installer asked for {what!r}, another host than this verifying proxy: only "
-        "verified targets are served (a direct URL dependency, or a URL a build backend "
-        "gave, points elsewhere): refused"
+        "verified targets are served (a direct URL dependency or build requirement points "
+        "elsewhere): refused"
     )
 
 
@@ -83,7 +95,7 @@ class OnlyThisOrigin:
             await self.app(scope, receive, send)
             return
         target = urlsplit(raw)
-        if target.scheme != "http" or target.netloc.lower() != _netloc(scope):
+        if not _is_this_origin(target, scope):
             await self.refuse(_refusal(raw))(scope, receive, send)
             return
         # The target's path is this proxy's: route it as the origin-form request it means.

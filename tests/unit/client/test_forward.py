@@ -85,8 +85,18 @@ def test_an_absolute_form_request_for_this_proxy_is_served_as_its_path() -> None
     assert seen[0]["path"] == "/packages/a b/x.whl"
 
 
+def test_localhost_names_this_proxy_on_a_loopback_address() -> None:
+    status, body, seen = _call("GET", b"http://LOCALHOST:8765/simple/")
+    assert (status, body) == (200, b"served")
+    assert seen[0]["path"] == "/simple/"
+
+
 def test_another_origin_is_refused_naming_it() -> None:
     for target in (
+        b"http://localhost:9999/payload.whl",
+        b"http://127.0.0.1/payload.whl",  # port 80
+        b"http://127.0.0.1:notaport/x",
+        b"http://user@127.0.0.1:8765/simple/",
         b"http://127.0.0.1:9999/payload.whl",  # another port of the same host
         b"http://evil.example/payload.whl",
         b"https://127.0.0.1:8765/simple/",  # another scheme
