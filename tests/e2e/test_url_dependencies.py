@@ -438,4 +438,10 @@ def test_the_proxy_serves_itself_in_absolute_form_and_refuses_other_hosts(
         assert f"the installer asked for '{payload_host.url}{PAYLOAD_WHEEL}'" in other.text
         with pytest.raises(httpx.ProxyError, match="403"):
             through.get("https://127.0.0.1:9/x.whl")
+        # What a user of ``tufpi proxy`` passes pip to have the same guard as tufpi install.
+        origin = simple.removesuffix("simple/")
+        result = clients.pip_install(simple, tmp_path / "t", "--proxy", origin, BUILT)
+        assert result.returncode != 0
+        assert "another host than this verifying proxy" in _one_line(result)
+    assert _installed(tmp_path / "t") == set()
     assert payload_host.requested() == []
