@@ -40,6 +40,7 @@ from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
 from tufpi.config import load_settings
 from tufpi.index import core_metadata
+from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.upload import InspectedDist, StagedFile, UploadForm, hash_file
 from tufpi.services import Services
@@ -90,12 +91,13 @@ def url_dependency(host: PayloadHost) -> str:
 
 
 def record_as_before_the_rule(server: IndexServer, token: str, path: Path) -> None:
-    """Record ``path`` through the index's service layer as the upload API did before the
-    URL rule: every other check of ``core_metadata.parse`` stands in for it (packaging's
-    parse; name and version), so only the URL rule is skipped."""
+    """Record ``path`` as the upload API did before the URL rule: its core metadata read by
+    the index's own reader, its fields the dict ``core_metadata.parse`` returned then
+    (packaging's raw fields), and the real service layer below it (staging, rows, pending
+    target changes for the running signer). Only the URL rule is left out."""
     dist = parse_dist_filename(path.name)
     data = core_metadata.extract(path, dist)
-    with pytest.raises(Exception, match="Can't have direct dependency"):
+    with pytest.raises(InvalidUpload, match="Can't have direct dependency"):
         core_metadata.parse(data, dist)  # what the index says now
     raw, unparsed = parse_email(data)
     assert not unparsed
