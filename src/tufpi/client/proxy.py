@@ -15,6 +15,7 @@ import logging
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -25,6 +26,8 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from tufpi.client.dependencies import check_core_metadata, check_distribution
+from tufpi.client.forward import OnlyThisOrigin
 from tufpi.client.refusals import NotListed, Refusal
 from tufpi.client.verified_index import VerifiedIndex
 from tufpi.index.errors import InvalidUpload
@@ -149,6 +152,7 @@ class Proxy:
                 data = await run_in_threadpool(self._core_metadata, path)
                 return Response(data, media_type="text/plain; charset=utf-8")
             local = await run_in_threadpool(self.index.target, path)
+            await run_in_threadpool(check_distribution, local, path.rpartition("/")[2])
         except NotListed as e:
             unverified = None
             if self.allow_unpublished:
@@ -193,6 +197,7 @@ class Proxy:
             raise Refusal(f"download failed: {path}: {e}") from e
         if hashlib.sha256(response.content).hexdigest() != expected:
             raise Refusal(f"file hash does not match the signed metadata: {path}")
+        check_core_metadata(response.content, filename)
         return response.content
 
 
@@ -207,5 +212,6 @@ def create_proxy_app(
             Route("/simple/{project}/", proxy.project),
             Route("/simple/{project}", proxy.project),
             Route("/packages/{path:path}", proxy.package),
-        ]
+        ],
+        middleware=[Middleware(OnlyThisOrigin, refuse=refused)],
     )

@@ -22,6 +22,7 @@ import uvicorn
 
 from tufpi.client import anchor
 from tufpi.client.credentials import TOKEN_ENV, IndexAddress
+from tufpi.client.forward import installer_proxy_env, origin_of
 from tufpi.client.proxy import create_proxy_app
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import (
@@ -159,13 +160,15 @@ def installer_timeout(download_timeout: float) -> float:
 def installer_command(
     installer: str, simple_url: str, args: Sequence[str], timeout: float | None = None
 ) -> list[str]:
-    """pip or uv, told to use only the proxy and to ignore configured extra indexes; pip
-    given ``timeout`` (seconds) before ``args``, which may still override it (uv: see
+    """pip or uv, told to use only the proxy and to ignore configured extra indexes (pip
+    also to reach every host through the proxy, which serves only itself: ``forward``);
+    pip given ``timeout`` (seconds) before ``args``, which may still override it (uv: see
     ``installer_env``)."""
     if installer == "pip":
         pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
         timeout_args = ["--timeout", f"{timeout:g}"] if timeout is not None else []
-        return [*pip, "install", "--index-url", simple_url, *timeout_args, *args]
+        proxy_args = ["--proxy", origin_of(simple_url)]
+        return [*pip, "install", "--index-url", simple_url, *proxy_args, *timeout_args, *args]
     if installer == "uv":
         uv = shutil.which("uv")
         program = [uv] if uv else [sys.executable, "-m", "uv"]
@@ -173,11 +176,12 @@ def installer_command(
     raise ValueError(f"unknown installer {installer!r}")
 
 
-def installer_env(timeout: float | None = None) -> dict[str, str]:
+def installer_env(timeout: float | None = None, proxy_url: str | None = None) -> dict[str, str]:
     """This environment without PIP_*/UV_* settings (extra indexes, find-links...), and
     without the index token: the installer talks only to the proxy, and the build backends
     it runs for sdists are code from the index. uv's HTTP timeout is ``timeout`` (whole
-    seconds, rounded up)."""
+    seconds, rounded up). With ``proxy_url``, every HTTP proxy variable names it and
+    ``NO_PROXY`` is dropped (``forward.installer_proxy_env``)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -186,7 +190,7 @@ def installer_env(timeout: float | None = None) -> dict[str, str]:
     env["PIP_CONFIG_FILE"] = os.devnull
     if timeout is not None:
         env["UV_HTTP_TIMEOUT"] = str(math.ceil(timeout))
-    return env
+    return env if proxy_url is None else installer_proxy_env(env, proxy_url)
 
 
 def install(
@@ -202,4 +206,5 @@ def install(
     timeout = installer_timeout(index.bounds.download_timeout)
     with background(index, client, allow_unpublished) as simple_url:
         command = installer_command(installer, simple_url, args, timeout)
-        return subprocess.run(command, env=installer_env(timeout), check=False).returncode
+        env = installer_env(timeout, origin_of(simple_url))
+        return subprocess.run(command, env=env, check=False).returncode

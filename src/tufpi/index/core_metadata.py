@@ -5,11 +5,13 @@ The bytes are served as the PEP 658 ``.metadata`` file; the parsed fields feed t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import packaging.metadata
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from tufpi.index import archive
@@ -17,7 +19,15 @@ from tufpi.index.archive import MAX_METADATA_BYTES, Bounds
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename
 
-__all__ = ["DEFAULT_BOUNDS", "MAX_METADATA_BYTES", "MAX_REQUIRES_PYTHON", "extract", "parse"]
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "MAX_METADATA_BYTES",
+    "MAX_REQUIRES_PYTHON",
+    "REQUIREMENT_FIELDS",
+    "direct_references",
+    "extract",
+    "parse",
+]
 
 DEFAULT_BOUNDS = Bounds()
 
@@ -121,6 +131,51 @@ def _check_strict(raw: dict[str, Any], dist: DistFilename) -> None:
         _refuse(_problems(e), dist)
 
 
+# The fields that name other distributions by a PEP 508 requirement, which may carry a URL
+# (``name @ https://...``). Warehouse refuses a URL in each ("Can't have direct dependency",
+# warehouse/forklift/metadata.py); an installer follows one in Requires-Dist.
+REQUIREMENT_FIELDS = ("requires_dist", "provides_dist", "obsoletes_dist")
+
+
+def direct_references(
+    raw: dict[str, Any], fields: Sequence[str] = REQUIREMENT_FIELDS
+) -> list[tuple[str, str]]:
+    """Each requirement in ``fields`` of ``raw`` (packaging's raw metadata) that names a URL,
+    as ``(header name, requirement)``, in the order given (pure).
+
+    A requirement that does not parse is listed if it holds ``@`` or ``://``: a more lenient
+    reader (uv parses requirements its own way) might take a URL from it.
+    """
+    found: list[tuple[str, str]] = []
+    for field in fields:
+        values = raw.get(field) or []
+        for value in values if isinstance(values, list) else [values]:
+            try:
+                url = Requirement(str(value)).url
+            except InvalidRequirement:
+                url = str(value) if "@" in str(value) or "://" in str(value) else None
+            if url is not None:
+                found.append((_field_name(field), str(value)))
+    return found
+
+
+def _check_no_direct_references(raw: dict[str, Any], dist: DistFilename) -> None:
+    """Refuse a requirement on a URL, as PyPI does: pip and uv would fetch it from that URL,
+    outside the index and unverified by its signed metadata.
+
+    Raises:
+        InvalidUpload: naming each such requirement.
+    """
+    _refuse(
+        [
+            f"Invalid {field}: Can't have direct dependency: {value!r} (it would be "
+            "installed from that URL, not from the index)"
+            for field, value in direct_references(raw)
+        ],
+        dist,
+    )
+
+
 def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
     """Parse core metadata strictly and check it describes the same project and version.
 
@@ -129,7 +184,9 @@ def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
     Raises:
         InvalidUpload: unparseable or holding a NUL byte; an unknown Metadata-Version; a
             field undefined, repeated, invalid (Requires-Dist, Requires-Python...) or too
-            new for its Metadata-Version, naming it; or another project or version.
+            new for its Metadata-Version, naming it; a requirement on a URL (Requires-Dist,
+            Provides-Dist, Obsoletes-Dist: ``name @ https://...``), naming it; or another
+            project or version.
     """
     if b"\x00" in data:
         # No header or description has a use for NUL; PostgreSQL text cannot store it.
@@ -145,4 +202,5 @@ def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
     _check_identity(fields, dist)
     _check_requires_python(fields, dist)
     _check_strict(fields, dist)
+    _check_no_direct_references(fields, dist)
     return fields

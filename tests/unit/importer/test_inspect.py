@@ -116,3 +116,22 @@ def test_archives_past_a_bound_are_skipped_naming_it(tmp_path: Path) -> None:
     assert isinstance(result, Rejection)
     assert result.reason == SkipReason.TOO_COSTLY
     assert "limit: 10 archive members" in result.detail
+
+
+def test_a_requirement_on_a_url_is_skipped_naming_it(tmp_path: Path) -> None:
+    # The upload API refuses it (PyPI's rule); an import follows the same rule.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(
+            "demo-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+            b"Requires-Dist: payload @ http://evil.example/payload-1.0-py3-none-any.whl\n\n",
+        )
+    path, parsed = dist_at(tmp_path, "demo-1.0-py3-none-any.whl", buf.getvalue())
+    result = inspect_file(path, parsed, None)
+    assert isinstance(result, Rejection)
+    assert result.reason == SkipReason.INVALID_METADATA
+    assert (
+        "Can't have direct dependency: "
+        "'payload @ http://evil.example/payload-1.0-py3-none-any.whl'" in result.detail
+    )

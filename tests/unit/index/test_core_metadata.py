@@ -366,3 +366,70 @@ def test_strict_parse_accepts_every_known_metadata_version() -> None:
     for version in ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4"):
         data = (f"Metadata-Version: {version}\nName: demo-pkg\nVersion: 1.0\n\nbody\n").encode()
         assert core_metadata.parse(data, parse_dist_filename(WHEEL))["metadata_version"] == version
+
+
+# -- requirements on a URL (direct references), refused as PyPI refuses them ---------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "Requires-Dist: payload @ http://evil.example/payload-1.0-py3-none-any.whl",
+            "Invalid Requires-Dist: Can't have direct dependency: "
+            "'payload @ http://evil.example/payload-1.0-py3-none-any.whl'",
+        ),
+        (
+            "Requires-Dist: payload@https://evil.example/p.whl ; extra == 'x'",
+            "Can't have direct dependency: \"payload@https://evil.example/p.whl ; extra == 'x'\"",
+        ),
+        (
+            "Requires-Dist: payload @ git+https://evil.example/payload@main",
+            "Can't have direct dependency: 'payload @ git+https://evil.example/payload@main'",
+        ),
+        (
+            "Requires-Dist: payload @ file:///tmp/payload.whl",
+            "Can't have direct dependency: 'payload @ file:///tmp/payload.whl'",
+        ),
+        (
+            "Provides-Dist: payload @ https://evil.example/p.whl",
+            "Invalid Provides-Dist: Can't have direct dependency",
+        ),
+        (
+            "Obsoletes-Dist: payload @ https://evil.example/p.whl",
+            "Invalid Obsoletes-Dist: Can't have direct dependency",
+        ),
+    ],
+    ids=["http", "https-extra", "git", "file", "provides-dist", "obsoletes-dist"],
+)
+def test_strict_parse_refuses_a_requirement_on_a_url(extra: str, message: str) -> None:
+    data = metadata(extra=extra)
+    # The parse of before took it, and pip would fetch the URL.
+    assert _lenient(data)
+    with pytest.raises(InvalidUpload, match=re.escape(message)) as refused:
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
+    assert "it would be installed from that URL, not from the index" in refused.value.message
+    assert refused.value.message.endswith(f"(core metadata of {WHEEL!r}).")
+
+
+def test_strict_parse_names_every_requirement_on_a_url() -> None:
+    extra = "Requires-Dist: a @ https://h/a.whl\nRequires-Dist: idna\nRequires-Dist: b @ https://h/b.whl"
+    with pytest.raises(InvalidUpload) as refused:
+        core_metadata.parse(metadata(extra=extra), parse_dist_filename(WHEEL))
+    assert "'a @ https://h/a.whl'" in refused.value.message
+    assert "'b @ https://h/b.whl'" in refused.value.message
+    assert "idna" not in refused.value.message
+
+
+def test_strict_parse_accepts_requirements_without_a_url() -> None:
+    extra = (
+        "Requires-Dist: idna>=3 ; python_version >= '3.8'\nRequires-Dist: attrs[tests]\n"
+        "Provides-Dist: demo-pkg\nObsoletes-Dist: old-demo (<1.0)"
+    )
+    fields = core_metadata.parse(metadata(extra=extra), parse_dist_filename(WHEEL))
+    assert fields["requires_dist"] == ["idna>=3 ; python_version >= '3.8'", "attrs[tests]"]
+
+
+def test_direct_references_lists_an_unparsable_requirement_that_may_hold_a_url() -> None:
+    raw = {"provides_dist": ["weird @@ http://h/x", "fine-name"], "requires_dist": ["idna"]}
+    assert core_metadata.direct_references(raw) == [("Provides-Dist", "weird @@ http://h/x")]
