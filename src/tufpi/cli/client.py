@@ -180,7 +180,7 @@ def proxy(listen: str, **trust: Any) -> None:
     with _connect(address) as client:
         index = args.open(address, client)
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
-        running.serve(index, client, host or "127.0.0.1", int(port), args.allow_unpublished)
+        running.serve(index, host or "127.0.0.1", int(port), args.allow_unpublished)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
