@@ -5,6 +5,7 @@ and clients that trickle their requests a byte at a time."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import socket
@@ -52,6 +53,13 @@ class HostileMirror(Mirror):
             headers={"content-encoding": "gzip"},
         )
         self._add(lambda p: p == path, stream)
+
+    def fail(self, path: str, status: int = 500) -> None:
+        """Answer ``path`` (exactly) with ``status`` and a short body."""
+        self._add(
+            lambda p: p == path,
+            lambda _p, a: dataclasses.replace(a, status=status, body=b"upstream failed\n"),
+        )
 
     def endless_gzip(self, path: str) -> None:
         """Answer ``path`` with a gzip header whose comment never ends (decodes to nothing)."""
@@ -144,10 +152,10 @@ class Tricklers:
         self._thread.join(timeout=10)
 
 
-def timed(function: Callable[..., T], *args: object) -> tuple[T, float]:
-    """``function(*args)`` and the seconds it took."""
+def timed(function: Callable[..., T], *args: object, **kwargs: object) -> tuple[T, float]:
+    """``function(*args, **kwargs)`` and the seconds it took."""
     start = time.monotonic()
-    result = function(*args)
+    result = function(*args, **kwargs)
     return result, time.monotonic() - start
 
 
