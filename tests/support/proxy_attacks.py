@@ -184,3 +184,45 @@ def file_path(server: IndexServer, project: str, filename: str) -> str:
     page = httpx.get(f"{server.simple}{project}/", headers={"accept": JSON_ACCEPT}).json()
     url = next(f["url"] for f in page["files"] if f["filename"] == filename)
     return str(url).removeprefix("../../")
+
+
+def peak_memory_of(marker: str) -> int:
+    """The peak resident memory (VmHWM, bytes) of the one process whose command line holds
+    ``marker``."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if marker.encode() not in cmdline:
+                continue
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no process with {marker!r} in its command line")
+
+
+class Repeat:
+    """Repeat ``request()`` in a thread until stopped; keeps each answer's status."""
+
+    def __init__(self, request: Callable[[], int]) -> None:
+        self.statuses: list[int] = []
+        self._request = request
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.statuses.append(self._request())
+            except httpx.HTTPError:
+                self.statuses.append(0)
+
+    def start(self) -> Repeat:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
