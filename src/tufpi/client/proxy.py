@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import anyio
 from starlette.applications import Starlette
@@ -249,34 +249,51 @@ class Proxy:
             addition = self.announced.get(path) if self.allow_unpublished else None
             if addition is None:
                 raise
-        return _Served(self._release(path, self._unpublished_file(addition)), temporary=True)
+        copy = self._unpublished_file(addition)
+        try:
+            return _Served(self._release(path, copy), temporary=True)
+        except BaseException:
+            copy.unlink(missing_ok=True)
+            raise
 
     def _unpublished_file(self, addition: Addition) -> Path:
         """A copy of an unpublished file a page announced, if its bytes have the sha256 the
         index stated (and no more bytes than the stated size, or a cap)."""
-        url = self.index.index_url + addition.path
-        limit = addition.size if addition.size is not None else UNPUBLISHED_FILE_MAX_LENGTH
-        fd, name = tempfile.mkstemp(dir=self.index.target_dir, prefix=".unpublished-")
+        try:
+            fd, name = tempfile.mkstemp(dir=self.index.target_dir, prefix=".unpublished-")
+        except OSError as e:
+            raise Refusal(f"cannot store {addition.filename!r}: {e}") from e
         copy = Path(name)
         try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, self.index.fetcher.download_file(url, limit) as got:
-                while chunk := got.read(1024 * 1024):
-                    digest.update(chunk)
-                    out.write(chunk)
-            if digest.hexdigest() != addition.sha256:
-                raise Refusal(
-                    f"unpublished file {addition.filename!r} does not have the sha256 the "
-                    "index states for it"
-                )
-        except exceptions.DownloadError as e:
-            copy.unlink(missing_ok=True)
-            raise explain(e, repr(addition.filename)) from e
+            with os.fdopen(fd, "wb") as out:
+                digest = self._copy_unpublished(addition, out)
         except BaseException:
             copy.unlink(missing_ok=True)
             raise
+        if digest != addition.sha256:
+            copy.unlink(missing_ok=True)
+            raise Refusal(
+                f"unpublished file {addition.filename!r} does not have the sha256 the index "
+                "states for it"
+            )
         log.warning("UNVERIFIED: served %r, not yet in a signed snapshot", addition.filename)
         return copy
+
+    def _copy_unpublished(self, addition: Addition, out: BinaryIO) -> str:
+        """Download ``addition`` (bounded by the fetcher) into ``out``; its sha256."""
+        url = self.index.index_url + addition.path
+        limit = addition.size if addition.size is not None else UNPUBLISHED_FILE_MAX_LENGTH
+        digest = hashlib.sha256()
+        try:
+            with self.index.fetcher.download_file(url, limit) as got:
+                while chunk := got.read(1024 * 1024):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except exceptions.DownloadError as e:
+            raise explain(e, repr(addition.filename)) from e
+        except OSError as e:
+            raise Refusal(f"cannot store {addition.filename!r}: {e}") from e
+        return digest.hexdigest()
 
     def _core_metadata(self, path: str) -> bytes:
         """A PEP 658 file, checked against the sha256 on the project's signed page."""

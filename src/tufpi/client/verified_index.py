@@ -213,13 +213,18 @@ class VerifiedIndex:
         """Download and verify ``info`` into a temporary file of its own, then move it onto
         the cached name (atomic: a reader sees the old verified file or the new one)."""
         cached = self._cached_name(info)
-        fd, name = tempfile.mkstemp(dir=cached.parent, prefix=".download-", suffix=".part")
-        os.close(fd)
+        try:
+            fd, name = tempfile.mkstemp(dir=cached.parent, prefix=".download-", suffix=".part")
+            os.close(fd)
+        except OSError as e:
+            raise Refusal(f"cannot store {info.path} in {cached.parent}: {e}") from e
         try:
             updater.download_target(info, filepath=name)
             os.replace(name, cached)
         except (exceptions.RepositoryError, exceptions.DownloadError) as e:
             raise explain(e, info.path) from e
+        except OSError as e:
+            raise Refusal(f"cannot store {info.path} in {cached.parent}: {e}") from e
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
