@@ -9,7 +9,9 @@ for its deadline), and 45 of them exhausted the thread pool every request shared
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,3 +211,39 @@ def test_pip_installs_in_normal_time_while_the_proxy_is_attacked(
         assert set(bombs[0][1].statuses) <= {403}
         assert set(bombs[1][1].statuses) <= {200}
         assert peak_memory_of(str(cache)) < 300 * 1024 * 1024
+
+
+def _trickle_until_closed(port: int, seconds: float) -> tuple[bytes, float]:
+    """Send a request head a byte a second until the server closes the connection (or
+    ``seconds`` pass); what it answered, and when."""
+    head = b"GET /simple/ld-a/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    answer = b""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sent = 0
+        while time.monotonic() - start < seconds:
+            with contextlib.suppress(OSError):
+                sock.sendall(head[sent % len(head) : sent % len(head) + 1])
+                sent += 1
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            answer += data
+    return answer, time.monotonic() - start
+
+
+def test_a_client_trickling_its_request_is_cut_off(
+    index_server: IndexServer, root: Path, tmp_path: Path
+) -> None:
+    """The proxy's server has `tufpi serve`'s request-head deadline (15 s): a client sending
+    its request a byte a second is answered 408 and closed (before: held open forever)."""
+    with proxy(index_server.url, tmp_path / "cache", "--root", str(root)) as simple:
+        port = int(simple.removesuffix("/simple/").rpartition(":")[2])
+        answer, seconds = _trickle_until_closed(port, 40)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert seconds < 25
