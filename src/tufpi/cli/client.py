@@ -78,8 +78,9 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--allow-unpublished",
             is_flag=True,
-            help="Pass through, UNVERIFIED and with a warning, files uploaded but not yet "
-            "in a signed snapshot.",
+            help="Add to the signed pages, UNVERIFIED and with a warning naming each, files "
+            "of releases not yet in a signed snapshot that the index serves itself, checked "
+            "against the sha256 its page states; a signed file is never replaced.",
         ),
     ]
     for option in reversed(options):
