@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tufpi.client.unpublished import compose_html, compose_json, offer
+from tufpi.client.proxy import Announcements
+from tufpi.client.unpublished import Addition, compose_html, compose_json, offer
 
 INDEX = "https://pypi.example.org/base/"
 PAGE_URL = INDEX + "simple/lib/"
@@ -152,3 +153,16 @@ def test_a_project_not_listed_gets_a_page_of_its_additions_alone() -> None:
     assert page["name"] == "lib"
     assert [f["filename"] for f in page["files"]] == ["lib-2.0.tar.gz"]
     assert "lib-2.0.tar.gz</a>" in compose_html("lib", None, result).decode()
+
+
+def test_the_proxy_remembers_the_newest_announcements_only() -> None:
+    """/packages/ serves an unsigned file only if a page announced it: the proxy keeps the
+    newest announcements, a bounded number."""
+    announced = Announcements(limit=2)
+    additions = [Addition("lib-2.tar.gz", "packages/a/lib-2.tar.gz", OTHER_SHA, None, None)]
+    additions += [Addition("lib-3.tar.gz", "packages/a/lib-3.tar.gz", OTHER_SHA, None, None)]
+    additions += [Addition("lib-4.tar.gz", "packages/a/lib-4.tar.gz", OTHER_SHA, None, None)]
+    announced.add(additions)
+    assert announced.get("packages/a/lib-2.tar.gz") is None
+    assert announced.get("packages/a/lib-4.tar.gz") == additions[-1]
+    assert announced.get("packages/a/other.tar.gz") is None
