@@ -154,6 +154,8 @@ def test_unpublished_upload_is_hidden_unless_allowed(
     )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "UNVERIFIED" in allowed.stderr
+    # The warning names each file let through.
+    assert "passed through: 'px_pending-1.0-py3-none-any.whl'" in allowed.stderr
     assert _installed(tmp_path / "b") == {"px_pending-1.0.dist-info"}
 
 

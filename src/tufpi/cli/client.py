@@ -80,8 +80,9 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--allow-unpublished",
             is_flag=True,
-            help="Pass through, UNVERIFIED and with a warning, files uploaded but not yet "
-            "in a signed snapshot.",
+            help="Add to the signed pages, UNVERIFIED and with a warning naming each, files "
+            "of releases not yet in a signed snapshot that the index serves itself, checked "
+            "against the sha256 its page states; a signed file is never replaced.",
         ),
     ]
     for option in reversed(options):
@@ -192,7 +193,7 @@ def proxy(listen: str, **trust: Any) -> None:
     with _connect(address) as client:
         index = args.open(address, client)
         click.echo(f"tufpi proxy: verified {index.index_url}; serving http://{listen}/simple/")
-        running.serve(index, client, host, int(port), args.allow_unpublished)
+        running.serve(index, host, int(port), args.allow_unpublished)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -210,5 +211,5 @@ def install(installer: str, installer_args: tuple[str, ...], **trust: Any) -> No
     _log_safely(address)
     with _connect(address) as client:
         index = args.open(address, client)
-        code = running.install(index, client, installer, installer_args, args.allow_unpublished)
+        code = running.install(index, installer, installer_args, args.allow_unpublished)
     sys.exit(code)

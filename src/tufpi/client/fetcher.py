@@ -30,6 +30,10 @@ CORE_METADATA_MAX_LENGTH = 10 * 1024 * 1024
 UNSIGNED_PAGE_MAX_LENGTH = 20 * 1024 * 1024
 
 
+# The HTTP client type, for modules of the client that pass one along without importing httpx.
+HttpClient = httpx.Client
+
+
 def http_client(auth: httpx.Auth | None) -> httpx.Client:
     """The one HTTP client of a client command: credentials ride in ``auth`` (never in a
     URL), redirects are not followed, and every read goes through ``BoundedFetcher``."""

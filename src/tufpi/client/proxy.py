@@ -4,17 +4,29 @@ vouches for, so unmodified pip, uv and poetry install verified files.
 Project pages are the signed page targets, unchanged: their file links are relative
 (``../../packages/...``), so they already point back at this proxy, whose ``/packages/``
 serves each file only after ngclient has checked its length and hashes.
+
+Every read happens in a worker thread of a bounded pool of its own kind (files apart from
+pages), so downloads a hostile upstream trickles fill only their own pool, and each read is
+bounded in time and size by the index's fetcher. The index's unsigned page is read only
+for ``--allow-unpublished`` (see ``unpublished.py``) and, best-effort, to explain a 404.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import hashlib
-import json
 import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
-import httpx
+import anyio
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
@@ -25,10 +37,15 @@ from starlette.responses import (
     Response,
 )
 from starlette.routing import Route
+from tuf.api import exceptions
 
+from tufpi.client import unpublished
 from tufpi.client.dependencies import check_core_metadata, check_distribution
+from tufpi.client.fetcher import CORE_METADATA_MAX_LENGTH, UNSIGNED_PAGE_MAX_LENGTH
 from tufpi.client.forward import OnlyThisOrigin
-from tufpi.client.refusals import NotListed, Refusal
+from tufpi.client.refusals import NotListed, Refusal, explain
+from tufpi.client.text import printable, reason_phrase
+from tufpi.client.unpublished import Addition
 from tufpi.client.verified_index import VerifiedIndex
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import normalize, parse_dist_filename
@@ -45,85 +62,78 @@ _HOME = """<!DOCTYPE html><html><head><title>tufpi proxy</title></head><body>
 <p>A verifying proxy: <code>/simple/&lt;project&gt;/</code> serves only what the index's
 signed metadata (PEP 458) vouches for.</p></body></html>
 """
+# Worker threads at most for file downloads, and apart for pages and PEP 658 files (anyio's
+# default pool, 40 threads shared by everything, is what 45 trickled downloads exhausted).
+FILE_THREADS = 64
+PAGE_THREADS = 32
+# An unpublished file whose page states no size (PEP 700): at most this many bytes.
+UNPUBLISHED_FILE_MAX_LENGTH = 1024 * 1024 * 1024
+# Unpublished files announced by the pages served, remembered at most (the newest).
+_ANNOUNCED_MAX = 10_000
+_T = TypeVar("_T")
 
 
 def refused(error: Refusal) -> Response:
     """An error the installer shows: the reason in the body and in the reason phrase."""
     log.warning("refused: %s", error.message)
-    reason = " ".join(error.message.split()).encode("ascii", "backslashreplace").decode()
     return PlainTextResponse(
-        f"tufpi proxy refused: {error.message}\n",
+        f"tufpi proxy refused: {printable(error.message)}\n",
         status_code=error.status,
-        headers={REASON_HEADER: f"tufpi refused: {reason}"[:500]},
+        headers={REASON_HEADER: reason_phrase(f"tufpi refused: {error.message}")},
     )
 
 
-def pending_files(signed_page: bytes, live_page: bytes) -> list[str]:
-    """Files the index lists that the signed page does not: uploaded, not yet published."""
-    signed = {f["filename"] for f in json.loads(signed_page).get("files", [])}
-    return sorted(
-        f["filename"] for f in json.loads(live_page).get("files", []) if f["filename"] not in signed
-    )
+class Announcements:
+    """The unpublished files the proxy's pages have offered, by path: the only ones its
+    ``/packages/`` may serve unverified (the newest ``limit``). Thread-safe."""
+
+    def __init__(self, limit: int = _ANNOUNCED_MAX) -> None:
+        self._limit = limit
+        self._files: collections.OrderedDict[str, Addition] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, additions: Iterable[Addition]) -> None:
+        with self._lock:
+            for addition in additions:
+                self._files.pop(addition.path, None)
+                self._files[addition.path] = addition
+            while len(self._files) > self._limit:
+                self._files.popitem(last=False)
+
+    def get(self, path: str) -> Addition | None:
+        with self._lock:
+            return self._files.get(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Served:
+    """A file to send; ``temporary``: delete it once sent (an unpublished file's copy)."""
+
+    path: Path
+    temporary: bool = False
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 class Proxy:
-    """The routes, over one VerifiedIndex; the upstream client fetches PEP 658 files.
+    """The routes, over one VerifiedIndex, whose fetcher makes every read.
 
-    With ``allow_unpublished``, files already on the index but not yet in a signed snapshot
-    are passed through unverified, with a warning (PEP 458 lets an index serve a file
-    before its snapshot exists); without it they do not exist for the installer.
+    With ``allow_unpublished``, files the index serves but no signed snapshot lists yet are
+    added to the signed page, unverified, with a warning naming each (PEP 458 lets an index
+    serve a file before its snapshot exists; ``unpublished.py`` says which qualify); without
+    it they do not exist for the installer.
     """
 
-    def __init__(
-        self, index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
-    ) -> None:
+    def __init__(self, index: VerifiedIndex, allow_unpublished: bool = False) -> None:
         self.index = index
-        self.client = client
         self.allow_unpublished = allow_unpublished
+        self.announced = Announcements()
+        self._file_threads = anyio.CapacityLimiter(FILE_THREADS)
+        self._page_threads = anyio.CapacityLimiter(PAGE_THREADS)
 
-    def _live(self, path: str, accept: str | None = None) -> bytes | None:
-        """The index's current, unverified answer for ``path``, or None if it has none."""
-        headers = {"accept": accept} if accept else {}
-        try:
-            response = self.client.get(self.index.index_url + path, headers=headers)
-        except httpx.HTTPError:
-            return None
-        return response.content if response.status_code == 200 else None
-
-    def _page(self, project: str, media: str) -> bytes:
-        try:
-            signed = self.index.page(project, _PAGE_FILES[media])
-        except NotListed:
-            live = self._live(f"simple/{project}/", media)
-            if live is None:
-                raise
-            if not self.allow_unpublished:
-                # The index (or a mirror: this answer is unverified) lists it; if it was just
-                # uploaded its publication is pending. It does not exist for the installer.
-                raise NotListed(
-                    f"simple/{project}/ (the index lists it, unverified: if it was just "
-                    "uploaded, its publication is pending; --allow-unpublished would install "
-                    "it UNVERIFIED)"
-                ) from None
-            log.warning(
-                "UNVERIFIED: %s is not yet in a signed snapshot; passing it through", project
-            )
-            return live
-        live_json = self._live(f"simple/{project}/", negotiate.JSON_V1)
-        if live_json is not None:
-            pending = pending_files(self.index.page(project, "index.json"), live_json)
-            if pending:
-                if self.allow_unpublished:
-                    log.warning("UNVERIFIED: %s not yet in a signed snapshot: %s", project, pending)
-                    return self._live(f"simple/{project}/", media) or signed
-                log.warning(
-                    "%s: %d file(s) not yet in a signed snapshot are hidden (publication "
-                    "pending): %s",
-                    project,
-                    len(pending),
-                    ", ".join(pending),
-                )
-        return signed
+    # ----- routes -----
 
     async def home(self, _request: Request) -> Response:
         return HTMLResponse(_HOME)
@@ -137,10 +147,10 @@ class Proxy:
         if media is None:
             return PlainTextResponse("Not acceptable.\n", status_code=406)
         try:
-            body = await run_in_threadpool(self._page, normalized, media)
+            body = await self._in_thread(self._page_threads, self._page, normalized, media)
         except NotListed as e:
             log.warning("%s", e.message)
-            return PlainTextResponse(f"{e.message}\n", status_code=404)
+            return PlainTextResponse(f"{printable(e.message)}\n", status_code=404)
         except Refusal as e:
             return refused(e)
         return Response(body, media_type=media, headers={"cache-control": "no-cache"})
@@ -149,35 +159,148 @@ class Proxy:
         path = "packages/" + request.path_params["path"]
         try:
             if path.endswith(".metadata"):
-                data = await run_in_threadpool(self._core_metadata, path)
+                data = await self._in_thread(self._page_threads, self._core_metadata, path)
                 return Response(data, media_type="text/plain; charset=utf-8")
-            local = await run_in_threadpool(self.index.target, path)
-            await run_in_threadpool(check_distribution, local, path.rpartition("/")[2])
-        except NotListed as e:
-            unverified = None
-            if self.allow_unpublished:
-                unverified = await run_in_threadpool(self._unpublished_file, path)
-            if unverified is None:
-                return refused(e)
-            return Response(unverified, media_type="application/octet-stream")
+            served = await self._in_thread(self._file_threads, self._file, path)
         except Refusal as e:
             return refused(e)
-        return FileResponse(local, media_type="application/octet-stream")
+        cleanup = BackgroundTask(_remove, served.path) if served.temporary else None
+        return FileResponse(served.path, media_type="application/octet-stream", background=cleanup)
 
-    def _unpublished_file(self, path: str) -> bytes | None:
-        """A file (or its PEP 658 metadata) not yet signed, passed through. A distribution
-        must at least match the sha256 its content-addressed path names
-        (``packages/aa/bb/<rest>/<filename>``)."""
-        parts = path.split("/")
-        data = self._live(path)
-        if data is None or len(parts) != 5:
+    @staticmethod
+    async def _in_thread(
+        limiter: anyio.CapacityLimiter, function: Callable[..., _T], *args: object
+    ) -> _T:
+        return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+
+    # ----- what is handed out -----
+
+    def _release(self, path: str, artifact: _T) -> _T:
+        """The one place a distribution (a file to send) or a PEP 658 file (bytes) leaves
+        for the installer, verified or (``--allow-unpublished``) checked against the
+        index's stated sha256: a check of what installers may receive goes here.
+
+        Raises:
+            Refusal: it must not be handed out.
+        """
+        filename = path.rpartition("/")[2]
+        if isinstance(artifact, bytes):
+            check_core_metadata(artifact, filename.removesuffix(".metadata"))
+        elif isinstance(artifact, Path):
+            check_distribution(artifact, filename)
+        return artifact
+
+    # ----- pages -----
+
+    def _page(self, project: str, media: str) -> bytes:
+        if self.allow_unpublished:
+            return self._page_with_unpublished(project, media)
+        try:
+            return self.index.page(project, _PAGE_FILES[media])
+        except NotListed:
+            raise self._not_listed(project) from None
+
+    def _unsigned_page(self, path: str) -> bytes | None:
+        """The index's unsigned JSON page at ``path``, best-effort: bounded by the fetcher
+        (time, size, decompressed size); None if it could not be read."""
+        url = self.index.index_url + path
+        try:
+            return self.index.fetcher.get(url, UNSIGNED_PAGE_MAX_LENGTH, accept=negotiate.JSON_V1)
+        except exceptions.DownloadError as e:
+            log.info("the index's unsigned page %r was not read: %r", path, str(e))
             return None
-        if not path.endswith(".metadata") and hashlib.sha256(data).hexdigest() != "".join(
-            parts[1:4]
-        ):
-            return None
-        log.warning("UNVERIFIED: %s is not yet in a signed snapshot; passing it through", path)
-        return data
+
+    def _not_listed(self, project: str) -> NotListed:
+        """A project the signed metadata does not list; with a hint if the index's unsigned
+        page (read best-effort) has it: an upload whose publication is pending."""
+        path = f"simple/{project}/"
+        if self._unsigned_page(path) is None:
+            return NotListed(path)
+        return NotListed(
+            f"{path} (the index lists it, unverified: if it was just uploaded, its "
+            "publication is pending; --allow-unpublished would install it UNVERIFIED)"
+        )
+
+    def _page_with_unpublished(self, project: str, media: str) -> bytes:
+        """The signed page plus the unpublished files the index's own page may add."""
+        path = f"simple/{project}/"
+        try:
+            signed = self.index.signed_json_page(project)
+        except NotListed:
+            signed = None
+        unsigned = self._unsigned_page(path) or b""
+        page_url = self.index.index_url + path
+        offer = unpublished.offer(project, signed, unsigned, page_url, self.index.index_url)
+        for filename, reason in offer.refused:
+            log.warning("not passed through (%s): %r: %s", project, filename, reason)
+        if not offer.additions:
+            if signed is None:
+                raise NotListed(path)
+            return self.index.page(project, _PAGE_FILES[media])
+        self.announced.add(offer.additions)
+        log.warning(
+            "UNVERIFIED: %s: not yet in a signed snapshot, passed through: %s",
+            project,
+            ", ".join(repr(a.filename) for a in offer.additions),
+        )
+        if media == negotiate.JSON_V1:
+            return unpublished.compose_json(project, signed, offer)
+        return unpublished.compose_html(project, signed, offer)
+
+    # ----- files -----
+
+    def _file(self, path: str) -> _Served:
+        try:
+            return _Served(self._release(path, self.index.target(path)))
+        except NotListed:
+            addition = self.announced.get(path) if self.allow_unpublished else None
+            if addition is None:
+                raise
+        copy = self._unpublished_file(addition)
+        try:
+            return _Served(self._release(path, copy), temporary=True)
+        except BaseException:
+            copy.unlink(missing_ok=True)
+            raise
+
+    def _unpublished_file(self, addition: Addition) -> Path:
+        """A copy of an unpublished file a page announced, if its bytes have the sha256 the
+        index stated (and no more bytes than the stated size, or a cap)."""
+        try:
+            fd, name = tempfile.mkstemp(dir=self.index.target_dir, prefix=".unpublished-")
+        except OSError as e:
+            raise Refusal(f"cannot store {addition.filename!r}: {e}") from e
+        copy = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest = self._copy_unpublished(addition, out)
+        except BaseException:
+            copy.unlink(missing_ok=True)
+            raise
+        if digest != addition.sha256:
+            copy.unlink(missing_ok=True)
+            raise Refusal(
+                f"unpublished file {addition.filename!r} does not have the sha256 the index "
+                "states for it"
+            )
+        log.warning("UNVERIFIED: served %r, not yet in a signed snapshot", addition.filename)
+        return copy
+
+    def _copy_unpublished(self, addition: Addition, out: BinaryIO) -> str:
+        """Download ``addition`` (bounded by the fetcher) into ``out``; its sha256."""
+        url = self.index.index_url + addition.path
+        limit = addition.size if addition.size is not None else UNPUBLISHED_FILE_MAX_LENGTH
+        digest = hashlib.sha256()
+        try:
+            with self.index.fetcher.download_file(url, limit) as got:
+                while chunk := got.read(1024 * 1024):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except exceptions.DownloadError as e:
+            raise explain(e, repr(addition.filename)) from e
+        except OSError as e:
+            raise Refusal(f"cannot store {addition.filename!r}: {e}") from e
+        return digest.hexdigest()
 
     def _core_metadata(self, path: str) -> bytes:
         """A PEP 658 file, checked against the sha256 on the project's signed page."""
@@ -191,20 +314,17 @@ class Proxy:
         if expected is None:
             raise NotListed(f"{path} (the signed page announces no metadata file)")
         try:
-            response = self.client.get(self.index.index_url + path)
-            response.raise_for_status()
-        except httpx.HTTPError as e:
-            raise Refusal(f"download failed: {path}: {e}") from e
-        if hashlib.sha256(response.content).hexdigest() != expected:
+            data = self.index.fetcher.get(self.index.index_url + path, CORE_METADATA_MAX_LENGTH)
+        except exceptions.DownloadError as e:
+            raise explain(e, path) from e
+        if hashlib.sha256(data).hexdigest() != expected:
             raise Refusal(f"file hash does not match the signed metadata: {path}")
-        check_core_metadata(response.content, filename)
-        return response.content
+        return self._release(path, data)
 
 
-def create_proxy_app(
-    index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
-) -> Starlette:
-    proxy = Proxy(index, client, allow_unpublished)
+def create_proxy_app(index: VerifiedIndex, allow_unpublished: bool = False) -> Starlette:
+    """The proxy's ASGI app over ``index``."""
+    proxy = Proxy(index, allow_unpublished)
     return Starlette(
         routes=[
             Route("/", proxy.home),

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,12 @@ from tufpi.client.verified_index import (
     cache_dir_for,
     fetch_first_root,
 )
-from tufpi.web.server import ReasonH11Protocol
+from tufpi.config import Settings
+from tufpi.web.limits import ServerLimits, connection_budget
+from tufpi.web.server import protocol_class
+
+# Connections the proxy accepts at most (see _limits).
+_MAX_CONNECTIONS = 256
 
 log = logging.getLogger("tufpi.client")
 # Settings that could make an installer read from another index, unverified.
@@ -101,39 +107,43 @@ def forget_credentialed_cache(cache_root: Path, raw_index_url: str) -> None:
         shutil.rmtree(legacy, ignore_errors=True)
 
 
-def _server(
-    index: VerifiedIndex, client: httpx.Client, host: str, port: int, allow_unpublished: bool
-) -> uvicorn.Server:
+def _limits() -> ServerLimits:
+    """What a connection to the proxy may hold: ``tufpi serve``'s defaults (request head
+    within 15 s, a body making progress), and connections at most half of what the open-file
+    limit allows, 256 at most (the other half: the proxy's own downloads and files)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    cap = min(_MAX_CONNECTIONS, max(8, connection_budget(soft) // 2))
+    return ServerLimits.from_settings(Settings(max_connections=cap), soft)
+
+
+def _server(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_proxy_app(index, client, allow_unpublished),
+        create_proxy_app(index, allow_unpublished),
         host=host,
         port=port,
-        http=ReasonH11Protocol,
+        # A client trickling its request (or never reading the answer) is cut off, and the
+        # connections are capped, as for `tufpi serve` (web/server.py).
+        http=protocol_class(_limits()),
         log_level="warning",
         # uvicorn's records go to the root logger, whose handlers scrub secrets (Redactor).
         log_config=None,
         lifespan="off",
+        timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
 
 
-def serve(
-    index: VerifiedIndex,
-    client: httpx.Client,
-    host: str,
-    port: int,
-    allow_unpublished: bool = False,
-) -> None:
+def serve(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool = False) -> None:
     """Serve until interrupted."""
-    _server(index, client, host, port, allow_unpublished).run()
+    _server(index, host, port, allow_unpublished).run()
 
 
 @contextlib.contextmanager
-def background(
-    index: VerifiedIndex, client: httpx.Client, allow_unpublished: bool = False
-) -> Iterator[str]:
+def background(index: VerifiedIndex, allow_unpublished: bool = False) -> Iterator[str]:
     """The proxy on an ephemeral 127.0.0.1 port for the duration; yields its simple URL."""
-    server = _server(index, client, "127.0.0.1", 0, allow_unpublished)
+    server = _server(index, "127.0.0.1", 0, allow_unpublished)
     thread = threading.Thread(target=server.run, name="tufpi-proxy", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -195,7 +205,6 @@ def installer_env(timeout: float | None = None, proxy_url: str | None = None) ->
 
 def install(
     index: VerifiedIndex,
-    client: httpx.Client,
     installer: str,
     args: Sequence[str],
     allow_unpublished: bool = False,
@@ -204,7 +213,7 @@ def install(
     installer's timeout is set above the index's download deadline (``installer_timeout``).
     """
     timeout = installer_timeout(index.bounds.download_timeout)
-    with background(index, client, allow_unpublished) as simple_url:
+    with background(index, allow_unpublished) as simple_url:
         command = installer_command(installer, simple_url, args, timeout)
         env = installer_env(timeout, origin_of(simple_url))
         return subprocess.run(command, env=env, check=False).returncode

@@ -4,14 +4,22 @@ bins -> bin-n -> length and hashes).
 
 Metadata and verified targets are cached on disk; the metadata is refreshed at most every
 ``refresh_interval`` seconds, so one install does not refresh once per file.
+
+One lock guards the metadata state only (a refresh, ngclient's delegation walk): a file
+downloads outside it, into a temporary file of its own that replaces the cached name once
+verified, so a slow download never holds up another request, and two downloads of one file
+never mix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +27,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from tuf.api import exceptions
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from tufpi.client.credentials import IndexAddress
-from tufpi.client.fetcher import BoundedFetcher
+from tufpi.client.fetcher import BoundedFetcher, HttpClient
 from tufpi.client.refusals import NotListed, Refusal, explain
 
 log = logging.getLogger("tufpi.client")
@@ -56,7 +63,7 @@ class ClientBounds:
     read_timeout: float = 10.0
     config: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
 
-    def fetcher(self, client: httpx.Client) -> BoundedFetcher:
+    def fetcher(self, client: HttpClient) -> BoundedFetcher:
         """The fetcher every download goes through."""
         return BoundedFetcher(
             client,
@@ -137,7 +144,7 @@ class VerifiedIndex:
         self,
         location: Location,
         root: bytes | None,
-        client: httpx.Client,
+        client: HttpClient,
         bounds: ClientBounds | None = None,
         refresh_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -163,13 +170,16 @@ class VerifiedIndex:
         self.fetcher = self.bounds.fetcher(client)
         self.refresh_interval = refresh_interval
         self.clock = clock
+        # Guards the metadata state (the updater, its refresh and delegation walk, the parsed
+        # pages); never held while a file downloads.
         self._lock = threading.RLock()
         self._updater: Updater | None = None
         self._refreshed = float("-inf")
+        self._generation = 0
         self._pages: dict[str, dict[str, Any]] = {}
 
     def _fresh_updater(self) -> Updater:
-        """An updater refreshed within the interval (a new one past it)."""
+        """An updater refreshed within the interval (a new one past it). Under the lock."""
         if self._updater is None or self.clock() - self._refreshed >= self.refresh_interval:
             updater = make_updater(self.location, self.fetcher, self.bounds.config)
             try:
@@ -179,6 +189,7 @@ class VerifiedIndex:
                 raise explain(e, "refreshing the signed metadata") from e
             self._updater = updater
             self._refreshed = self.clock()
+            self._generation += 1
             self._pages.clear()
         return self._updater
 
@@ -188,35 +199,82 @@ class VerifiedIndex:
             self._refreshed = float("-inf")
             self._fresh_updater()
 
-    def _target(self, path: str) -> tuple[TargetFile, Path]:
-        updater = self._fresh_updater()
-        try:
-            info = updater.get_targetinfo(path)
-        except (exceptions.RepositoryError, exceptions.DownloadError) as e:
-            raise explain(e, path) from e
+    def _targetinfo(self, path: str) -> tuple[Updater, TargetFile]:
+        """The signed entry for ``path``, and the updater that verified it (under the lock:
+        ngclient's delegation walk loads and verifies bin-n metadata)."""
+        with self._lock:
+            updater = self._fresh_updater()
+            try:
+                info = updater.get_targetinfo(path)
+            except (exceptions.RepositoryError, exceptions.DownloadError) as e:
+                raise explain(e, path) from e
         if info is None:
             raise NotListed(path)
-        cached = updater.find_cached_target(info)
-        if cached is not None:
-            return info, Path(cached)
+        return updater, info
+
+    def _cached_name(self, info: TargetFile) -> Path:
+        """Where a verified target is kept: ngclient's default name, the URL-quoted path."""
+        if self.target_dir is None:
+            raise Refusal(f"no target directory to download {info.path} into")
+        return self.target_dir / quote(info.path, safe="")
+
+    def _download(self, updater: Updater, info: TargetFile) -> Path:
+        """Download and verify ``info`` into a temporary file of its own, then move it onto
+        the cached name (atomic: a reader sees the old verified file or the new one)."""
+        cached = self._cached_name(info)
         try:
-            return info, Path(updater.download_target(info))
+            fd, name = tempfile.mkstemp(dir=cached.parent, prefix=".download-", suffix=".part")
+            os.close(fd)
+        except OSError as e:
+            raise Refusal(f"cannot store {info.path} in {cached.parent}: {e}") from e
+        try:
+            updater.download_target(info, filepath=name)
+            os.replace(name, cached)
         except (exceptions.RepositoryError, exceptions.DownloadError) as e:
-            raise explain(e, path) from e
+            raise explain(e, info.path) from e
+        except OSError as e:
+            raise Refusal(f"cannot store {info.path} in {cached.parent}: {e}") from e
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+        return cached
 
     def target(self, path: str) -> Path:
         """A verified copy of the target at ``path`` (a file or a page) in the cache.
+
+        Only the metadata walk takes the lock; the download does not, so any number of
+        downloads (even of the same file) run at once, each bounded by the fetcher.
+
+        Raises:
+            NotListed: the signed metadata does not list it.
+            Refusal: anything else that failed verification.
+        """
+        updater, info = self._targetinfo(path)
+        cached = updater.find_cached_target(info, str(self._cached_name(info)))
+        if cached is not None:
+            return Path(cached)
+        return self._download(updater, info)
+
+    def page(self, project: str, filename: str) -> bytes:
+        """A verified project page (``index.html`` or ``index.json``)."""
+        return self.target(f"simple/{project}/{filename}").read_bytes()
+
+    def signed_json_page(self, project: str) -> dict[str, Any]:
+        """The verified JSON page of ``project``, parsed (kept until the next refresh).
 
         Raises:
             NotListed: the signed metadata does not list it.
             Refusal: anything else that failed verification.
         """
         with self._lock:
-            return self._target(path)[1]
-
-    def page(self, project: str, filename: str) -> bytes:
-        """A verified project page (``index.html`` or ``index.json``)."""
-        return self.target(f"simple/{project}/{filename}").read_bytes()
+            page = self._pages.get(project)
+            generation = self._generation
+        if page is None:
+            page = json.loads(self.page(project, "index.json"))
+            with self._lock:
+                if generation == self._generation:
+                    self._pages[project] = page
+        return page
 
     def core_metadata_sha256(self, project: str, file_path: str) -> str | None:
         """The sha256 the signed JSON page gives for a file's PEP 658 metadata, if any.
@@ -224,11 +282,7 @@ class VerifiedIndex:
         ``file_path`` is the file's target path (``packages/...``). PEP 658 files are not
         targets of their own: the signed page vouches for them.
         """
-        with self._lock:
-            page = self._pages.get(project)
-            if page is None:
-                page = json.loads(self._target(f"simple/{project}/index.json")[1].read_bytes())
-                self._pages[project] = page
+        page = self.signed_json_page(project)
         for entry in page.get("files", []):
             if entry.get("url", "").removeprefix("../../") == file_path:
                 metadata = entry.get("core-metadata") or entry.get("dist-info-metadata")
