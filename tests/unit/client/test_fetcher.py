@@ -1,0 +1,85 @@
+"""The fetcher's pure parts and its construction: which limit is a signed length, the one
+HTTP client with the deadline under every pool (proxies included), origin-bound credentials."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+from tuf.ngclient import UpdaterConfig
+
+from tufpi.client import fetcher
+from tufpi.client.fetcher import BoundedFetcher, OriginAuth, http_client
+
+TUF = "http://i.example/tuf/"
+
+
+def test_which_metadata_limits_are_signed_lengths() -> None:
+    config = UpdaterConfig()
+    with http_client(None) as client:
+        f = BoundedFetcher(client, config=config)
+        assert f._metadata_limit(TUF + "2.root.json", config.root_max_length) == "cap"
+        assert f._metadata_limit(TUF + "timestamp.json", 1234) == "cap"
+        assert f._metadata_limit(TUF + "3.snapshot.json", config.snapshot_max_length) == "cap"
+        assert f._metadata_limit(TUF + "3.snapshot.json", 4567) == "signed"
+        assert f._metadata_limit(TUF + "7.bins-1f.json", config.targets_max_length) == "cap"
+        assert f._metadata_limit(TUF + "7.bins-1f.json", 999) == "signed"
+
+
+def _backends(client: httpx.Client) -> list[object]:
+    transports = [client._transport, *client._mounts.values()]
+    return [t._pool._network_backend for t in transports if t is not None]  # type: ignore[attr-defined]
+
+
+def test_every_pool_of_the_client_is_under_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain transport and those httpx mounts for proxies from the environment."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    with http_client(None) as client:
+        backends = _backends(client)
+        assert len(backends) >= 2
+        assert all(isinstance(b, fetcher._DeadlineBackend) for b in backends)
+        assert client.follow_redirects is False
+    with httpx.Client() as plain:  # what httpx alone builds: no deadline below it
+        assert not any(isinstance(b, fetcher._DeadlineBackend) for b in _backends(plain))
+
+
+def test_the_deadline_clamps_each_operation() -> None:
+    token = fetcher._DEADLINE.set(None)
+    try:
+        assert fetcher._clamp(5.0, TimeoutError) == 5.0
+    finally:
+        fetcher._DEADLINE.reset(token)
+    import time
+
+    token = fetcher._DEADLINE.set(time.monotonic() + 1.0)
+    try:
+        clamped = fetcher._clamp(5.0, TimeoutError)
+        assert clamped is not None
+        assert 0 < clamped <= 1.0
+        assert fetcher._clamp(0.5, TimeoutError) == 0.5
+    finally:
+        fetcher._DEADLINE.reset(token)
+    token = fetcher._DEADLINE.set(time.monotonic() - 0.1)
+    try:
+        with pytest.raises(TimeoutError, match="past the download's deadline"):
+            fetcher._clamp(None, TimeoutError)
+    finally:
+        fetcher._DEADLINE.reset(token)
+
+
+def _authorization(auth: httpx.Auth, url: str) -> str | None:
+    return next(auth.auth_flow(httpx.Request("GET", url))).headers.get("authorization")
+
+
+def test_credentials_go_to_their_own_origin_only() -> None:
+    index = OriginAuth.basic("https://i.example:8443/root/", "__token__", "s3cret")
+    other = OriginAuth.basic("https://t.example/", "u", "p")
+    both = OriginAuth.merge([index, other])
+    header = _authorization(both, "https://i.example:8443/tuf/timestamp.json")
+    assert header is not None
+    assert base64.b64decode(header.removeprefix("Basic ")) == b"__token__:s3cret"
+    assert _authorization(both, "https://t.example/x") is not None
+    for elsewhere in ("http://i.example:8443/", "https://i.example/", "https://evil.example/"):
+        assert _authorization(both, elsewhere) is None
