@@ -227,16 +227,19 @@ def _naive_keeps_reading(hostile: HostileServer, path: str) -> None:
     assert not thread.is_alive()
 
 
-def _naive_inflates(url: str, beyond: int) -> tuple[int, int]:
+def _naive_inflates(url: str, beyond: int) -> tuple[int, int, int]:
     """Plain httpx reading a gzip body: decoded and encoded bytes once more than ``beyond``
-    bytes came out (the test stops it there; httpx itself has no cap)."""
-    decoded = 0
+    bytes came out (the test stops it there; httpx itself has no cap), and the largest
+    piece it decoded at once."""
+    decoded = largest = 0
     with httpx.Client() as client, client.stream("GET", url) as response:
+        assert response.status_code == 200
         for piece in response.iter_bytes():
             decoded += len(piece)
+            largest = max(largest, len(piece))
             if decoded > beyond:
                 break
-        return decoded, response.num_bytes_downloaded
+        return decoded, response.num_bytes_downloaded, largest
 
 
 # ----- slow: every phase under one deadline -----
@@ -298,6 +301,24 @@ def test_body_trickled(hostile: HostileServer, published: dict[str, Any], tmp_pa
     assert time.monotonic() - started < DEADLINE + 5
 
 
+def test_the_deadline_holds_on_a_reused_connection(hostile: HostileServer) -> None:
+    """The deadline belongs to the download, not to the connection: a kept-alive connection
+    that served one honest download is bounded by the next download's deadline when it
+    turns hostile (``103 Early Hints`` forever)."""
+    url = hostile.url + "tuf/timestamp.json"
+    with http_client(None) as client:
+        fetcher = _fetcher(client)
+        assert b'"timestamp"' in fetcher.get(url, 16384)
+        hostile.attack("/tuf/timestamp.json", hostile_http.early_hints())
+        started = time.monotonic()
+        with pytest.raises(SlowDownload) as caught:
+            fetcher.get(url, 16384)
+    assert hostile.connections == 1  # the same connection, reused
+    assert caught.value.phase == "head"
+    assert DEADLINE <= caught.value.elapsed < DEADLINE + 1
+    assert time.monotonic() - started < DEADLINE + 1
+
+
 def _snapshot_path(hostile: HostileServer) -> str:
     """The consistent name of the current snapshot, from the index's timestamp."""
     assert hostile.upstream is not None
@@ -316,7 +337,7 @@ def test_endless_metadata(
     """A root (the next version ngclient looks for) or a timestamp that never ends: nothing
     signed bounds their length, ngclient's caps do; the naive read has no cap at all."""
     hostile.attack(f"/tuf/{name}", hostile_http.endless(chunk=256 * 1024))
-    decoded, _ = _naive_inflates(hostile.url + f"tuf/{name}", 20 * cap)
+    decoded, _, _ = _naive_inflates(hostile.url + f"tuf/{name}", 20 * cap)
     assert decoded > 20 * cap
     hostile.honest()
 
@@ -333,14 +354,17 @@ def test_endless_metadata(
     assert rss < 200 * 1024 * 1024
 
 
+_PAGE_SAMPLE = f"/simple/{PROJECT}/{'0' * 64}.index.json"
+
+
 @pytest.mark.parametrize(
-    ("kind", "matches"),
+    ("kind", "matches", "sample"),
     [
-        ("timestamp", lambda _f: "/tuf/timestamp.json"),
-        ("snapshot", lambda _f: _role("snapshot")),
-        ("bin", lambda _f: _a_bin),
-        ("page", lambda _f: _page_target),
-        ("file", _file),
+        ("timestamp", lambda _f: "/tuf/timestamp.json", lambda _p: "/tuf/timestamp.json"),
+        ("snapshot", lambda _f: _role("snapshot"), lambda _p: "/tuf/1.snapshot.json"),
+        ("bin", lambda _f: _a_bin, lambda _p: "/tuf/1.bin-00.json"),
+        ("page", lambda _f: _page_target, lambda _p: _PAGE_SAMPLE),
+        ("file", _file, lambda p: "/" + p),
     ],
 )
 def test_gzip_bomb_for_each_kind(
@@ -349,12 +373,19 @@ def test_gzip_bomb_for_each_kind(
     tmp_path: Path,
     kind: str,
     matches: Callable[[str], Any],
+    sample: Callable[[str], str],
 ) -> None:
     """About 2 MB of gzip that inflates to 2 GiB, for each kind ngclient reads: the fetcher
     inflates no more than the kind's cap (the signed length of a page or file, ngclient's
     cap for metadata) plus one byte, in 256 KiB pieces; plain httpx inflates a 64 KiB read
     into 64 MiB at once and goes on."""
     hostile.attack(matches(published["entry"]["filename"]), hostile_http.bomb())
+    decoded, encoded, largest = _naive_inflates(
+        hostile.url + sample(published["path"]).lstrip("/"), 64 * 1024 * 1024
+    )
+    assert decoded > 64 * 1024 * 1024  # past every cap of the client (5 MB at most here)
+    assert largest >= 16 * 1024 * 1024  # tens of MiB from one read off the network
+    assert decoded > 100 * encoded
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -382,7 +413,7 @@ def test_gzip_bomb_naive_and_through_tufpi_install(
     peak memory under 200 MB."""
     filename = published["entry"]["filename"]
     hostile.attack(_file(filename), hostile_http.bomb())
-    decoded, encoded = _naive_inflates(hostile.url + published["path"], 64 * 1024 * 1024)
+    decoded, encoded, _ = _naive_inflates(hostile.url + published["path"], 64 * 1024 * 1024)
     assert decoded > 64 * 1024 * 1024
     assert decoded > 100 * encoded  # a bomb, not a big file
     hostile.honest()

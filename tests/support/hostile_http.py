@@ -183,6 +183,7 @@ class HostileServer:
         self.upstream = None if upstream is None else upstream.rstrip("/") + "/"
         self.attacks: list[Attack] = []
         self.requests: list[str] = []
+        self.connections = 0
         self._rules: list[tuple[Callable[[str], bool], Action]] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -230,6 +231,8 @@ class HostileServer:
     # ----- serving -----
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self._lock:
+            self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
