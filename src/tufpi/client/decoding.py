@@ -15,6 +15,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
+__all__ = ["PIECE", "Decoder", "EncodingError", "raw_limit"]
+
 # Decoded bytes per call at most.
 PIECE = 256 * 1024
 # gzip with the largest window; zlib reads and checks the member's header and trailer.

@@ -32,6 +32,24 @@ from tuf.ngclient import FetcherInterface, UpdaterConfig
 
 from tufpi.client.decoding import Decoder, EncodingError, raw_limit
 
+__all__ = [
+    "CORE_METADATA_MAX_LENGTH",
+    "UNSIGNED_PAGE_MAX_LENGTH",
+    "BadBody",
+    "BoundedFetcher",
+    "DownloadError",
+    "HttpAuth",
+    "HttpClient",
+    "HttpRequest",
+    "HttpResponse",
+    "OriginAuth",
+    "Redirected",
+    "SlowDownload",
+    "TooLong",
+    "http_client",
+    "metadata_limit_kind",
+]
+
 # gzip is all we ask for (tufpi compresses metadata and pages with it), so all we decode.
 _ACCEPT_ENCODING = "gzip"
 # Caps for what no signed length bounds: a PEP 658 metadata file (the signed page gives its
@@ -261,6 +279,19 @@ class BadBody(exceptions.DownloadError):
 # ----- one download -----
 
 
+def metadata_limit_kind(url: str, max_length: int, config: UpdaterConfig) -> LimitKind:
+    """Whether ngclient's limit for the metadata at ``url`` is a signed length: never for
+    root and timestamp (TUF signs no length for them); for snapshot and targets roles, when
+    it is not ``config``'s cap (ngclient reads ``meta.length or cap``)."""
+    name = url.rpartition("/")[2].removesuffix(".json")
+    version, _, rest = name.partition(".")
+    role = rest if version.isdigit() else name
+    if role in ("root", "timestamp"):
+        return "cap"
+    cap = config.snapshot_max_length if role == "snapshot" else config.targets_max_length
+    return "cap" if max_length == cap else "signed"
+
+
 class _Download:
     """The state of one download: its deadline, what arrived, the phase it is in."""
 
@@ -335,7 +366,8 @@ class BoundedFetcher(FetcherInterface):
 
     def download_bytes(self, url: str, max_length: int) -> bytes:
         """A metadata file for ngclient, ``max_length`` decoded bytes at most."""
-        return b"".join(self._bounded(url, max_length, self._metadata_limit(url, max_length)))
+        kind = metadata_limit_kind(url, max_length, self.config)
+        return b"".join(self._bounded(url, max_length, kind))
 
     @contextlib.contextmanager
     def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
@@ -349,21 +381,6 @@ class BoundedFetcher(FetcherInterface):
     def _fetch(self, url: str) -> Iterator[bytes]:
         # FetcherInterface's primitive, for a caller of fetch(): deadline, no length cap.
         return self._stream(url, None, None, "cap")
-
-    def _metadata_limit(self, url: str, max_length: int) -> LimitKind:
-        """Whether ngclient's limit for this metadata URL is a signed length: never for root
-        and timestamp; for the others, when it is not the configured cap (ngclient uses
-        ``meta.length or cap``)."""
-        name = url.rpartition("/")[2].removesuffix(".json")
-        role = name.partition(".")[2] if name.partition(".")[0].isdigit() else name
-        caps = {
-            "root": self.config.root_max_length,
-            "timestamp": self.config.timestamp_max_length,
-            "snapshot": self.config.snapshot_max_length,
-        }
-        if role in ("root", "timestamp"):
-            return "cap"
-        return "cap" if max_length == caps.get(role, self.config.targets_max_length) else "signed"
 
     def _bounded(
         self, url: str, max_length: int, kind: LimitKind, accept: str | None = None

@@ -10,21 +10,23 @@ import pytest
 from tuf.ngclient import UpdaterConfig
 
 from tufpi.client import fetcher
-from tufpi.client.fetcher import BoundedFetcher, OriginAuth, http_client
+from tufpi.client.fetcher import OriginAuth, http_client, metadata_limit_kind
 
 TUF = "http://i.example/tuf/"
 
 
 def test_which_metadata_limits_are_signed_lengths() -> None:
     config = UpdaterConfig()
-    with http_client(None) as client:
-        f = BoundedFetcher(client, config=config)
-        assert f._metadata_limit(TUF + "2.root.json", config.root_max_length) == "cap"
-        assert f._metadata_limit(TUF + "timestamp.json", 1234) == "cap"
-        assert f._metadata_limit(TUF + "3.snapshot.json", config.snapshot_max_length) == "cap"
-        assert f._metadata_limit(TUF + "3.snapshot.json", 4567) == "signed"
-        assert f._metadata_limit(TUF + "7.bins-1f.json", config.targets_max_length) == "cap"
-        assert f._metadata_limit(TUF + "7.bins-1f.json", 999) == "signed"
+    kind = metadata_limit_kind
+    assert kind(TUF + "2.root.json", config.root_max_length, config) == "cap"
+    assert kind(TUF + "timestamp.json", 1234, config) == "cap"
+    assert kind(TUF + "3.snapshot.json", config.snapshot_max_length, config) == "cap"
+    assert kind(TUF + "3.snapshot.json", 4567, config) == "signed"
+    assert kind(TUF + "7.bins-1f.json", config.targets_max_length, config) == "cap"
+    assert kind(TUF + "7.bin-1f.json", 999, config) == "signed"
+    assert kind(TUF + "targets.json", config.targets_max_length, config) == "cap"
+    small = UpdaterConfig(targets_max_length=999)
+    assert kind(TUF + "7.bin-1f.json", 999, small) == "cap"
 
 
 def _backends(client: httpx.Client) -> list[object]:
