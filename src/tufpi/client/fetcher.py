@@ -3,10 +3,10 @@ download by one deadline and one size cap (slow retrieval and endless data defen
 
 ngclient bounds how *much* it reads (signed lengths, metadata size caps); this fetcher
 enforces those caps on the *decoded* bytes as they arrive, with decompression bounded by the
-same cap (``decoding``), and bounds how *long* a download may take, from the connection to
-the last byte of the body. The deadline reaches below httpx: every connect, TLS handshake,
-read and write of the network backend under httpcore is clamped to the time the current
-download has left, and refused once it is past. So a server that answers ``103 Early
+same cap (``decoding``), and bounds how *long* a download may take, from the name lookup to
+the last byte of the body. The deadline reaches below httpx: every name lookup, connect, TLS
+handshake, read and write of the network backend under httpcore is clamped to the time the
+current download has left, and refused once it is past. So a server that answers ``103 Early
 Hints`` forever (httpcore reads on past every 1xx), trickles a header line a byte at a time
 or trickles the body (each read brings a byte, so a per-read timeout never fires) is cut
 at the deadline.
@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
+import socket
 import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Literal, TypeAlias
@@ -117,12 +120,41 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """The network backend under httpcore, with every stream and connect under the deadline.
+def _addresses(host: str, port: int) -> list[str]:
+    """The addresses of ``host``, resolved by the current download's deadline.
 
-    Name resolution (``getaddrinfo``, inside ``connect_tcp``) takes no timeout in the
-    standard library: it is bounded by the system resolver's own, not by the deadline.
+    ``getaddrinfo`` takes no timeout: it runs in a daemon thread of its own (one that hangs
+    in the system resolver is left to it, and cannot keep the process from exiting), and
+    the download waits for it no longer than its deadline.
     """
+    deadline = _DEADLINE.get()
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return [host]
+    if deadline is None:
+        return [host]
+    result: list[list[str] | OSError] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            result.append(list(dict.fromkeys(str(info[4][0]) for info in infos)))
+        except OSError as e:
+            result.append(e)
+        done.set()
+
+    threading.Thread(target=resolve, name="tufpi-resolve", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise httpcore.ConnectTimeout(f"no address for {host!r} by the download's deadline")
+    if isinstance(result[0], OSError):
+        raise httpcore.ConnectError(str(result[0]))
+    return result[0]
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """The network backend under httpcore, with every stream, connect and name resolution
+    under the deadline."""
 
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         self._backend = backend
@@ -135,9 +167,20 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        clamped = _clamp(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, clamped, local_address, socket_options)
-        return _DeadlineStream(stream)
+        """Connect to each address of ``host`` in turn (as ``socket.create_connection``
+        does), each attempt ending by the deadline. TLS still verifies the host name: httpcore
+        passes it to ``start_tls``, not the address."""
+        error: Exception = httpcore.ConnectError(f"no address for {host!r}")
+        options = list(socket_options or [])
+        for address in _addresses(host, port):
+            clamped = _clamp(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._backend.connect_tcp(address, port, clamped, local_address, options)
+            except httpcore.ConnectError as e:
+                error = e
+                continue
+            return _DeadlineStream(stream)
+        raise error
 
     def connect_unix_socket(
         self,

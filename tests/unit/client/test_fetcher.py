@@ -4,13 +4,24 @@ HTTP client with the deadline under every pool (proxies included), origin-bound 
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
+import threading
+import time
 
 import httpx
 import pytest
 from tuf.ngclient import UpdaterConfig
 
+from tests.support.waiting import wait_until
 from tufpi.client import fetcher
-from tufpi.client.fetcher import OriginAuth, http_client, metadata_limit_kind
+from tufpi.client.fetcher import (
+    BoundedFetcher,
+    OriginAuth,
+    SlowDownload,
+    http_client,
+    metadata_limit_kind,
+)
 
 TUF = "http://i.example/tuf/"
 
@@ -53,8 +64,6 @@ def test_the_deadline_clamps_each_operation() -> None:
         assert fetcher._clamp(5.0, TimeoutError) == 5.0
     finally:
         fetcher._DEADLINE.reset(token)
-    import time
-
     token = fetcher._DEADLINE.set(time.monotonic() + 1.0)
     try:
         clamped = fetcher._clamp(5.0, TimeoutError)
@@ -85,3 +94,39 @@ def test_credentials_go_to_their_own_origin_only() -> None:
     assert _authorization(both, "https://t.example/x") is not None
     for elsewhere in ("http://i.example:8443/", "https://i.example/", "https://evil.example/"):
         assert _authorization(both, elsewhere) is None
+
+
+def test_name_resolution_ends_by_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that hangs (``getaddrinfo`` takes no timeout): plain httpx with a 1 s
+    timeout still waits after 2 s; the fetcher gives up at its 1 s deadline."""
+    release = threading.Event()
+    calls: list[float] = []
+
+    def hanging(*_args: object, **_kwargs: object) -> list[object]:
+        calls.append(time.monotonic())
+        release.wait(30)
+        raise socket.gaierror("the resolver gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+
+        def plain_httpx() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get("http://hangs.invalid/", timeout=1.0)
+
+        naive = threading.Thread(target=plain_httpx, daemon=True)
+        naive.start()
+        wait_until(lambda: calls and time.monotonic() - calls[0] >= 2, "the naive lookup", 10)
+        assert naive.is_alive()
+
+        with http_client(None) as client:
+            fetcher = BoundedFetcher(client, read_timeout=5, total_timeout=1)
+            started = time.monotonic()
+            with pytest.raises(SlowDownload) as caught:
+                fetcher.get("http://hangs.invalid/x", 100)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert caught.value.phase == "connect"
+    assert caught.value.summary.startswith("no connection in 1.")
+    assert 1 <= elapsed < 1.5
