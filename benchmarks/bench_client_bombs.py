@@ -10,8 +10,11 @@ doing what the client does for that kind, with tufpi's ``BoundedFetcher`` on tuf
 ``http_client``: ngclient's ``download_bytes`` with its cap for timestamp, snapshot and a
 bin (metadata with no signed length), ngclient's ``download_file`` with the signed length for
 a page and a file target, and ``BoundedFetcher.get`` with the PEP 658 cap for a ``.metadata``
-file. The process reports its peak resident memory (``ru_maxrss``) and the download's time;
-the bound it must keep is 200 MB facing any bomb. (Peak memory is ``VmHWM``.)
+file. For comparison, one process reads the bomb as the client's reads beside ngclient did
+before (plain httpx, the whole body decoded at once), with its address space capped at
+1 GiB so that the machine survives it. Each process reports its peak resident memory
+(``VmHWM``) and the download's time; the bound the client must keep is 200 MB facing any
+bomb.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tests.support import hostile_http  # noqa: E402
 
 MB = 1024 * 1024
 RSS_BOUND = 200 * MB
+NAIVE_ADDRESS_SPACE = 1024 * MB
 # The kinds: how the client reads them, and the limit it reads them to (ngclient's default
 # caps for metadata without a signed length; the signed length of a page and a file).
 KINDS = {
@@ -54,12 +58,20 @@ def worker(how: str, url: str, limit: int) -> None:
     """One download in this process, as the client makes it; prints its figures as JSON."""
     from tufpi.client.fetcher import BoundedFetcher, http_client
 
+    if how == "naive":
+        # What the client's reads beside ngclient did before the bounded fetcher: the whole
+        # body at once, decoded (the address space capped, so the machine survives it).
+        resource.setrlimit(resource.RLIMIT_AS, (NAIVE_ADDRESS_SPACE, NAIVE_ADDRESS_SPACE))
     started = time.monotonic()
     outcome = "ok"
     with http_client(None) as client:
         fetcher = BoundedFetcher(client, read_timeout=30, total_timeout=60)
         try:
-            if how == "metadata":
+            if how == "naive":
+                import httpx
+
+                httpx.get(url, timeout=60).raise_for_status()
+            elif how == "metadata":
                 fetcher.download_bytes(url, limit)
             elif how == "target":
                 with fetcher.download_file(url, limit) as file:
@@ -199,8 +211,15 @@ def main() -> None:
     )
     with hostile_http.running() as server:
         rows = measure(server, KINDS, repeat)
+        naive = run_worker("naive", f"{server.url}bomb/core-metadata", 0)
     report(rows)
     worst = max(r.bomb.peak for r in rows)
+    print(
+        f"baseline: plain httpx reading the bomb whole (address space capped at "
+        f"{NAIVE_ADDRESS_SPACE / MB:.0f} MB): {float(naive['seconds']):.2f} s, peak "
+        f"{float(naive['peak']) / MB:.1f} MB, {naive['outcome']}; tufpi's worst bomb peak is "
+        f"x{worst / float(naive['peak']):.2f} of it"
+    )
     if worst >= RSS_BOUND:
         sys.exit(f"FAILED: a bomb took the client to {worst / MB:.0f} MB")
 

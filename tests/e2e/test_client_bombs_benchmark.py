@@ -38,4 +38,9 @@ def test_bench_client_bombs_quick() -> None:
     assert said[3] == said[4] == "6", out
     rows = re.findall(r"^(timestamp|snapshot|bin|page|file|core-metadata) .* TooLong$", out, re.M)
     assert len(rows) == 6, out
+    # The same bomb read as the client's side reads once did (plain httpx, whole): past the
+    # bound by far, stopped only by the benchmark's 1 GiB address-space cap.
+    naive = re.search(r"baseline: plain httpx .*: [\d.]+ s, peak ([\d.]+) MB, (\w+);", out)
+    assert naive is not None, out
+    assert float(naive[1]) > 2 * 200 or naive[2] == "MemoryError", out
     assert time.monotonic() - started < 300
