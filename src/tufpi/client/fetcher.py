@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterable, Iterator
-from typing import IO, Literal, TypeAlias
+from typing import IO, TypeAlias
 
 import httpcore
 import httpx
@@ -34,6 +34,14 @@ from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface, UpdaterConfig
 
 from tufpi.client.decoding import Decoder, EncodingError, raw_limit
+from tufpi.client.download_errors import (
+    BadBody,
+    LimitKind,
+    Phase,
+    Redirected,
+    SlowDownload,
+    TooLong,
+)
 
 __all__ = [
     "CORE_METADATA_MAX_LENGTH",
@@ -260,63 +268,6 @@ class OriginAuth(httpx.Auth):
             yield request
         else:
             yield from basic.auth_flow(request)
-
-
-# ----- errors, with what the refusal must say -----
-
-Phase = Literal["connect", "head", "body"]
-LimitKind = Literal["signed", "cap"]
-
-
-class SlowDownload(exceptions.SlowRetrievalError):
-    """The download did not finish by its deadline (or went quiet for a read timeout)."""
-
-    def __init__(self, url: str, phase: Phase, received: int, elapsed: float) -> None:
-        self.url = url
-        self.phase = phase
-        self.received = received
-        self.elapsed = elapsed
-        super().__init__(f"{url}: slow retrieval: {self.summary}")
-
-    @property
-    def summary(self) -> str:
-        """What arrived in how long, in plain words."""
-        if self.phase == "connect":
-            return f"no connection in {self.elapsed:.1f} s"
-        if self.phase == "head":
-            return f"no complete response head in {self.elapsed:.1f} s"
-        return f"{self.received} bytes in {self.elapsed:.1f} s"
-
-
-class TooLong(exceptions.DownloadLengthMismatchError):
-    """More (decoded) bytes than allowed: ``kind`` says whether the limit was a length the
-    signed metadata gives (the file is not the one signed) or the client's own cap (no
-    signed length: the endless-data bound)."""
-
-    def __init__(self, url: str, limit: int, kind: LimitKind, encoded: bool = False) -> None:
-        self.url = url
-        self.limit = limit
-        self.kind = kind
-        self.encoded = encoded
-        what = "encoded bytes than" if encoded else "bytes than"
-        super().__init__(f"{url}: more {what} the {limit} allowed ({kind} length)")
-
-
-class Redirected(exceptions.DownloadHTTPError):
-    """A 3xx: the client follows no redirect (a mirror must serve the bytes itself)."""
-
-    def __init__(self, url: str, status_code: int, location: str | None) -> None:
-        self.url = url
-        self.location = location
-        super().__init__(
-            f"{url}: HTTP {status_code} is a redirect (to {location!r}), which the client "
-            "does not follow",
-            status_code,
-        )
-
-
-class BadBody(exceptions.DownloadError):
-    """The body's encoding is refused (not one gzip member, bad gzip, bytes after it)."""
 
 
 # ----- one download -----

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tuf.api import exceptions
 
-from tufpi.client.fetcher import Redirected, SlowDownload, TooLong
+from tufpi.client.download_errors import Redirected, SlowDownload, TooLong
 
 REFUSED = 403
 
