@@ -33,7 +33,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Targets
 
 from tests.support import clients, faketime
@@ -43,7 +42,7 @@ from tests.support.mirror import HTML, JSON, Mirror, Moment, running
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
 from tufpi.client.credentials import parse_index_url
-from tufpi.client.fetcher import BoundedFetcher
+from tufpi.client.fetcher import BoundedFetcher, SlowDownload
 from tufpi.client.verified_index import cache_dir_for
 
 # Released once (1.0) before the recorded moment, and again (2.0) after it.
@@ -254,6 +253,22 @@ def _rewrite_wheel(data: bytes, edit: Callable[[str, bytes], tuple[str, bytes]])
     return out.getvalue()
 
 
+def _mismatch_words(path: str, signed: bytes, served: bytes) -> str:
+    """What tufpi says of ``served`` in place of the signed file: the cause, not "endless
+    data" (ngclient reads a target up to its signed length, then checks length and hashes)."""
+    if len(served) > len(signed):
+        return (
+            f"file does not match the signed metadata (longer than its signed length of "
+            f"{len(signed)} bytes): {path}"
+        )
+    if len(served) < len(signed):
+        return (
+            f"file does not match the signed metadata (wrong length: {len(served)} bytes, "
+            f"signed {len(signed)}): {path}"
+        )
+    return f"file hash does not match the signed metadata: {path}"
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -298,7 +313,8 @@ def test_arbitrary_installation(
     assert "EVIL" in (tmp_path / "pip" / "atk_swap" / "__init__.py").read_text()
 
     result = _tufpi(mirror, root, tmp_path / "cache", tmp_path / "t", "atk-swap")
-    _refused(result, f"file hash does not match the signed metadata: {_target_path(entry)}")
+    served = _rewrite_wheel(genuine, evil)
+    _refused(result, _mismatch_words(_target_path(entry), genuine, served))
     assert _nothing_in(tmp_path / "t")
 
     # A mirror that also changes the signed page targets is refused at the page (for a
@@ -381,10 +397,12 @@ def test_endless_data(
     assert f"/{_target_path(entry)}" in mirror.requests  # pip was reading the file
     assert _nothing_in(tmp_path / "pip")
 
+    # Endless bytes for a target are bytes the signed length does not allow: not the file.
     result = _tufpi(mirror, root, tmp_path / "cache", tmp_path / "t", "atk-endless")
     _refused(
         result,
-        "more data than the signed metadata allows (endless data): " + _target_path(entry),
+        "file does not match the signed metadata (longer than its signed length of "
+        f"{entry['size']} bytes): {_target_path(entry)}",
     )
     assert _nothing_in(tmp_path / "t")
 
@@ -392,7 +410,8 @@ def test_endless_data(
     result = _tufpi(mirror, root, tmp_path / "cache2", tmp_path / "t2", "atk-endless")
     _refused(
         result,
-        "more data than the signed metadata allows (endless data): refreshing the signed metadata",
+        "endless data: 'timestamp.json' is longer than the 16384 bytes the client accepts: "
+        "refreshing the signed metadata",
     )
     assert _nothing_in(tmp_path / "t2")
 
@@ -429,11 +448,13 @@ def test_slow_retrieval(
         tufpi.wait()
     elapsed = time.monotonic() - started
     result = subprocess.CompletedProcess(command, tufpi.returncode, stdout, stderr)
-    _refused(
-        result,
-        f"download too slow (slow retrieval): {_target_path(entry)}",
-        "took longer than 5 s",
+    output = _refused(result, f"s: {_target_path(entry)}")
+    said = re.search(
+        r"slow retrieval: (\d+) bytes in (\d+\.\d) s: " + re.escape(_target_path(entry)), output
     )
+    assert said is not None, output
+    assert 0 < int(said[1]) < entry["size"]
+    assert 5.0 <= float(said[2]) < 7
     assert elapsed < 30
     assert _nothing_in(tmp_path / "t")
 
@@ -543,19 +564,20 @@ def test_wrong_software(
     assert (tmp_path / "pip" / "atk_other").is_dir()  # the other project's code
     assert not (tmp_path / "pip" / "atk_wrong").exists()
 
-    words = f"file hash does not match the signed metadata: {_target_path(entry)}"
+    genuine = _download(index, _target_path(entry))
+    relabelled = _rewrite_wheel(other, relabel)
     result = _tufpi(mirror, root, tmp_path / "cache", tmp_path / "t", "atk-wrong")
-    _refused(result, words)
+    _refused(result, _mismatch_words(_target_path(entry), genuine, relabelled))
     assert _nothing_in(tmp_path / "t")
 
     _serve_file(mirror, "atk-wrong", entry, other)  # the other project's signed wheel as is
     result = _tufpi(mirror, root, tmp_path / "cache", tmp_path / "t2", "atk-wrong")
-    _refused(result, words)
+    _refused(result, _mismatch_words(_target_path(entry), genuine, other))
     assert _nothing_in(tmp_path / "t2")
 
 
 def test_mirror_hides_a_new_release(
-    mirror: Mirror, moment: Moment, root: Path, tmp_path: Path
+    index: IndexServer, mirror: Mirror, moment: Moment, root: Path, tmp_path: Path
 ) -> None:
     """The mirror serves the page from before the 2.0 release, so pip installs 1.0.
 
@@ -579,7 +601,9 @@ def test_mirror_hides_a_new_release(
 
     cache = tmp_path / "cache"
     result = _tufpi(mirror, root, cache, tmp_path / "t", "atk-hide")
-    _refused(result, "file hash does not match the signed metadata: simple/atk-hide/index.json")
+    current = httpx.get(f"{index.simple}atk-hide/", headers={"accept": _JSON_ACCEPT}).content
+    path = "simple/atk-hide/index.json"
+    _refused(result, _mismatch_words(path, current, old_pages[JSON]))
     assert _nothing_in(tmp_path / "t")
 
     mirror.replay(moment)
@@ -632,10 +656,13 @@ def test_fetcher_deadline_holds_for_trickles_and_empty_gzip(
         fetcher = BoundedFetcher(client, read_timeout=1, total_timeout=1.5)
         mirror.trickle_file(entry["filename"], interval=0.05)
         error = _fetch_error(fetcher, mirror.url + _target_path(entry), within=5)
-        assert isinstance(error, exceptions.SlowRetrievalError), error
-        assert "took longer than 1.5 s" in str(error)
+        assert isinstance(error, SlowDownload), error
+        assert error.phase == "body"
+        assert 0 < error.received < entry["size"]
+        assert 1.5 <= error.elapsed < 2.5
 
         mirror.endless_metadata("timestamp.json", gzip=True)
         error = _fetch_error(fetcher, mirror.url + "tuf/timestamp.json", within=5)
-        assert isinstance(error, exceptions.SlowRetrievalError), error
-        assert "took longer than 1.5 s" in str(error)
+        assert isinstance(error, SlowDownload), error
+        assert error.received > 0
+        assert 1.5 <= error.elapsed < 2.5

@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
-from tufpi.client.credentials import IndexAddress, OriginAuth, Redactor, parse_index_url
-from tufpi.client.fetcher import http_client
+from tufpi.client.credentials import IndexAddress, Redactor, parse_index_url
+from tufpi.client.fetcher import HttpAuth, HttpClient, OriginAuth, http_client
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import ClientBounds, Location, VerifiedIndex
 
@@ -74,7 +72,7 @@ def _locate(args: argparse.Namespace) -> tuple[Location, list[IndexAddress]]:
     ]
 
 
-def open_index(location: Location, client: httpx.Client, download_timeout: float) -> VerifiedIndex:
+def open_index(location: Location, client: HttpClient, download_timeout: float) -> VerifiedIndex:
     """The repository as the proxy sees an index: a ``VerifiedIndex`` with the proxy's
     bounds, trusting the ``root.json`` that ``init`` stored. One refresh per process: a
     command is one client run."""
@@ -83,7 +81,7 @@ def open_index(location: Location, client: httpx.Client, download_timeout: float
 
 
 def _refresh_or_download(
-    args: argparse.Namespace, location: Location, auth: httpx.Auth | None
+    args: argparse.Namespace, location: Location, auth: HttpAuth | None
 ) -> None:
     with http_client(auth) as client:
         index = open_index(location, client, args.download_timeout)
@@ -116,24 +114,10 @@ def run(argv: Sequence[str]) -> int:
     return 0
 
 
-class _Auths(httpx.Auth):
+def _auth(addresses: list[IndexAddress]) -> HttpAuth | None:
     """Each URL's credentials, each sent only to its own origin."""
-
-    def __init__(self, auths: list[OriginAuth]) -> None:
-        self.auths = auths
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        origin = (request.url.scheme, request.url.host, request.url.port)
-        match = next((a for a in self.auths if a.origin == origin), None)
-        if match is None:
-            yield request
-        else:
-            yield from match.auth_flow(request)
-
-
-def _auth(addresses: list[IndexAddress]) -> httpx.Auth | None:
     auths = [a.auth for a in addresses if a.auth is not None]
-    return _Auths(auths) if auths else None
+    return OriginAuth.merge(auths) if auths else None
 
 
 def _report(redactor: Redactor, message: str) -> None:

@@ -5,7 +5,7 @@ The client takes them from the index URL's userinfo (``https://__token__:TOKEN@h
 pip and twine accept it) or from ``TUFPI_INDEX_TOKEN``, and splits them off once, at the
 edge: everything after that (the cache directory's name, every URL fetched, logged or shown
 in an error) sees the URL without them, and they travel only in the ``Authorization``
-header httpx builds from them, which nothing logs.
+header the fetcher's ``OriginAuth`` builds from them, which nothing logs.
 
 ``Redactor`` is the second line: a logging filter and a text scrubber that replaces the
 known secrets, and any userinfo in a URL, wherever a library might still print them.
@@ -17,10 +17,10 @@ import base64
 import dataclasses
 import logging
 import re
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
+from tufpi.client.fetcher import OriginAuth
 
 TOKEN_ENV = "TUFPI_INDEX_TOKEN"  # noqa: S105 - the variable's name, not a secret
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the fixed username of token auth
@@ -43,12 +43,11 @@ class IndexAddress:
 
     @property
     def auth(self) -> OriginAuth | None:
-        """What httpx sends as ``Authorization: Basic``, to this index's origin only; None
-        for a public index."""
+        """What the client sends as ``Authorization: Basic``, to this index's origin only;
+        None for a public index."""
         if self.password is None:
             return None
-        basic = httpx.BasicAuth(self.username or TOKEN_USERNAME, self.password)
-        return OriginAuth(httpx.URL(self.url), basic)
+        return OriginAuth.basic(self.url, self.username or TOKEN_USERNAME, self.password)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -57,22 +56,6 @@ class IndexAddress:
             return ()
         basic = f"{self.username or TOKEN_USERNAME}:{self.password}".encode()
         return (self.password, base64.b64encode(basic).decode())
-
-
-class OriginAuth(httpx.Auth):
-    """Credentials sent only to one origin (scheme, host, port): never to another host a
-    URL of the client might name."""
-
-    def __init__(self, origin: httpx.URL, auth: httpx.BasicAuth) -> None:
-        self.origin = (origin.scheme, origin.host, origin.port)
-        self.basic = auth
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Add the header when the request goes to the origin; send the request."""
-        if (request.url.scheme, request.url.host, request.url.port) == self.origin:
-            yield from self.basic.auth_flow(request)
-        else:
-            yield request
 
 
 def parse_index_url(url: str, token: str | None = None) -> IndexAddress:

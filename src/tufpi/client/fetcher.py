@@ -1,33 +1,228 @@
-"""An ngclient fetcher on httpx with a deadline per download (slow-retrieval defence).
+"""The client's one way onto the network: an ngclient fetcher on httpx that bounds every
+download by one deadline and one size cap (slow retrieval and endless data defences).
 
-ngclient bounds how *much* it reads (signed lengths, metadata size limits: the endless-data
-defence); this fetcher bounds how *long* a download may take, so a mirror that trickles
-bytes cannot stall an install indefinitely.
+ngclient bounds how *much* it reads (signed lengths, metadata size caps); this fetcher
+enforces those caps on the *decoded* bytes as they arrive, with decompression bounded by the
+same cap (``decoding``), and bounds how *long* a download may take, from the name lookup to
+the last byte of the body. The deadline reaches below httpx: every name lookup, connect, TLS
+handshake, read and write of the network backend under httpcore is clamped to the time the
+current download has left, and refused once it is past. So a server that answers ``103 Early
+Hints`` forever (httpcore reads on past every 1xx), trickles a header line a byte at a time
+or trickles the body (each read brings a byte, so a per-read timeout never fires) is cut
+at the deadline.
 
-The deadline is checked at every read from the network, before decoding: neither a trickle
-of bytes too few to fill a chunk nor a compressed body that decodes to nothing (a gzip
-header whose comment never ends, which ngclient's length limits never see) escapes it.
+No other module of the client imports an HTTP library (a test enforces it): they use
+``http_client``, ``BoundedFetcher`` and the names below.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import ipaddress
+import socket
+import ssl
+import tempfile
+import threading
 import time
-import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
+from typing import IO, TypeAlias
 
+import httpcore
 import httpx
 from tuf.api import exceptions
-from tuf.ngclient import FetcherInterface
+from tuf.ngclient import FetcherInterface, UpdaterConfig
+
+from tufpi.client.decoding import Decoder, EncodingError, raw_limit
+from tufpi.client.download_errors import (
+    BadBody,
+    LimitKind,
+    Phase,
+    Redirected,
+    SlowDownload,
+    TooLong,
+)
+
+__all__ = [
+    "CORE_METADATA_MAX_LENGTH",
+    "UNSIGNED_PAGE_MAX_LENGTH",
+    "BadBody",
+    "BoundedFetcher",
+    "DownloadError",
+    "HttpAuth",
+    "HttpClient",
+    "HttpRequest",
+    "HttpResponse",
+    "OriginAuth",
+    "Redirected",
+    "SlowDownload",
+    "TooLong",
+    "http_client",
+    "metadata_limit_kind",
+]
 
 # gzip is all we ask for (tufpi compresses metadata and pages with it), so all we decode.
 _ACCEPT_ENCODING = "gzip"
-# Decoded bytes per piece at most, so that a small compressed body cannot fill memory
-# before ngclient's length check sees it.
-_PIECE = 256 * 1024
 # Caps for what no signed length bounds: a PEP 658 metadata file (the signed page gives its
 # sha256, not its length) and the index's unsigned page (read only to add to the signed one).
 CORE_METADATA_MAX_LENGTH = 10 * 1024 * 1024
 UNSIGNED_PAGE_MAX_LENGTH = 20 * 1024 * 1024
+
+# What other client modules name instead of importing httpx.
+HttpClient: TypeAlias = httpx.Client
+HttpAuth: TypeAlias = httpx.Auth
+HttpRequest: TypeAlias = httpx.Request
+HttpResponse: TypeAlias = httpx.Response
+# What the fetcher's errors are rooted in, for a caller that only reports them.
+DownloadError = exceptions.DownloadError
+
+
+# ----- the deadline, below httpx -----
+
+# When the download running in this context must be over (time.monotonic()); None outside
+# a download. Set only around a synchronous call (never across a yield), so it is always
+# reset in the context that set it.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tufpi_download_deadline", default=None
+)
+
+
+def _clamp(timeout: float | None, late: type[Exception]) -> float | None:
+    """``timeout``, shortened to what the current download has left; ``late`` raised once
+    nothing is left."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("past the download's deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every operation ends by the current download's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # The TLS handshake is one operation with one timeout in CPython's ssl module.
+        clamped = _clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, clamped))
+
+    def get_extra_info(self, info: str) -> object:
+        return self._stream.get_extra_info(info)
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    """The addresses of ``host``, resolved by the current download's deadline.
+
+    ``getaddrinfo`` takes no timeout: it runs in a daemon thread of its own (one that hangs
+    in the system resolver is left to it, and cannot keep the process from exiting), and
+    the download waits for it no longer than its deadline.
+    """
+    deadline = _DEADLINE.get()
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return [host]
+    if deadline is None:
+        return [host]
+    result: list[list[str] | OSError] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            result.append(list(dict.fromkeys(str(info[4][0]) for info in infos)))
+        except OSError as e:
+            result.append(e)
+        done.set()
+
+    threading.Thread(target=resolve, name="tufpi-resolve", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise httpcore.ConnectTimeout(f"no address for {host!r} by the download's deadline")
+    if isinstance(result[0], OSError):
+        raise httpcore.ConnectError(str(result[0]))
+    return result[0]
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """The network backend under httpcore, with every stream, connect and name resolution
+    under the deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Connect to each address of ``host`` in turn (as ``socket.create_connection``
+        does), each attempt ending by the deadline. TLS still verifies the host name: httpcore
+        passes it to ``start_tls``, not the address."""
+        error: Exception = httpcore.ConnectError(f"no address for {host!r}")
+        options = list(socket_options or [])
+        for address in _addresses(host, port):
+            clamped = _clamp(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._backend.connect_tcp(address, port, clamped, local_address, options)
+            except httpcore.ConnectError as e:
+                error = e
+                continue
+            return _DeadlineStream(stream)
+        raise error
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        clamped = _clamp(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_unix_socket(path, clamped, socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _bound_transports(client: httpx.Client) -> None:
+    """Put ``_DeadlineBackend`` under every connection pool of ``client`` (its transport and
+    the proxies' mounted from the environment).
+
+    httpx has no public way to choose httpcore's network backend: this reaches the pool of
+    each ``HTTPTransport`` (``_pool``; ``httpcore.ConnectionPool`` and its proxy subclasses
+    keep the backend in ``_network_backend``). It fails, rather than leaving a pool unbounded,
+    if a later httpx or httpcore moved either.
+    """
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        if transport is None:  # a mount that disables a proxy for some hosts
+            continue
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if not isinstance(backend, httpcore.NetworkBackend):
+            raise RuntimeError(f"cannot bound the downloads of {type(transport).__name__}")
+        if not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
 
 
 # The HTTP client type, for modules of the client that pass one along without importing httpx.
@@ -36,89 +231,213 @@ HttpClient = httpx.Client
 
 def http_client(auth: httpx.Auth | None) -> httpx.Client:
     """The one HTTP client of a client command: credentials ride in ``auth`` (never in a
-    URL), redirects are not followed, and every read goes through ``BoundedFetcher``."""
-    return httpx.Client(auth=auth, follow_redirects=False)
+    URL), redirects are not followed (``BoundedFetcher`` refuses a 3xx), and every
+    connection is bounded by the deadline of the download using it."""
+    client = httpx.Client(auth=auth, follow_redirects=False)
+    _bound_transports(client)
+    return client
 
 
-class _Decoder:
-    """Undo one Content-Encoding (RFC 9110 8.4.1) piece by piece, ``_PIECE`` bytes at most."""
+Origin: TypeAlias = tuple[str, str, "int | None"]
 
-    def __init__(self, encoding: str, url: str) -> None:
-        encoding = encoding.strip().lower()
-        self._zlib = None
-        if encoding == "gzip":
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding not in ("", "identity"):
-            raise exceptions.DownloadError(f"{url}: unsupported content encoding {encoding!r}")
 
-    def decode(self, raw: bytes) -> Iterator[bytes]:
-        if self._zlib is None:
-            yield raw
-            return
-        yield self._zlib.decompress(raw, _PIECE)
-        while self._zlib.unconsumed_tail:
-            yield self._zlib.decompress(self._zlib.unconsumed_tail, _PIECE)
+def _origin(url: httpx.URL) -> Origin:
+    return url.scheme, url.host, url.port
 
-    def flush(self) -> bytes:
-        return b"" if self._zlib is None else self._zlib.flush()
+
+class OriginAuth(httpx.Auth):
+    """HTTP Basic credentials (RFC 7617), each sent only to its own origin (scheme, host,
+    port): never to another host a URL of the client might name."""
+
+    def __init__(self, credentials: dict[Origin, httpx.BasicAuth]) -> None:
+        self.credentials = credentials
+
+    @classmethod
+    def basic(cls, url: str, username: str, password: str) -> OriginAuth:
+        """``username:password`` for the origin of ``url``."""
+        return cls({_origin(httpx.URL(url)): httpx.BasicAuth(username, password)})
+
+    @classmethod
+    def merge(cls, auths: list[OriginAuth]) -> OriginAuth:
+        """One auth for the origins of all of ``auths`` (the first wins for an origin)."""
+        credentials: dict[Origin, httpx.BasicAuth] = {}
+        for auth in reversed(auths):
+            credentials.update(auth.credentials)
+        return cls(credentials)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the header when the request goes to an origin with credentials; send it."""
+        basic = self.credentials.get(_origin(request.url))
+        if basic is None:
+            yield request
+        else:
+            yield from basic.auth_flow(request)
+
+
+# ----- one download -----
+
+
+def metadata_limit_kind(url: str, max_length: int, config: UpdaterConfig) -> LimitKind:
+    """Whether ngclient's limit for the metadata at ``url`` is a signed length: never for
+    root and timestamp (TUF signs no length for them); for snapshot and targets roles, when
+    it is not ``config``'s cap (ngclient reads ``meta.length or cap``)."""
+    name = url.rpartition("/")[2].removesuffix(".json")
+    version, _, rest = name.partition(".")
+    role = rest if version.isdigit() else name
+    if role in ("root", "timestamp"):
+        return "cap"
+    cap = config.snapshot_max_length if role == "snapshot" else config.targets_max_length
+    return "cap" if max_length == cap else "signed"
+
+
+class _Download:
+    """The state of one download: its deadline, what arrived, the phase it is in."""
+
+    def __init__(self, url: str, total: float, read_timeout: float) -> None:
+        self.url = url
+        self.started = time.monotonic()
+        self.deadline = self.started + total
+        self.read_timeout = read_timeout
+        self.phase: Phase = "head"
+        self.received = 0
+
+    def timeout(self) -> httpx.Timeout:
+        """httpx's timeouts for the request; the pool wait too ends by the deadline."""
+        left = max(0.001, self.deadline - time.monotonic())
+        return httpx.Timeout(min(self.read_timeout, left))
+
+    def slow(self) -> SlowDownload:
+        return SlowDownload(self.url, self.phase, self.received, time.monotonic() - self.started)
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """Run one synchronous network step under the deadline, its errors made ngclient's."""
+        token = _DEADLINE.set(self.deadline)
+        try:
+            yield
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+            self.phase = "connect"
+            raise self.slow() from e
+        except httpx.TimeoutException as e:
+            raise self.slow() from e
+        except httpx.HTTPError as e:
+            raise exceptions.DownloadError(f"{self.url}: {e}") from e
+        finally:
+            _DEADLINE.reset(token)
+        if time.monotonic() > self.deadline:
+            raise self.slow()
 
 
 class BoundedFetcher(FetcherInterface):
-    """Fetch over HTTP(S) with a per-read timeout and a total deadline per file (seconds)."""
+    """Fetch over HTTP(S): a total deadline per download (seconds), a read timeout, and
+    the caps ngclient gives (or ``get``'s), counted on decoded bytes."""
 
     def __init__(
-        self, client: httpx.Client, read_timeout: float = 10.0, total_timeout: float = 60.0
+        self,
+        client: httpx.Client,
+        read_timeout: float = 10.0,
+        total_timeout: float = 60.0,
+        config: UpdaterConfig | None = None,
     ) -> None:
+        """``config`` holds the caps ngclient uses where the signed metadata gives no length
+        (default: ngclient's defaults); they tell an endless-data refusal from a file
+        longer than its signed length."""
+        _bound_transports(client)  # a client not from http_client too
         self.client = client
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
+        self.config = config or UpdaterConfig()
 
     def get(self, url: str, max_length: int, accept: str | None = None) -> bytes:
         """The body at ``url`` (HTTP 200 only), decoded, within the deadline, ``max_length``
         bytes at most: what every read of the client that is not ngclient's goes through.
 
         Raises:
-            tuf.api.exceptions.DownloadLengthMismatchError: more than ``max_length`` bytes.
-            tuf.api.exceptions.SlowRetrievalError: past the deadline.
-            tuf.api.exceptions.DownloadHTTPError: another status than 200.
+            tuf.api.exceptions.DownloadLengthMismatchError: more than ``max_length`` bytes
+                (``TooLong``).
+            tuf.api.exceptions.SlowRetrievalError: past the deadline (``SlowDownload``).
+            tuf.api.exceptions.DownloadHTTPError: another status than 200 (``Redirected``
+                for a 3xx).
             tuf.api.exceptions.DownloadError: anything else that failed.
         """
-        pieces: list[bytes] = []
+        return b"".join(self._bounded(url, max_length, "cap", accept))
+
+    def download_bytes(self, url: str, max_length: int) -> bytes:
+        """A metadata file for ngclient, ``max_length`` decoded bytes at most."""
+        kind = metadata_limit_kind(url, max_length, self.config)
+        return b"".join(self._bounded(url, max_length, kind))
+
+    @contextlib.contextmanager
+    def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
+        """A target for ngclient (``max_length`` is its signed length), in a temporary file."""
+        with tempfile.TemporaryFile() as file:
+            for piece in self._bounded(url, max_length, "signed"):
+                file.write(piece)
+            file.seek(0)
+            yield file
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        # FetcherInterface's primitive, for a caller of fetch(): deadline, no length cap.
+        return self._stream(url, None, None, "cap")
+
+    def _bounded(
+        self, url: str, max_length: int, kind: LimitKind, accept: str | None = None
+    ) -> Iterator[bytes]:
         received = 0
-        for piece in self._fetch(url, accept):
+        for piece in self._stream(url, max_length, accept, kind):
             received += len(piece)
             if received > max_length:
-                raise exceptions.DownloadLengthMismatchError(
-                    f"{url}: more than the {max_length} bytes allowed"
-                )
-            pieces.append(piece)
-        return b"".join(pieces)
+                raise TooLong(url, max_length, kind)
+            yield piece
 
-    def _fetch(self, url: str, accept: str | None = None) -> Iterator[bytes]:
-        deadline = time.monotonic() + self.total_timeout
-        timeout = httpx.Timeout(self.read_timeout, connect=self.read_timeout)
+    def _stream(
+        self, url: str, max_length: int | None, accept: str | None, kind: LimitKind
+    ) -> Generator[bytes, None, None]:
+        """The decoded body of ``url``, piece by piece; ``max_length + 1`` bytes at most."""
+        download = _Download(url, self.total_timeout, self.read_timeout)
         headers = {"accept-encoding": _ACCEPT_ENCODING}
         if accept is not None:
             headers["accept"] = accept
+        request = self.client.build_request("GET", url, headers=headers, timeout=download.timeout())
+        with download.step():
+            response = self.client.send(request, stream=True)
         try:
-            with self.client.stream("GET", url, timeout=timeout, headers=headers) as response:
-                if response.status_code != 200:
-                    raise exceptions.DownloadHTTPError(
-                        f"HTTP {response.status_code} for {url}", response.status_code
-                    )
-                decoder = _Decoder(response.headers.get("content-encoding", ""), url)
-                # Checked at every read from the network, however little it brought.
-                for raw in response.iter_raw():
-                    if time.monotonic() > deadline:
-                        raise exceptions.SlowRetrievalError(
-                            f"{url} took longer than {self.total_timeout:g} s"
-                        )
-                    yield from filter(None, decoder.decode(raw))
-                if tail := decoder.flush():
-                    yield tail
-        except httpx.TimeoutException as e:
-            raise exceptions.SlowRetrievalError(f"{url}: no data for {self.read_timeout} s") from e
-        except zlib.error as e:
-            raise exceptions.DownloadError(f"{url}: bad compressed body: {e}") from e
-        except httpx.HTTPError as e:
-            raise exceptions.DownloadError(f"{url}: {e}") from e
+            download.phase = "body"
+            _check_status(url, response)
+            try:
+                decoder = Decoder(response.headers.get("content-encoding", ""), max_length)
+                yield from self._body(download, response, decoder, max_length, kind)
+            except EncodingError as e:
+                raise BadBody(f"{url}: {e}") from e
+        finally:
+            response.close()
+
+    def _body(
+        self,
+        download: _Download,
+        response: httpx.Response,
+        decoder: Decoder,
+        max_length: int | None,
+        kind: LimitKind,
+    ) -> Iterator[bytes]:
+        raw_cap = None if max_length is None else raw_limit(max_length)
+        chunks = response.iter_raw()
+        while True:
+            with download.step():
+                raw = next(chunks, None)
+            if raw is None:
+                break
+            download.received += len(raw)
+            if raw_cap is not None and max_length is not None and download.received > raw_cap:
+                raise TooLong(download.url, max_length, kind, encoded=True)
+            yield from decoder.decode(raw)
+        decoder.finish()
+
+
+def _check_status(url: str, response: httpx.Response) -> None:
+    if 300 <= response.status_code < 400:
+        raise Redirected(url, response.status_code, response.headers.get("location"))
+    if response.status_code != 200:
+        raise exceptions.DownloadHTTPError(
+            f"HTTP {response.status_code} for {url}", response.status_code
+        )

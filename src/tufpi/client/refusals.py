@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from tuf.api import exceptions
 
+from tufpi.client.download_errors import Redirected, SlowDownload, TooLong
+
 REFUSED = 403
 
 
@@ -102,35 +104,66 @@ def _expired(error: Exception, what: str) -> str:
     return f"metadata expired{when} ({error}): the index or a mirror serves stale metadata ({what})"
 
 
+_OBSERVED_LENGTH = re.compile(r"Observed length (\d+) does not match expected length (\d+)")
+
+
+def _mismatch(error: Exception, what: str) -> str:
+    """python-tuf checked the length, then the hashes, the signed metadata gives."""
+    length = _OBSERVED_LENGTH.search(str(error))
+    if length:
+        return (
+            f"file does not match the signed metadata (wrong length: {length[1]} bytes, "
+            f"signed {length[2]}): {what}"
+        )
+    return f"file hash does not match the signed metadata: {what} ({error})"
+
+
+def _too_long(error: Exception, what: str) -> str:
+    """A signed length exceeded: not the file signed (swapped, or endless); no signed length,
+    the client's cap exceeded: endless data (TUF's endless data attack)."""
+    if isinstance(error, TooLong) and error.kind == "signed":
+        return (
+            f"file does not match the signed metadata (longer than its signed length of "
+            f"{error.limit} bytes): {what}"
+        )
+    if isinstance(error, TooLong):
+        encoded = " (before decoding)" if error.encoded else ""
+        name = error.url.rpartition("/")[2]
+        return (
+            f"endless data: {name!r} is longer than the {error.limit} bytes the client accepts"
+            f"{encoded}: {what}"
+        )
+    return f"more data than allowed (endless data): {what}: {error}"
+
+
+def _slow(error: Exception, what: str) -> str:
+    if isinstance(error, SlowDownload):
+        return f"slow retrieval: {error.summary}: {what}"
+    return f"slow retrieval: {what}: {error}"
+
+
+def _http(error: Exception, what: str) -> str:
+    if isinstance(error, Redirected):
+        return (
+            f"the index answered HTTP {error.status_code}, a redirect (to {error.location!r}) "
+            f"the client does not follow: {what}"
+        )
+    return f"the index answered HTTP {getattr(error, 'status_code', '?')} for {what}"
+
+
 # Most specific first: each python-tuf error, the words an installer's user reads, the status.
 _EXPLANATIONS: list[tuple[type[Exception], Callable[[Exception, str], str], int]] = [
     (exceptions.BadVersionNumberError, _version, REFUSED),
     (exceptions.ExpiredMetadataError, _expired, REFUSED),
-    (
-        exceptions.LengthOrHashMismatchError,
-        lambda e, what: f"file hash does not match the signed metadata: {what} ({e})",
-        REFUSED,
-    ),
-    (
-        exceptions.DownloadLengthMismatchError,
-        lambda _e, what: f"more data than the signed metadata allows (endless data): {what}",
-        REFUSED,
-    ),
-    (
-        exceptions.SlowRetrievalError,
-        lambda e, what: f"download too slow (slow retrieval): {what}: {e}",
-        504,
-    ),
+    (exceptions.LengthOrHashMismatchError, _mismatch, REFUSED),
+    (exceptions.DownloadLengthMismatchError, _too_long, REFUSED),
+    (exceptions.SlowRetrievalError, _slow, 504),
     (
         exceptions.UnsignedMetadataError,
         lambda e, what: f"bad signature on the metadata: {e} ({what})",
         REFUSED,
     ),
-    (
-        exceptions.DownloadHTTPError,
-        lambda e, what: f"the index answered HTTP {getattr(e, 'status_code', '?')} for {what}",
-        REFUSED,
-    ),
+    (exceptions.DownloadHTTPError, _http, REFUSED),
     (exceptions.DownloadError, lambda e, what: f"download failed: {what}: {e}", REFUSED),
 ]
 
