@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-import httpx
 
 from tufpi.client import running
 from tufpi.client.credentials import (
@@ -24,7 +23,7 @@ from tufpi.client.credentials import (
     parse_index_url,
 )
 from tufpi.client.exposure import listen_warning
-from tufpi.client.fetcher import http_client
+from tufpi.client.fetcher import HttpClient, http_client
 from tufpi.client.refusals import Refusal
 from tufpi.client.running import forget_credentialed_cache
 from tufpi.client.text import Sanitiser, printable
@@ -138,7 +137,7 @@ class TrustArgs:
         forget_credentialed_cache(self.cache_dir, index_url)
         return address
 
-    def open(self, address: IndexAddress, client: httpx.Client) -> VerifiedIndex:
+    def open(self, address: IndexAddress, client: HttpClient) -> VerifiedIndex:
         """The verified index at ``address``; a clean CLI error when it is refused.
         ``client`` carries the credentials (``address.auth``)."""
         if self.root_file is not None and self.root_sha256 is not None:
@@ -169,7 +168,7 @@ def _log_safely(address: IndexAddress) -> None:
     Sanitiser().install()
 
 
-def _connect(address: IndexAddress) -> httpx.Client:
+def _connect(address: IndexAddress) -> HttpClient:
     """The one HTTP client of a command: the credentials ride in it, not in any URL."""
     return http_client(address.auth)
 

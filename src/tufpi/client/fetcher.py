@@ -225,10 +225,6 @@ def _bound_transports(client: httpx.Client) -> None:
             pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
 
 
-# The HTTP client type, for modules of the client that pass one along without importing httpx.
-HttpClient = httpx.Client
-
-
 def http_client(auth: httpx.Auth | None) -> httpx.Client:
     """The one HTTP client of a client command: credentials ride in ``auth`` (never in a
     URL), redirects are not followed (``BoundedFetcher`` refuses a 3xx), and every

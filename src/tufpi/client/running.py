@@ -18,11 +18,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import uvicorn
 
 from tufpi.client import anchor
 from tufpi.client.credentials import TOKEN_ENV, IndexAddress
+from tufpi.client.fetcher import HttpClient
 from tufpi.client.forward import installer_proxy_env, origin_of
 from tufpi.client.proxy import create_proxy_app
 from tufpi.client.refusals import Refusal
@@ -53,7 +53,7 @@ def open_index(
     root_file: Path | None,
     root_sha256: str | None,
     refresh_interval: float,
-    client: httpx.Client,
+    client: HttpClient,
     bounds: ClientBounds | None = None,
 ) -> VerifiedIndex:
     """Trust for the index at ``address``: a root file, a pinned root fingerprint, or the

@@ -69,6 +69,7 @@ class ClientBounds:
             client,
             read_timeout=min(self.read_timeout, self.download_timeout),
             total_timeout=self.download_timeout,
+            config=self.config,
         )
 
 
