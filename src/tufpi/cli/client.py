@@ -74,7 +74,8 @@ def _trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=float,
             default=60.0,
             show_default=True,
-            help="Most seconds one metadata file or target may take (slow-retrieval defence).",
+            help="Most seconds one download (metadata, page or file) may take, from "
+            "connecting to the last byte (slow-retrieval defence).",
         ),
         click.option(
             "--allow-unpublished",
