@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.mirror import Mirror, running
-from tests.support.proxy import proxy
+from tests.support.proxy import proxy, tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
 from tufpi.client import running as client_running
@@ -89,24 +88,8 @@ def test_pip_with_its_default_timeout_gives_up_first(
 def test_tufpi_names_the_slow_retrieval_before_pip_times_out(
     published: tuple[Path, str], trickling: Mirror, tmp_path: Path
 ) -> None:
-    result = clients.run(
-        [
-            sys.executable,
-            "-m",
-            "tufpi.cli",
-            "install",
-            "--index",
-            trickling.url,
-            "--root",
-            str(published[0]),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--download-timeout",
-            DEADLINE,
-            "--",
-            *_pip_args(tmp_path / "t"),
-        ]
-    )
+    trust = ["--root", str(published[0]), "--download-timeout", DEADLINE]
+    result = tufpi_install(trickling.url, tmp_path / "cache", trust, *_pip_args(tmp_path / "t"))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "slow retrieval" in output, output

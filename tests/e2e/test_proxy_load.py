@@ -26,12 +26,12 @@ from tests.support.proxy_attacks import (
     Repeat,
     Tricklers,
     file_path,
+    hostile_mirror,
     peak_memory_of,
-    publish,
+    published_root,
     timed,
 )
 from tests.support.server import IndexServer
-from tests.support.tuf_client import first_root
 from tests.support.waiting import wait_until
 
 # The proxy's --download-timeout: how long a trickled download holds its thread.
@@ -54,20 +54,13 @@ def root(index_server: IndexServer, workdir: Path) -> Path:
     releases = [(name, "1.0", []) for name in PROJECTS]
     releases[1] = ("ld-b", "1.0", ["ld-a"])
     releases[3] = ("ld-d", "1.0", ["ld-c"])
-    publish(index_server, workdir, "load-user", releases)
-    path = workdir / "root.json"
-    path.write_bytes(first_root(index_server))
-    return path
+    return published_root(index_server, workdir, "load-user", releases)
 
 
 @pytest.fixture
 def mirror(index_server: IndexServer) -> Iterator[HostileMirror]:
-    mirror = HostileMirror(index_server.url)
-    mirror.start()
-    try:
+    with hostile_mirror(index_server.url) as mirror:
         yield mirror
-    finally:
-        mirror.close()
 
 
 def _fetches_of(mirror: HostileMirror, filename: str) -> int:

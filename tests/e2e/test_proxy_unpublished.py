@@ -27,11 +27,11 @@ from tests.support.proxy_attacks import (
     JSON_ACCEPT,
     HostileMirror,
     file_path,
+    hostile_mirror,
     other_host,
-    publish,
+    published_root,
 )
 from tests.support.server import IndexServer
-from tests.support.tuf_client import first_root
 
 PROJECT = "ua-lib"
 WHEEL = "ua_lib-1.0-py3-none-any.whl"
@@ -39,20 +39,13 @@ WHEEL = "ua_lib-1.0-py3-none-any.whl"
 
 @pytest.fixture(scope="module")
 def root(index_server: IndexServer, workdir: Path) -> Path:
-    publish(index_server, workdir, "unpublished-user", [(PROJECT, "1.0", [])])
-    path = workdir / "root.json"
-    path.write_bytes(first_root(index_server))
-    return path
+    return published_root(index_server, workdir, "unpublished-user", [(PROJECT, "1.0", [])])
 
 
 @pytest.fixture
 def mirror(index_server: IndexServer) -> Iterator[HostileMirror]:
-    mirror = HostileMirror(index_server.url)
-    mirror.start()
-    try:
+    with hostile_mirror(index_server.url) as mirror:
         yield mirror
-    finally:
-        mirror.close()
 
 
 def _content_path(data: bytes, filename: str) -> str:

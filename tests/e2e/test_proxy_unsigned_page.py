@@ -16,9 +16,14 @@ import httpx
 import pytest
 
 from tests.support.proxy import proxy
-from tests.support.proxy_attacks import JSON_ACCEPT, HostileMirror, publish, timed
+from tests.support.proxy_attacks import (
+    JSON_ACCEPT,
+    HostileMirror,
+    hostile_mirror,
+    published_root,
+    timed,
+)
 from tests.support.server import IndexServer
-from tests.support.tuf_client import first_root
 
 PROJECT = "up-lib"
 PAGE = f"/simple/{PROJECT}/"
@@ -28,20 +33,13 @@ TIMEOUT = 4.0
 
 @pytest.fixture(scope="module")
 def root(index_server: IndexServer, workdir: Path) -> Path:
-    publish(index_server, workdir, "unsigned-page-user", [(PROJECT, "1.0", [])])
-    path = workdir / "root.json"
-    path.write_bytes(first_root(index_server))
-    return path
+    return published_root(index_server, workdir, "unsigned-page-user", [(PROJECT, "1.0", [])])
 
 
 @pytest.fixture
 def mirror(index_server: IndexServer) -> Iterator[HostileMirror]:
-    mirror = HostileMirror(index_server.url)
-    mirror.start()
-    try:
+    with hostile_mirror(index_server.url) as mirror:
         yield mirror
-    finally:
-        mirror.close()
 
 
 def _signed(index_server: IndexServer, accept: str) -> bytes:

@@ -158,6 +158,27 @@ def trust(index_server: IndexServer) -> list[str]:
 # ----- the index refuses such uploads -----
 
 
+def _refused_install(
+    index_server: IndexServer, trust: list[str], tmp_path: Path, *args: str, installer: str = "pip"
+) -> str:
+    """``tufpi install ARGS --target T`` must fail and install nothing; its output, on one line."""
+    target = tmp_path / "t"
+    result = tufpi_install(
+        index_server.url,
+        tmp_path / "cache",
+        trust,
+        *args[:-1],
+        "--target",
+        str(target),
+        args[-1],
+        installer=installer,
+    )
+    output = _one_line(result)
+    assert result.returncode != 0, output
+    assert _installed(target) == set()
+    return output
+
+
 def test_an_upload_with_a_url_dependency_is_refused(
     index_server: IndexServer, token: str, tmp_path: Path, payload_host: PayloadHost
 ) -> None:
@@ -215,25 +236,12 @@ def test_tufpi_install_refuses_the_victim_and_installs_nothing(
     payload_host: PayloadHost,
     tmp_path: Path,
 ) -> None:
-    target = tmp_path / "t"
-    result = tufpi_install(
-        index_server.url,
-        tmp_path / "cache",
-        trust,
-        "--retries",
-        "0",
-        "--target",
-        str(target),
-        VICTIM,
-    )
-    output = _one_line(result)
-    assert result.returncode != 0, output
+    output = _refused_install(index_server, trust, tmp_path, "--retries", "0", VICTIM)
     expected = (
         f"{victim['wheel'].name!r} {REFUSAL} {url_dependency(payload_host)!r}, which is not a "
         "verified target: refused"
     )
     assert expected in output
-    assert _installed(target) == set()
     assert payload_host.requested() == []  # the installer has exited: it never asked
 
 
@@ -279,22 +287,8 @@ def test_plain_pip_building_the_sdist_fetches_the_payload_too_and_tufpi_refuses_
     assert payload_host.requested() == [f"/{PAYLOAD_WHEEL}"]
     payload_host.forget()
 
-    target = tmp_path / "t"
-    result = tufpi_install(
-        index_server.url,
-        tmp_path / "cache",
-        trust,
-        "--retries",
-        "0",
-        "--target",
-        str(target),
-        *only_sdist,
-        VICTIM,
-    )
-    output = _one_line(result)
-    assert result.returncode != 0, output
+    output = _refused_install(index_server, trust, tmp_path, "--retries", "0", *only_sdist, VICTIM)
     assert f"{victim['sdist'].name!r} {REFUSAL}" in output
-    assert _installed(target) == set()
     assert payload_host.requested() == []
 
 
@@ -310,20 +304,9 @@ def test_uv_refuses_a_transitive_url_dependency_itself_and_tufpi_install_with_uv
     result = clients.uv_pip_install(index_server.simple, tmp_path / "plain", VICTIM)
     assert result.returncode != 0
     assert "URL dependencies must be expressed as direct requirements" in _one_line(result)
-    target = tmp_path / "t"
-    result = tufpi_install(
-        index_server.url,
-        tmp_path / "cache",
-        trust,
-        "--target",
-        str(target),
-        VICTIM,
-        installer="uv",
-    )
-    output = _one_line(result)
-    assert result.returncode != 0, output
+    output = _refused_install(index_server, trust, tmp_path, VICTIM, installer="uv")
     assert f"{victim['wheel'].name!r} {REFUSAL} {url_dependency(payload_host)!r}" in output
-    assert _installed(tmp_path / "plain") == _installed(target) == set()
+    assert _installed(tmp_path / "plain") == set()
     assert payload_host.requested() == []
 
 
@@ -399,23 +382,10 @@ def test_a_build_requirement_on_a_url_is_refused_at_the_proxy(
         assert httpx.get(url + ".metadata").status_code == 200
 
     # tufpi install makes the proxy the installer's only HTTP proxy: the fetch is refused.
-    target = tmp_path / "t"
     args = ["--retries", "0"] if installer == "pip" else []
-    result = tufpi_install(
-        index_server.url,
-        tmp_path / "cache",
-        trust,
-        *args,
-        "--target",
-        str(target),
-        BUILT,
-        installer=installer,
-    )
-    output = _one_line(result)
-    assert result.returncode != 0, output
+    output = _refused_install(index_server, trust, tmp_path, *args, BUILT, installer=installer)
     assert "another host than this verifying proxy" in output
     assert f"{payload_host.url}{PAYLOAD_WHEEL}" in output
-    assert _installed(target) == set()
     assert payload_host.requested() == []
 
 

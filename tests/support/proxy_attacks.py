@@ -23,7 +23,7 @@ from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.mirror import Mirror, Stream
 from tests.support.server import IndexServer
-from tests.support.tuf_client import wait_for_target
+from tests.support.tuf_client import first_root, wait_for_target
 
 GiB = 1024 * 1024 * 1024
 T = TypeVar("T")
@@ -177,6 +177,28 @@ def publish(
             server, workdir, f"simple/{name}/index.html", hashlib.sha256(page).hexdigest()
         )
     return built
+
+
+def published_root(
+    server: IndexServer, workdir: Path, user: str, releases: list[tuple[str, str, list[str]]]
+) -> Path:
+    """``publish`` the releases, then write the index's first root (what a client pins) to
+    ``workdir/root.json``; its path."""
+    publish(server, workdir, user, releases)
+    path = workdir / "root.json"
+    path.write_bytes(first_root(server))
+    return path
+
+
+@contextlib.contextmanager
+def hostile_mirror(upstream: str) -> Iterator[HostileMirror]:
+    """A running ``HostileMirror`` in front of ``upstream``, honest until told otherwise."""
+    mirror = HostileMirror(upstream)
+    mirror.start()
+    try:
+        yield mirror
+    finally:
+        mirror.close()
 
 
 def file_path(server: IndexServer, project: str, filename: str) -> str:
