@@ -535,6 +535,13 @@ class CountingTransport(httpx.BaseTransport):
         self.inner = httpx.HTTPTransport()
         self.fetches: list[Fetch] = []
 
+    @property
+    def _pool(self) -> object:
+        """The inner transport's connection pool: tufpi's fetcher puts its deadline under
+        every pool of a client it is given, and refuses a transport whose pool it cannot
+        reach."""
+        return self.inner._pool
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         reason = response.extensions.get("reason_phrase", b"")
