@@ -4,7 +4,7 @@ reads them (one directory) and loaded into tufpi as its upload path would have l
 Uploading ~11,000 files through the HTTP upload API would take far longer than the
 measurement, so ``load_tufpi`` writes the same state directly, with tufpi's own code: the
 storage (file, consistent-snapshot alias, PEP 658 ``.metadata``), the rows (projects,
-releases, files), each file's signed target (``trust.changes.set_target``) and each project's
+releases, files), each file's signed target (``trust.changes.set_targets``) and each project's
 pages (``index.pages.store_pages``). Run ``tufpi db upgrade`` and ``tufpi trust init`` first.
 """
 
@@ -136,6 +136,11 @@ class _ParallelWrites:
     def put_file(self, key: str, source: BinaryIO) -> None:
         self.put_bytes(key, source.read())
 
+    def stage(self, key: str, content: bytes | Path) -> None:
+        """What ``pages.store_pages`` calls (``StagedWrites.stage``): written at once, in
+        the pool; the loader publishes nothing before ``wait``."""
+        self.put_bytes(key, content if isinstance(content, bytes) else content.read_bytes())
+
     def link(self, source: str, alias: str) -> None:
         self.wait()
         self._store.link(source, alias)
@@ -260,15 +265,17 @@ def load_tufpi(dists: list[Dist], database_url: str, storage_dir: Path) -> None:
             # One flush at the end instead of one per target: every path is new, and the
             # pages read only rows inserted (and so visible) already.
             project_ids = _insert_rows(session, dists, now)
+            by_project: dict[str, list[changes.TargetFile]] = {}
             for d in dists:
-                changes.set_target(
+                sha512 = hashlib.sha512(d.content).hexdigest()
+                target = changes.TargetFile(d.key, len(d.content), d.sha256, sha512)
+                by_project.setdefault(normalize(d.name), []).append(target)
+            for name, targets in by_project.items():
+                changes.set_targets(
                     session,
-                    d.key,
-                    length=len(d.content),
-                    sha256=d.sha256,
-                    sha512=hashlib.sha512(d.content).hexdigest(),
-                    project_id=project_ids[normalize(d.name)],
-                    project=normalize(d.name),
+                    targets,
+                    project_id=project_ids[name],
+                    project=name,
                     actor=ACTOR,
                     now=now,
                 )
