@@ -115,7 +115,12 @@ def main() -> None:
         help="admin URL of a PostgreSQL server (a database is created and dropped)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the data here")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 100 files (the figures are not)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.files = 100
     with contextlib.ExitStack() as stack:
         work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         work.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,12 @@ def main() -> None:
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 10 uploads, 1 round (no figures)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.uploads, args.rounds = 10, 1
     if args.worker:
         print(json.dumps(worker(args.database_url, args.uploads)))
         return

@@ -1,0 +1,63 @@
+"""Every benchmark runs in the suite in its ``--quick`` mode, so none can rot unnoticed
+(``bench_simple.py`` crashed for weeks after ``changes.set_target`` was renamed, and
+``bench_client_bytes.py`` after the fetcher's deadline moved below httpx: nothing ran them).
+
+The figures of a quick run mean nothing; what is asserted is that each benchmark runs to the
+end and prints its figures. SQLite only: the PostgreSQL URLs are not passed on.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.clients import clean_env
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+_POSTGRES_URLS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
+
+# Each benchmark smoke-run here, and a line its figures must include.
+FIGURES = {
+    "bench_backsign.py": r"timestamp\.json in place after [\d.]+ s",
+    "bench_client_bytes.py": r"snapshot\.json: [\d,]+ B, [\d,]+ B gzip-9 on the wire",
+    "bench_import.py": r"sign and publish the batch +[\d.]+ s",
+    "bench_publish.py": r"published p50 \d+ ms, p99 \d+ ms",
+    "bench_signer_memory.py": r"signer peak RSS \d+ MiB",
+    "bench_simple.py": r"\| `/simple/big-project/` \| SQLite \| pip \(JSON\) \| [\d.]+x",
+    "bench_upload.py": r"median CPU per upload: current [\d.]+ ms",
+}
+# Smoke-run by a test of their own, with assertions about their outcome.
+ELSEWHERE = {
+    "bench_client_bombs.py": "test_client_bombs_benchmark.py",
+    "bench_fd_flood.py": "test_upload_and_limits_benchmarks.py",
+    "bench_metrics.py": "test_upload_and_limits_benchmarks.py",
+    "bench_upload_bombs.py": "test_upload_and_limits_benchmarks.py",
+}
+
+
+def test_every_benchmark_is_smoke_run() -> None:
+    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")}
+    assert scripts == set(FIGURES) | set(ELSEWHERE)
+    here = Path(__file__).parent
+    for script, test in ELSEWHERE.items():
+        assert script in (here / test).read_text(), (script, test)
+
+
+@pytest.mark.parametrize("script", sorted(FIGURES))
+def test_benchmark_quick(script: str) -> None:
+    env = {k: v for k, v in clean_env().items() if k not in _POSTGRES_URLS}
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(FIGURES[script], output), output
