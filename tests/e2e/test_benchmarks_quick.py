@@ -9,16 +9,11 @@ end and prints its figures. SQLite only: the PostgreSQL URLs are not passed on.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.clients import clean_env
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-_POSTGRES_URLS = ("TUFPI_BENCH_POSTGRES_URL", "TUFPI_TEST_POSTGRES_URL")
+from tests.support.benchmarks import BENCHMARKS, run_quick
 
 # Each benchmark smoke-run here, and a line its figures must include.
 FIGURES = {
@@ -49,15 +44,6 @@ def test_every_benchmark_is_smoke_run() -> None:
 
 @pytest.mark.parametrize("script", sorted(FIGURES))
 def test_benchmark_quick(script: str) -> None:
-    env = {k: v for k, v in clean_env().items() if k not in _POSTGRES_URLS}
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
+    result = run_quick(script)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output
     assert re.search(FIGURES[script], output), output

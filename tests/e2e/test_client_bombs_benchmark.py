@@ -5,28 +5,14 @@ database: the figures are about the client's fetcher."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from tests.support.clients import clean_env
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_client_bombs.py"
+from tests.support.benchmarks import run_quick
 
 
 def test_bench_client_bombs_quick() -> None:
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=clean_env(),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    out = run_quick("bench_client_bombs.py").stdout
     said = re.search(
         r"current: worst bomb peak ([\d.]+) MB \(bound 200 MB\), worst bomb time ([\d.]+) s, "
         r"bombs refused (\d+)/(\d+)",

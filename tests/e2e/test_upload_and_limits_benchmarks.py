@@ -5,26 +5,12 @@ inspection, not the database."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
-from pathlib import Path
 
-from tests.support.clients import clean_env
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.support.benchmarks import run_quick
 
 
 def _run(name: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / name), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=clean_env(),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return run_quick(name).stdout
 
 
 def test_bench_metrics_quick() -> None:
