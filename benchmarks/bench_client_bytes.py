@@ -50,6 +50,7 @@ from tufpi.client.verified_index import (
     fetch_first_root,
 )
 from tufpi.config import Settings
+from tufpi.http.protocol import ReasonH11Protocol
 from tufpi.index import pages
 from tufpi.index.service import storage_key
 from tufpi.index.views import FileView, ProjectPage
@@ -58,7 +59,6 @@ from tufpi.storage import LocalStorage
 from tufpi.trust import layout, roles
 from tufpi.trust.store import MetadataStore
 from tufpi.web.app import create_app
-from tufpi.web.server import ReasonH11Protocol
 
 # PEP 458, "Metadata Scalability", Tables 2 and 3 (figures of November 2019).
 PEP_TARGETS = 2_273_539  # C8: simple indices and distributions

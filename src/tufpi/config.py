@@ -77,7 +77,7 @@ class Settings:
     publish_interval: float = 0.5
     signer: bool = True
     signing_workers: int = 0
-    # The HTTP server's limits and /metrics (web/limits.py, web/metrics.py).
+    # The HTTP server's limits and /metrics (http/limits.py, web/metrics.py).
     header_timeout: float = 15.0
     body_timeout: float = 30.0
     body_min_rate: int = 500

@@ -82,8 +82,8 @@ def serve(
     On SQLite the first start migrates the database and initialises the signed metadata
     with a development key set (see `tufpi trust init`).
     """
+    from tufpi.http import serve_app
     from tufpi.web.app import create_app
-    from tufpi.web.server import run
 
     settings = obj.settings(
         host=host, port=port, private=private, signer=False if no_signer else None
@@ -101,7 +101,7 @@ def serve(
     services.index.checkpoint = upload_checkpoint()
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
     signer_child = child.SignerChild(_signer_command(obj, log_level)) if settings.signer else None
-    run(create_app(services, signer_child), settings, log_level)
+    serve_app(create_app(services, signer_child), settings, log_level)
 
 
 def _signer_command(obj: Obj, log_level: str) -> list[str]:

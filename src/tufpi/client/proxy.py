@@ -47,10 +47,9 @@ from tufpi.client.refusals import NotListed, Refusal, explain
 from tufpi.client.text import printable, reason_phrase
 from tufpi.client.unpublished import Addition
 from tufpi.client.verified_index import VerifiedIndex
+from tufpi.http import REASON_HEADER, negotiate
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import normalize, parse_dist_filename
-from tufpi.web import negotiate
-from tufpi.web.context import REASON_HEADER
 
 log = logging.getLogger("tufpi.proxy")
 _PAGE_FILES = {

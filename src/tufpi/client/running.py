@@ -8,7 +8,6 @@ import hashlib
 import logging
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,8 +33,7 @@ from tufpi.client.verified_index import (
     fetch_first_root,
 )
 from tufpi.config import Settings
-from tufpi.web.limits import ServerLimits, connection_budget
-from tufpi.web.server import protocol_class
+from tufpi.http import ServerLimits, connection_budget, open_files_limit, protocol_class
 
 # Connections the proxy accepts at most (see _limits).
 _MAX_CONNECTIONS = 256
@@ -111,9 +109,7 @@ def _limits() -> ServerLimits:
     """What a connection to the proxy may hold: ``tufpi serve``'s defaults (request head
     within 15 s, a body making progress), and connections at most half of what the open-file
     limit allows, 256 at most (the other half: the proxy's own downloads and files)."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        soft = 1 << 20
+    soft = open_files_limit()
     cap = min(_MAX_CONNECTIONS, max(8, connection_budget(soft) // 2))
     return ServerLimits.from_settings(Settings(max_connections=cap), soft)
 
@@ -124,7 +120,7 @@ def _server(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool)
         host=host,
         port=port,
         # A client trickling its request (or never reading the answer) is cut off, and the
-        # connections are capped, as for `tufpi serve` (web/server.py).
+        # connections are capped, as for `tufpi serve` (tufpi.http).
         http=protocol_class(_limits()),
         log_level="warning",
         # uvicorn's records go to the root logger, whose handlers scrub secrets (Redactor).

@@ -65,7 +65,8 @@ class CompressMetadata:
 
 class QuietDisconnects:
     """A client that went away mid-body (or that the server cut off for sending it too
-    slowly: ``server.py``) is not a server error: no traceback for it, nothing to answer."""
+    slowly: ``tufpi.http.protocol``) is not a server error: no traceback for it, nothing to
+    answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

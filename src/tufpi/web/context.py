@@ -13,16 +13,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tufpi.config import Settings
+from tufpi.http import REASON_HEADER
 from tufpi.index import tokens
 from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.inspector import Inspector
 from tufpi.index.service import IndexService
-
-# Our uvicorn protocol (tufpi.web.server) moves this header into the HTTP reason phrase,
-# which is where twine looks for the error message (as PyPI puts it there).
-REASON_HEADER = "x-tufpi-reason"
-
 
 # Pages are compressed once, when cached, with the settings of the app's gzip middleware
 # (``CompressMetadata``: level 9, bodies of 512 bytes or more), which passes answers that

@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from tufpi.http import negotiate
 from tufpi.index import pages
 from tufpi.index.errors import IndexProblem, NotFound, Unavailable
 from tufpi.index.names import normalize
 from tufpi.trust import layout
-from tufpi.web import negotiate, render
+from tufpi.web import render
 from tufpi.web.context import Body, WebContext, context, problem
 
 _INDEX_RENDERERS = {

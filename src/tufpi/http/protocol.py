@@ -1,9 +1,10 @@
-"""Run the app under uvicorn, with error messages in the HTTP reason phrase and with limits
-on what a connection may hold.
+"""uvicorn's h11 protocol with error messages in the HTTP reason phrase and with limits on
+what a connection may hold; the index server and the verifying proxy both run on it.
 
 twine prints an upload error as the response's *reason phrase* (PyPI puts its message
-there); ASGI has no field for it, so routes set ``x-tufpi-reason`` and this h11 protocol
-moves it into the status line. The message is in the body as well, for every other client.
+there); ASGI has no field for it, so an app sets ``REASON_HEADER`` on its answer and this
+protocol moves it into the status line. The message is in the body as well, for every other
+client.
 
 uvicorn has no timeout on reading a request: its keep-alive timer restarts on every byte, so
 a client sending a header a byte a second holds a connection (and a file descriptor)
@@ -16,16 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 from typing import Any, ClassVar
 
 import h11
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tufpi.config import Settings
-from tufpi.web.context import REASON_HEADER
-from tufpi.web.limits import RepeatFilter, ServerLimits, body_progressing, connection_budget
+from tufpi.http.limits import ServerLimits, body_progressing
+
+# The header an app sets to give its answer a reason phrase (for twine, which shows it, as
+# PyPI puts its error messages there); the protocol takes it out of the headers.
+REASON_HEADER = "x-tufpi-reason"
 
 log = logging.getLogger("tufpi.server")
 
@@ -39,9 +40,6 @@ _REFUSAL_GRACE = 1.0
 # (asyncio's close() waits for the send buffer to drain, which a client that never reads
 # would hold off forever).
 _CLOSE_GRACE = 5.0
-# Loggers whose repeated errors are logged once an interval: asyncio's accept() failures,
-# uvicorn's per-request errors, ours.
-_FLOOD_PRONE_LOGGERS = ("asyncio", "uvicorn.error", "tufpi.server")
 
 
 class _ReasonConnection(h11.Connection):
@@ -261,55 +259,3 @@ class LimitedH11Protocol(ReasonH11Protocol):
 def protocol_class(limits: ServerLimits) -> type[LimitedH11Protocol]:
     """A ``LimitedH11Protocol`` class of its own for one server, with ``limits``."""
     return type("TufpiH11Protocol", (LimitedH11Protocol,), {"book": ConnectionBook(limits)})
-
-
-def quiet_repeats(interval: float) -> None:
-    """Log each kind of repeated server error at most once per ``interval`` seconds."""
-    for name in _FLOOD_PRONE_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RepeatFilter) for f in logger.filters):
-            logger.addFilter(RepeatFilter(interval))
-
-
-def server_limits(settings: Settings) -> ServerLimits:
-    """The limits ``settings`` ask for, the connection cap from this process's soft
-    RLIMIT_NOFILE when ``max_connections`` is 0."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        soft = 1 << 20
-    limits = ServerLimits.from_settings(settings, soft)
-    budget = connection_budget(soft)
-    if limits.max_connections > budget:
-        log.warning(
-            "max_connections %d is more than the open-file limit (%d) leaves room for (%d): "
-            "connections past that fail at accept() (EMFILE); raise the limit (ulimit -n, "
-            "systemd's LimitNOFILE=) or leave max_connections at 0",
-            limits.max_connections,
-            soft,
-            budget,
-        )
-    return limits
-
-
-def run(app: Any, settings: Settings, log_level: str = "info") -> None:
-    """Serve ``app`` on ``settings.host:settings.port`` until interrupted."""
-    limits = server_limits(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http=protocol_class(limits),
-        log_level=log_level,
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-    )
-    # After Config, which configures uvicorn's loggers.
-    quiet_repeats(limits.log_repeat_interval)
-    log.info(
-        "limits: request head %g s, body at least %d bytes/s over %g s, %d connections",
-        limits.header_timeout,
-        limits.body_min_rate,
-        limits.body_timeout,
-        limits.max_connections,
-    )
-    uvicorn.Server(config).run()

@@ -17,8 +17,8 @@ from typing import Any
 
 import uvicorn
 
-from tufpi.web.limits import ServerLimits
-from tufpi.web.server import ReasonH11Protocol, protocol_class
+from tufpi.http.limits import ServerLimits
+from tufpi.http.protocol import ReasonH11Protocol, protocol_class
 
 LIMITS = ServerLimits(
     header_timeout=1.0,

@@ -1,10 +1,10 @@
-"""PEP 691 content negotiation (tufpi.web.negotiate)."""
+"""PEP 691 content negotiation (tufpi.http.negotiate)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tufpi.web.negotiate import HTML_V1, JSON_V1, TEXT_HTML, choose
+from tufpi.http.negotiate import HTML_V1, JSON_V1, TEXT_HTML, choose
 
 # The Accept headers real installers send.
 PIP_ACCEPT = (
