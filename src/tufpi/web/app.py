@@ -15,10 +15,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tufpi.index.errors import IndexProblem
 from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
 from tufpi.trust.child import SignerChild
-from tufpi.web.context import RenderCache, WebContext
+from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
 from tufpi.web.metadata import metadata_file
@@ -128,6 +129,8 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
             Middleware(BodyLimit, limit=services.settings.max_upload_bytes),
             Middleware(CompressMetadata),
         ],
+        # A refusal (IndexProblem) raised by any route is answered by one handler.
+        exception_handlers={IndexProblem: answer_problem},
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -105,3 +105,11 @@ def problem(error: IndexProblem) -> Response:
     if isinstance(error, Busy):
         headers["retry-after"] = str(error.retry_after)
     return PlainTextResponse(error.message + "\n", status_code=error.status, headers=headers)
+
+
+async def answer_problem(_request: Request, error: Exception) -> Response:
+    """The app's exception handler for ``IndexProblem`` (see ``create_app``): a refusal
+    raised anywhere in a route becomes its ``problem`` answer."""
+    if not isinstance(error, IndexProblem):  # registered for IndexProblem only
+        raise error
+    return problem(error)

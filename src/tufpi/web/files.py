@@ -11,9 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from tufpi.index.errors import IndexProblem
 from tufpi.storage import StorageError
-from tufpi.web.context import context, problem
+from tufpi.web.context import context
 
 
 def cache_control(private: bool) -> str:
@@ -56,10 +55,7 @@ def is_hidden(key: str) -> bool:
 
 async def download(request: Request) -> Response:
     ctx = context(request)
-    try:
-        await run_in_threadpool(ctx.check_read, request)
-    except IndexProblem as e:
-        return problem(e)
+    await run_in_threadpool(ctx.check_read, request)
     key = "packages/" + request.path_params["path"]
     if is_hidden(key):
         return PlainTextResponse("Not found.\n", status_code=404)

@@ -6,10 +6,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from tufpi.index.errors import IndexProblem
 from tufpi.index.names import normalize
 from tufpi.web import render
-from tufpi.web.context import context, problem
+from tufpi.web.context import context
 
 
 async def project_json(request: Request) -> Response:
@@ -20,11 +19,8 @@ async def project_json(request: Request) -> Response:
     if name != normalized:
         suffix = f"{version}/json" if version else "json"
         return RedirectResponse(f"/pypi/{normalized}/{suffix}", status_code=301)
-    try:
-        await run_in_threadpool(ctx.check_read, request)
-        detail = await run_in_threadpool(ctx.index.project_detail, normalized)
-    except IndexProblem as e:
-        return problem(e)
+    await run_in_threadpool(ctx.check_read, request)
+    detail = await run_in_threadpool(ctx.index.project_detail, normalized)
     body = render.project_api(detail, str(request.base_url), version)
     if body is None:
         return PlainTextResponse(f"No release {version} of {detail.page.name}.\n", 404)

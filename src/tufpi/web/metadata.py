@@ -12,10 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from tufpi.index.errors import IndexProblem
 from tufpi.storage import Storage
 from tufpi.trust import layout
-from tufpi.web.context import context, problem
+from tufpi.web.context import context
 
 _NAME = re.compile(r"^(?:[0-9]+\.)?[a-z0-9-]+\.json$")
 
@@ -25,10 +24,7 @@ async def metadata_file(request: Request) -> Response:
     name = request.path_params["filename"]
     if not _NAME.match(name):
         return PlainTextResponse("Not found.\n", status_code=404)
-    try:
-        await run_in_threadpool(ctx.check_read, request)
-    except IndexProblem as e:
-        return problem(e)
+    await run_in_threadpool(ctx.check_read, request)
     try:
         # Read whole, from one open file: timestamp.json is replaced (atomically) while the
         # signer publishes, and a length taken before opening could belong to another file.

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tufpi.index import IndexService
-from tufpi.index.errors import IndexProblem, NotAuthenticated
+from tufpi.index.errors import NotAuthenticated
 from tufpi.trust.status import (
     CachedStatus,
     RepositoryStatus,
@@ -89,10 +89,7 @@ async def metrics(request: Request) -> Response:
         if not _bearer_matches(request, token):
             return _unauthorized()
     else:
-        try:
-            await run_in_threadpool(ctx.check_read, request)
-        except IndexProblem as e:
-            return problem(e)
+        await run_in_threadpool(ctx.check_read, request)
     cache: StatusCache = request.app.state.metrics
     status = await cache.status(ctx.index)
     body = prometheus(status, ctx.index.clock()) + _refreshes(cache)

@@ -14,11 +14,11 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from tufpi.http import negotiate
 from tufpi.index import pages
-from tufpi.index.errors import IndexProblem, NotFound, Unavailable
+from tufpi.index.errors import NotFound, Unavailable
 from tufpi.index.names import normalize
 from tufpi.trust import layout
 from tufpi.web import render
-from tufpi.web.context import Body, WebContext, context, problem
+from tufpi.web.context import Body, WebContext, context
 
 _INDEX_RENDERERS = {
     negotiate.JSON_V1: render.index_json,
@@ -77,10 +77,7 @@ def _not_acceptable() -> Response:
 
 async def simple_index(request: Request) -> Response:
     ctx = context(request)
-    try:
-        await _check_read(ctx, request)
-    except IndexProblem as e:
-        return problem(e)
+    await _check_read(ctx, request)
     media = _representation(request)
     if media is None:
         return _not_acceptable()
@@ -112,10 +109,7 @@ async def simple_project(request: Request) -> Response:
         # PEP 503: redirect to the normalised URL (with the trailing slash).
         target = request.url.replace(path=f"/simple/{normalized}/")
         return RedirectResponse(str(target), status_code=301)
-    try:
-        await _check_read(ctx, request)
-    except IndexProblem as e:
-        return problem(e)
+    await _check_read(ctx, request)
     media = _representation(request)
     if media is None:
         return _not_acceptable()
@@ -132,10 +126,7 @@ async def simple_project(request: Request) -> Response:
             # Committed a moment ago, and made visible a moment later (see IndexService).
             raise Unavailable("This page is being published; retry in a moment.") from e
 
-    try:
-        body, sha256 = await run_in_threadpool(build)
-    except IndexProblem as e:
-        return problem(e)
+    body, sha256 = await run_in_threadpool(build)
     return _answer(request, ctx, body, media, sha256)
 
 
@@ -148,8 +139,6 @@ async def consistent_page(request: Request) -> Response:
     try:
         await _check_read(ctx, request)
         body = await run_in_threadpool(_stored, ctx, f"simple/{name}/{filename}")
-    except IndexProblem as e:
-        return problem(e)
     except FileNotFoundError:
         return PlainTextResponse("Not found.\n", status_code=404)
     media = negotiate.JSON_V1 if filename.endswith(".json") else negotiate.HTML_V1

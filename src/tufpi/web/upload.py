@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from tufpi.index import upload as steps
 from tufpi.index.accounts import Identity
-from tufpi.index.errors import IndexProblem, InvalidUpload, UploadTooLarge
+from tufpi.index.errors import InvalidUpload, UploadTooLarge
 from tufpi.index.names import DistFilename
 from tufpi.index.service import UploadResult
 from tufpi.web.context import WebContext, context, problem
@@ -156,10 +156,7 @@ async def _upload(request: Request, ctx: WebContext) -> UploadResult:
 
 async def legacy_upload(request: Request) -> Response:
     ctx = context(request)
-    try:
-        result = await _upload(request, ctx)
-    except IndexProblem as e:
-        return problem(e)
+    result = await _upload(request, ctx)
     if not result.created:
         return PlainTextResponse(
             f"File {result.filename} already exists with identical content; nothing changed.\n"
