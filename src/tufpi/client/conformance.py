@@ -72,7 +72,9 @@ def _locate(args: argparse.Namespace) -> tuple[Location, list[IndexAddress]]:
     ]
 
 
-def open_index(location: Location, client: HttpClient, download_timeout: float) -> VerifiedIndex:
+def open_repository(
+    location: Location, client: HttpClient, download_timeout: float
+) -> VerifiedIndex:
     """The repository as the proxy sees an index: a ``VerifiedIndex`` with the proxy's
     bounds, trusting the ``root.json`` that ``init`` stored. One refresh per process: a
     command is one client run."""
@@ -84,7 +86,7 @@ def _refresh_or_download(
     args: argparse.Namespace, location: Location, auth: HttpAuth | None
 ) -> None:
     with http_client(auth) as client:
-        index = open_index(location, client, args.download_timeout)
+        index = open_repository(location, client, args.download_timeout)
         if args.command == "refresh":
             index.refresh()
             return
@@ -92,8 +94,9 @@ def _refresh_or_download(
             index.target(name)
 
 
-def run(argv: Sequence[str]) -> int:
-    """Run one conformance command; its exit code."""
+def run_command(argv: Sequence[str]) -> int:
+    """Parse ``argv`` and run the one conformance command it names (``init``, ``refresh``
+    or ``download``); its exit code (0 on success, 1 on any failure, reported on stderr)."""
     args = _parser().parse_args(argv)
     redactor = Redactor()
     try:
@@ -125,4 +128,4 @@ def _report(redactor: Redactor, message: str) -> None:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run_command(sys.argv[1:]))

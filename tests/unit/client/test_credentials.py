@@ -99,7 +99,7 @@ def test_the_conformance_client_gets_the_proxys_bounds(tmp_path: Path) -> None:
     (tmp_path / "root.json").write_text("{}")
     location = Location("http://h/tuf/", tmp_path)
     with httpx.Client() as client:
-        index = conformance.open_index(location, client, ClientBounds().download_timeout)
+        index = conformance.open_repository(location, client, ClientBounds().download_timeout)
     assert index.bounds == ClientBounds()
     assert (index.fetcher.read_timeout, index.fetcher.total_timeout) == (10.0, 60.0)
     assert index.bounds.config.timestamp_max_length == 16 * 1024
