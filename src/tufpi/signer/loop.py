@@ -77,6 +77,10 @@ def sign_until_stopped(
     ``on_ready`` is called after the first publication; ``on_standby`` if another signer
     is active first (this one then waits to take over); ``housekeeping`` (the staging
     sweep) with the sweep of superseded metadata. On a full disk it backs off, quietly.
+
+    Raises:
+        LeadershipLost: the election lock was lost (its database session ended); the
+            process should exit with an error, and be started again as a standby.
     """
     with leadership(engine, lock_file, stop, on_standby=on_standby) as leader:
         if not leader:

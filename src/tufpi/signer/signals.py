@@ -11,6 +11,10 @@ Seen: a signer orphaned for 70 minutes, still holding its election lock. So:
   A thread reading that pipe sets ``stop``, which the loop watches.
 - ``exit_with_parent``: the parent-death signal is SIGTERM, so it takes the path above; the
   thread polling the parent sets ``stop`` from a thread, not from a handler.
+
+``tufpi serve`` installs no handler of its own: uvicorn's appends to a list and sets a flag
+that its main loop polls; the app's lifespan then stops the child from a worker thread
+(``child.running``), outside any handler.
 """
 
 from __future__ import annotations
