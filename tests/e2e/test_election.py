@@ -12,18 +12,20 @@ from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import wait_for_target
+from tests.support.waiting import wait_until
+
+
+def _says(server: IndexServer, log_name: str, line: str) -> bool:
+    log = server.data_dir / log_name
+    return log.exists() and line in log.read_text()
 
 
 def _active(server: IndexServer, log_name: str) -> bool:
-    log = server.data_dir / log_name
-    return log.exists() and "signer: active" in log.read_text()
+    return _says(server, log_name, "signer: active")
 
 
 def _wait_active(server: IndexServer, log_name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not _active(server, log_name):
-        assert time.monotonic() < deadline, f"{log_name}: never became active"
-        time.sleep(0.1)
+    wait_until(lambda: _active(server, log_name), f"{log_name}: never became active", timeout)
 
 
 def test_second_signer_waits_then_takes_over(unsigned_server: IndexServer, tmp_path: Path) -> None:
@@ -34,7 +36,11 @@ def test_second_signer_waits_then_takes_over(unsigned_server: IndexServer, tmp_p
     try:
         _wait_active(server, "first.log")
         second = server_support.signer_process(server, log_name="second.log")
-        time.sleep(3)
+        # The second one has met the lock (positive signal) before its absence is checked.
+        wait_until(
+            lambda: _says(server, "second.log", "signer: standing by"),
+            "the second signer never reached the election",
+        )
         assert second.poll() is None
         assert not _active(server, "second.log"), "two signers active at once"
 

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.support import faketime
 from tests.support import server as server_support
 from tests.support.clients import clean_env
 from tests.support.server import IndexServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(faketime.library() is None, reason="needs Debian's faketime")
 
@@ -68,10 +68,7 @@ def _snapshot(server: IndexServer) -> dict:  # type: ignore[type-arg]
 
 
 def _wait_for_new_timestamp(server: IndexServer, after: int, timeout: float = 30) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while _timestamp(server)["version"] <= after:
-        assert time.monotonic() < deadline, "no new timestamp"
-        time.sleep(0.1)
+    wait_until(lambda: _timestamp(server)["version"] > after, "no new timestamp", timeout)
     return _timestamp(server)
 
 
@@ -92,9 +89,10 @@ def short_lived(own_database_url: str | None, tmp_path: Path) -> Iterator[IndexS
         srv.stop()
 
 
-def _run_signer_briefly(server: IndexServer, offset: str, seconds: float) -> None:
-    process = server_support.signer_process(server, extra_env=faketime.env(offset))
-    time.sleep(seconds)
+def _first_publication_at(server: IndexServer, offset: str) -> None:
+    """Run a signer living ``offset`` ahead until its first publication is done (it says so
+    on its ready pipe: the positive signal before checking that it published nothing)."""
+    process = server_support.ready_signer(server, extra_env=faketime.env(offset))
     process.terminate()
     process.wait(timeout=30)
 
@@ -104,7 +102,7 @@ def test_roles_near_expiry_are_resigned_and_fresh_ones_are_not(
 ) -> None:
     before = _timestamp(short_lived)["version"]
     # 30 minutes on: 30 minutes left, more than the 15-minute margin: nothing to do.
-    _run_signer_briefly(short_lived, "+30m", 3)
+    _first_publication_at(short_lived, "+30m")
     assert _timestamp(short_lived)["version"] == before
     # 50 minutes on: 10 minutes left: bins, snapshot and timestamp are all re-signed.
     process = server_support.signer_process(short_lived, extra_env=faketime.env("+50m"))

@@ -13,25 +13,10 @@ import httpx
 import pytest
 
 from tests.support import server as server_support
-from tests.support.server import IndexServer
+from tests.support.server import IndexServer, alive, signer_children
 from tests.support.tuf_client import wait_for_target
 from tests.support.uploads import post_wheel
 from tests.support.waiting import wait_until
-
-_STARTED = re.compile(r"signer: started child process (\d+)")
-
-
-def _children_started(server: IndexServer) -> list[int]:
-    return [int(pid) for pid in _STARTED.findall((server.data_dir / "serve.log").read_text())]
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def _parent_of(pid: int) -> int:
@@ -53,7 +38,7 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
     try:
         assert server.process is not None
         serve_pid = server.process.pid
-        [first] = _children_started(server)
+        [first] = signer_children(server)
         assert first != serve_pid
         assert _parent_of(first) == serve_pid
         assert b"signer" in Path(f"/proc/{first}/cmdline").read_bytes().split(b"\0")
@@ -62,10 +47,10 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
 
         # A child that dies is logged and replaced; what is uploaded then is still published.
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: len(_children_started(server)) == 2, "the signer was not restarted")
+        wait_until(lambda: len(signer_children(server)) == 2, "the signer was not restarted")
         log = (server.data_dir / "serve.log").read_text()
         assert "signer: child process exited with signal SIGKILL" in log
-        second = _children_started(server)[1]
+        second = signer_children(server)[1]
         assert second not in (first, serve_pid)
         assert _parent_of(second) == serve_pid
         _upload_and_wait(server, token, "child-b", tmp_path)
@@ -73,7 +58,7 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
         # serve killed outright has no chance to stop its child: the child stops by itself.
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
-        wait_until(lambda: not _alive(second), "the signer outlived a SIGKILLed serve", timeout=10)
+        wait_until(lambda: not alive(second), "the signer outlived a SIGKILLed serve", timeout=10)
     finally:
         server.stop()
 
@@ -81,11 +66,11 @@ def test_serve_signs_in_a_child_process_that_is_restarted_and_dies_with_serve(
 def test_stopping_serve_stops_its_signer(own_database_url: str | None, tmp_path: Path) -> None:
     server = server_support.start(tmp_path / "index", own_database_url)
     try:
-        [child] = _children_started(server)
-        assert _alive(child)
+        [child] = signer_children(server)
+        assert alive(child)
     finally:
         server.stop()
-    wait_until(lambda: not _alive(child), "the signer outlived a stopped serve", timeout=10)
+    wait_until(lambda: not alive(child), "the signer outlived a stopped serve", timeout=10)
     assert "signer: child process exited" not in (server.data_dir / "serve.log").read_text()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -211,12 +213,68 @@ def signer_process(
     *args: str,
     extra_env: Mapping[str, str] | None = None,
     log_name: str = "signer.log",
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``tufpi signer``; ``extra_env`` may, for example, move its clock (faketime)."""
+    """Start ``tufpi signer``; ``extra_env`` may, for example, move its clock (faketime);
+    ``pass_fds`` are inherited (for ``--ready-fd``)."""
     log = (server.data_dir / log_name).open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "tufpi.cli", "signer", *args],
         env={**server.env, **(extra_env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
+        pass_fds=pass_fds,
     )
+
+
+def ready_signer(
+    server: IndexServer,
+    *args: str,
+    extra_env: Mapping[str, str] | None = None,
+    log_name: str = "signer.log",
+    timeout: float = 60,
+) -> subprocess.Popen[bytes]:
+    """Start ``tufpi signer`` and return once its first publication is done, which it
+    reports on a pipe (``--ready-fd``, as serve's child does); RuntimeError if it stands by,
+    exits or takes longer than ``timeout`` seconds first."""
+    read_end, write_end = os.pipe()
+    try:
+        process = signer_process(
+            server,
+            "--ready-fd",
+            str(write_end),
+            *args,
+            extra_env=extra_env,
+            log_name=log_name,
+            pass_fds=(write_end,),
+        )
+    finally:
+        os.close(write_end)
+    try:
+        readable, _, _ = select.select([read_end], [], [], timeout)
+        report = os.read(read_end, 16) if readable else b""
+    finally:
+        os.close(read_end)
+    if report != b"r":
+        process.kill()
+        process.wait()
+        log = (server.data_dir / log_name).read_text()
+        raise RuntimeError(f"tufpi signer did not publish (it reported {report!r}):\n{log}")
+    return process
+
+
+_CHILD_STARTED = re.compile(r"signer: started child process (\d+)")
+
+
+def signer_children(server: IndexServer, log_name: str = "serve.log") -> list[int]:
+    """The process ids of the signer children ``serve`` started, from its log, in order."""
+    return [int(pid) for pid in _CHILD_STARTED.findall((server.data_dir / log_name).read_text())]
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

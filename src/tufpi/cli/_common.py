@@ -1,9 +1,11 @@
-"""What every command shares: settings, errors turned into click's, and the crash tests' hook."""
+"""What every command shares: settings, errors turned into click's, test hooks (crash, pause)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +27,10 @@ UPLOAD_CRASH_ENV = "TUFPI_DEBUG_UPLOAD_CRASH_AT"
 # Testing only: the first upload to pass step POINT waits there until FILE exists
 # (``POINT:FILE``), so that a test can run another request in the middle of it.
 UPLOAD_PAUSE_ENV = "TUFPI_DEBUG_UPLOAD_PAUSE_AT"
+# Testing only: ``tufpi signer`` (serve's child too) holds its publication at POINT[:N] until
+# it is asked to stop, as ``--debug-pause-at`` does (see ``pause_at``).
+SIGNER_PAUSE_ENV = "TUFPI_DEBUG_SIGNER_PAUSE_AT"
+log = logging.getLogger("tufpi.signer")
 
 
 class Obj:
@@ -98,5 +104,27 @@ def crash_at(spec: str | None) -> Checkpoint:
         seen[name] += 1
         if name == point and seen[name] == int(nth or 1):
             os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+def pause_at(spec: str | None, stop: threading.Event) -> Checkpoint:
+    """A checkpoint that holds this process at the N-th passage of a named point until
+    ``stop`` is set, then lets it go on: the publication finishes, the signer stops.
+
+    For the signal tests only (a signal arriving *during* a publication, for certain):
+    ``POINT`` or ``POINT:N``, the points of ``crash_at``. Once there it logs
+    ``signer: paused at POINT``, the line the test waits for before signalling.
+    """
+    if not spec:
+        return lambda _name: None
+    point, _, nth = spec.partition(":")
+    seen: Counter[str] = Counter()
+
+    def checkpoint(name: str) -> None:
+        seen[name] += 1
+        if name == point and seen[name] == int(nth or 1):
+            log.warning("signer: paused at %s (testing hook); waiting to be stopped", name)
+            stop.wait()
 
     return checkpoint

@@ -20,8 +20,8 @@ from rich.progress import (
 
 from tufpi.cli._common import Obj
 from tufpi.services import Services
+from tufpi.signer import leadership
 from tufpi.trust import state
-from tufpi.trust.election import leadership
 
 
 @click.command("publish")

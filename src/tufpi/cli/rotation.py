@@ -28,7 +28,7 @@ from tufpi.keys import ceremony
 from tufpi.keys.ceremony import CeremonyError, Proposal, SignatureFile
 from tufpi.keys.keyfiles import read_public
 from tufpi.services import Services
-from tufpi.trust.election import leadership
+from tufpi.signer import leadership
 from tufpi.trust.offline import current, import_signed, signed_by
 from tufpi.trust.publisher import PublishResult
 from tufpi.trust.recovery import compare

@@ -12,15 +12,29 @@ import click
 from securesystemslib.signer import Signer
 from sqlalchemy import select
 
-from tufpi.cli._common import Obj, crash_at, migrate, sweep_staged, upload_checkpoint
+from tufpi.cli._common import (
+    SIGNER_PAUSE_ENV,
+    Obj,
+    crash_at,
+    migrate,
+    pause_at,
+    sweep_staged,
+    upload_checkpoint,
+)
 from tufpi.cli.rotation import run_recovery
 from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
-from tufpi.trust import child, state
-from tufpi.trust import signer as signer_loop
-from tufpi.trust.election import LeadershipLost
+from tufpi.signer import (
+    LeadershipLost,
+    exit_with_parent,
+    notify_ready,
+    notify_standby,
+    sign_until_stopped,
+    stop_on_signals,
+)
+from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, initialise
 from tufpi.trust.roles import KeySet
 from tufpi.trust.status import expiry_warnings, gather
@@ -100,8 +114,8 @@ def serve(
     sweep_staged(services)
     services.index.checkpoint = upload_checkpoint()
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
-    signer_child = child.SignerChild(_signer_command(obj, log_level)) if settings.signer else None
-    serve_app(create_app(services, signer_child), settings, log_level)
+    signer_command = _signer_command(obj, log_level) if settings.signer else None
+    serve_app(create_app(services, signer_command), settings, log_level)
 
 
 def _signer_command(obj: Obj, log_level: str) -> list[str]:
@@ -119,6 +133,12 @@ def _signer_command(obj: Obj, log_level: str) -> list[str]:
 
 @click.command()
 @click.option("--debug-crash-at", hidden=True, help="Testing only: SIGKILL at POINT[:N].")
+@click.option(
+    "--debug-pause-at",
+    hidden=True,
+    envvar=SIGNER_PAUSE_ENV,
+    help="Testing only: hold the publication at POINT[:N] until asked to stop.",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--ready-fd", type=int, hidden=True, help="serve's child: report readiness here.")
 @click.option("--parent-pid", type=int, hidden=True, help="serve's child: stop when it ends.")
@@ -126,6 +146,7 @@ def _signer_command(obj: Obj, log_level: str) -> list[str]:
 def signer(
     obj: Obj,
     debug_crash_at: str | None,
+    debug_pause_at: str | None,
     log_level: str,
     ready_fd: int | None,
     parent_pid: int | None,
@@ -133,18 +154,25 @@ def signer(
     """Run the signer alone (the one active signer is elected by a database lock)."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     stop = threading.Event()
-    child.stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
+    stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     if parent_pid is not None:
-        child.exit_with_parent(parent_pid, stop)
+        exit_with_parent(parent_pid, stop)
     services = obj.services()
     on_ready = on_standby = None
     if ready_fd is not None:
         fd = ready_fd
-        on_ready = lambda _result: child.notify_ready(fd)  # noqa: E731
-        on_standby = lambda: child.notify_standby(fd)  # noqa: E731
+        on_ready = lambda _result: notify_ready(fd)  # noqa: E731
+        on_standby = lambda: notify_standby(fd)  # noqa: E731
+    crash = crash_at(debug_crash_at)
+    pause = pause_at(debug_pause_at, stop)
+
+    def checkpoint(name: str) -> None:
+        pause(name)
+        crash(name)
+
     try:
-        signer_loop.run(
-            services.publisher(crash_at(debug_crash_at)),
+        sign_until_stopped(
+            services.publisher(checkpoint),
             services.engine,
             services.lock_file,
             stop,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tufpi.db.models import TargetChange
-from tufpi.trust.election import leadership
+from tufpi.signer import leadership
 from tufpi.trust.publisher import Publisher, PublishResult
 
 

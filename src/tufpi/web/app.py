@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 from starlette.applications import Starlette
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tufpi.index.errors import IndexProblem
 from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
-from tufpi.trust.child import SignerChild
+from tufpi.signer import running
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.jsonapi import project_json
@@ -28,8 +28,6 @@ from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
 log = logging.getLogger("tufpi")
-# How long start-up waits for the signer's first publication (fresh metadata).
-_SIGNER_READY_TIMEOUT = 120.0
 
 _HOME = """<!DOCTYPE html><html><head><title>tufpi</title></head><body>
 <h1>tufpi</h1>
@@ -95,9 +93,9 @@ def build_context(services: Services) -> WebContext:
     )
 
 
-def create_app(services: Services, signer: SignerChild | None = None) -> Starlette:
-    """Build the index's ASGI app; with ``signer`` it runs (and supervises) that signer
-    process while it serves."""
+def create_app(services: Services, signer: Sequence[str] | None = None) -> Starlette:
+    """Build the index's ASGI app; with ``signer`` (a ``tufpi signer`` command line) it
+    also runs that signer while it serves (``tufpi.signer.running``)."""
     routes = [
         Route("/", home),
         Route("/simple/", simple_index),
@@ -119,7 +117,7 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
             stack.callback(ctx.inspector.close)
             ctx.inspector.start()
             if signer is not None:
-                await stack.enter_async_context(_run_signer(signer))
+                await stack.enter_async_context(running(signer))
             yield
 
     app = Starlette(
@@ -136,25 +134,3 @@ def create_app(services: Services, signer: SignerChild | None = None) -> Starlet
     app.state.ctx = ctx
     app.state.metrics = StatusCache(services.settings.metrics_max_age)
     return app
-
-
-@contextlib.asynccontextmanager
-async def _run_signer(signer: SignerChild) -> AsyncIterator[None]:
-    """Run the signer's child process; start-up waits for its first publication, unless
-    another signer is active."""
-    from starlette.concurrency import run_in_threadpool
-
-    signer.start()
-    try:
-        # SignerStartFailed fails start-up: serve does not run with a signer that cannot sign.
-        ready = await run_in_threadpool(signer.wait_ready, _SIGNER_READY_TIMEOUT)
-        if not ready and signer.standing_by:
-            log.warning(
-                "another signer is active (it holds the election lock); serving, with this "
-                "node's signer standing by to take over"
-            )
-        elif not ready:
-            log.warning("the signer has not published yet after %.0f s", _SIGNER_READY_TIMEOUT)
-        yield
-    finally:
-        await run_in_threadpool(signer.stop)

@@ -1,7 +1,7 @@
 """The signer loop: publish pending changes in batches, keep online roles fresh, sweep.
 
 Runs as ``tufpi signer``: on its own, or as the child process that ``tufpi serve`` starts
-and supervises (the embedded default, ``tufpi.trust.child``).
+and supervises (the embedded default, ``tufpi.signer.child``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import NoReturn
 
 from sqlalchemy import Engine
 
+from tufpi.signer.election import LeadershipLost, Lease, leadership
 from tufpi.storage import is_disk_full
-from tufpi.trust.election import LeadershipLost, Lease, leadership
 from tufpi.trust.publisher import Publisher, PublishResult
 
 log = logging.getLogger("tufpi.signer")
@@ -61,7 +61,7 @@ class DiskFullBackoff:
         self.attempts = 0
 
 
-def run(
+def sign_until_stopped(
     publisher: Publisher,
     engine: Engine,
     lock_file: Path,
@@ -71,11 +71,16 @@ def run(
     on_standby: Callable[[], None] | None = None,
     housekeeping: Callable[[], object] | None = None,
 ) -> None:
-    """Become the active signer, publish at once (freshness after downtime), then loop.
+    """Become the active signer, publish at once (freshness after downtime), then every
+    ``interval`` seconds until ``stop`` is set (a publication under way is finished first).
 
     ``on_ready`` is called after the first publication; ``on_standby`` if another signer
     is active first (this one then waits to take over); ``housekeeping`` (the staging
     sweep) with the sweep of superseded metadata. On a full disk it backs off, quietly.
+
+    Raises:
+        LeadershipLost: the election lock was lost (its database session ended); the
+            process should exit with an error, and be started again as a standby.
     """
     with leadership(engine, lock_file, stop, on_standby=on_standby) as leader:
         if not leader:

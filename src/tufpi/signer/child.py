@@ -14,21 +14,23 @@ options, and supervises it from one thread:
 - when serve stops, the child gets SIGTERM (then SIGKILL if it does not stop in time);
 - a child never outlives serve: it asks Linux for SIGTERM when its parent dies
   (``PR_SET_PDEATHSIG``) and also polls its parent, which covers other systems and the race
-  of a parent dying before the child made that request.
+  of a parent dying before the child made that request (``signals.exit_with_parent``).
+
+``running`` is all of it that the web app's lifespan sees.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import select
 import signal
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
 
 log = logging.getLogger("tufpi.signer")
 
@@ -36,14 +38,14 @@ log = logging.getLogger("tufpi.signer")
 # another signer active (it stands by, and serve need not wait for it).
 READY = b"r"
 STANDBY = b"s"
+# How long serve's start-up waits for the signer's first publication (fresh metadata).
+READY_TIMEOUT = 120.0
 # Seconds between a child's exit and its restart.
 RESTART_DELAY = 2.0
 # Seconds a stopping child gets to finish its publication before SIGKILL.
 STOP_TIMEOUT = 30.0
-# Seconds between the supervisor's (and the child's) looks at the other process.
+# Seconds between the supervisor's looks at its child.
 _POLL = 0.2
-# prctl(2): PR_SET_PDEATHSIG.
-_PR_SET_PDEATHSIG = 1
 
 
 class SignerStartFailed(RuntimeError):
@@ -162,6 +164,37 @@ class SignerChild:
                 pipe_open = bool(data)
 
 
+@contextlib.asynccontextmanager
+async def running(
+    command: Sequence[str], ready_timeout: float = READY_TIMEOUT
+) -> AsyncIterator[None]:
+    """Run the signer (``command``: a ``tufpi signer`` command line) as a supervised child
+    process for as long as the block runs: what the web app's lifespan enters.
+
+    Entering waits up to ``ready_timeout`` seconds for the first publication (a signer
+    started after downtime re-signs first), unless another signer is active; leaving stops
+    the child. The waiting and the stopping happen in a worker thread.
+
+    Raises:
+        SignerStartFailed: the first child exited before its first publication (serve does
+            not run with a signer that cannot sign).
+    """
+    child = SignerChild(command)
+    child.start()
+    try:
+        ready = await anyio.to_thread.run_sync(child.wait_ready, ready_timeout)
+        if not ready and child.standing_by:
+            log.warning(
+                "another signer is active (it holds the election lock); serving, with this "
+                "node's signer standing by to take over"
+            )
+        elif not ready:
+            log.warning("the signer has not published yet after %.0f s", ready_timeout)
+        yield
+    finally:
+        await anyio.to_thread.run_sync(child.stop)
+
+
 def _terminate(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -193,60 +226,3 @@ def notify_ready(fd: int) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, READY)
         os.close(fd)
-
-
-def exit_with_parent(parent_pid: int, stop: threading.Event) -> None:
-    """Make this process stop when ``parent_pid`` (its parent) ends, even by SIGKILL.
-
-    Asks Linux for SIGTERM on the parent's death, and polls the parent in a daemon thread
-    (which also covers a parent that died before the request): either sets ``stop``.
-    """
-    _request_parent_death_signal(signal.SIGTERM)
-
-    def poll() -> None:
-        while not stop.is_set():
-            if os.getppid() != parent_pid:
-                log.warning("signer: the serving process %d is gone; stopping", parent_pid)
-                stop.set()
-                return
-            stop.wait(_POLL * 5)
-
-    threading.Thread(target=poll, name="tufpi-parent-watch", daemon=True).start()
-
-
-def _request_parent_death_signal(sig: signal.Signals) -> None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        return  # not Linux: the polling thread alone notices the parent's death
-
-
-def stop_on_signals(stop: threading.Event, signals: Sequence[signal.Signals]) -> None:
-    """Set ``stop`` when one of ``signals`` arrives, without taking a lock in a handler.
-
-    A Python handler calling ``stop.set()`` runs in the main thread, possibly while that
-    thread holds the event's own (non-reentrant) lock inside ``stop.wait()``: the handler
-    then waits for itself forever (seen: a signer orphaned for 70 minutes, still holding its
-    election lock). Instead the interpreter's C-level handler writes the signal's number to
-    a pipe (``signal.set_wakeup_fd``), and a daemon thread reading it sets ``stop``. Must be
-    called from the main thread.
-    """
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    wanted = {int(sig) for sig in signals}
-    for sig in signals:
-        # A Python-level handler must exist for the wakeup byte to be written; it does nothing.
-        signal.signal(sig, lambda *_: None)
-    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-
-    def watch() -> None:
-        while data := os.read(read_end, 64):
-            if wanted.intersection(data):
-                stop.set()
-                return
-
-    threading.Thread(target=watch, name="tufpi-signal-watch", daemon=True).start()
