@@ -64,7 +64,7 @@ def run(action: Callable[[], T]) -> T:
 
 def sweep_staged(services: Services) -> SweepResult:
     """Publish, or delete, what killed processes left in the storage's staging area."""
-    return sweep(services.sessions, services.storage, time.time())
+    return sweep(services.sessions, services.storage, services.clock().timestamp())
 
 
 def upload_checkpoint() -> Checkpoint:

@@ -167,7 +167,7 @@ def add_file(
     Core statements rather than ORM objects: this runs in every upload and import.
 
     Raises:
-        changes.TrustNotInitialised: ``tufpi trust init`` has not run.
+        tufpi.trust.errors.NotInitialised: ``tufpi trust init`` has not run.
     """
     digests = dist.staged.digests
     row = {

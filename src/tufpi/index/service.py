@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.clock import Clock
 from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Owner, Project, Release, Target
 from tufpi.index import pages
@@ -46,11 +47,11 @@ from tufpi.index.records import (
     used_filenames,
 )
 from tufpi.index.rules import check_unused, normalize_filename, normalized_filename, release_key
-from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
 from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull, is_disk_full
 from tufpi.trust import changes, layout
+from tufpi.trust.errors import NotInitialised
 
 log = logging.getLogger("tufpi.index")
 
@@ -189,7 +190,7 @@ class IndexService:
         Raises:
             Forbidden: the caller may not upload to this project.
             InvalidUpload: the normalised filename was used before (``rules``).
-            TrustNotInitialised: ``tufpi trust init`` has not run.
+            NotInitialised: ``tufpi trust init`` has not run.
             InsufficientStorage: the storage is full.
         """
         digests = dist.staged.digests
@@ -244,7 +245,7 @@ class IndexService:
                 add_file(session, project, release, dist, file_info, now)
                 pages.store_pages(session, writes, project, who.user_name, now)
                 self.checkpoint("recorded")
-        except changes.TrustNotInitialised as e:
+        except NotInitialised as e:
             raise Unavailable(str(e)) from e
         except IntegrityError as e:
             # A concurrent upload won a race on this filename or project name.
