@@ -54,8 +54,8 @@ def migrate(settings: Settings) -> None:
     )
 
 
-def run(action: Callable[[], T]) -> T:
-    """Run ``action``, turning the index's refusals into a clean CLI error."""
+def reporting_problems(action: Callable[[], T]) -> T:
+    """Run ``action``, turning the index's refusals (IndexProblem) into a clean CLI error."""
     try:
         return action()
     except IndexProblem as e:

@@ -39,7 +39,6 @@ from tufpi.index.records import (
     add_file,
     bump_serial,
     dist_keys,
-    metadata_key,
     new_project,
     release_for,
     stage_dist,
@@ -59,8 +58,8 @@ ADMIN = "admin"
 # The key space of the projects' advisory locks ("tufp"); the two-key form never collides
 # with the signer's one-key election lock.
 _PROJECT_LOCKS = 0x74756670
-# storage_key and metadata_key stay importable from here, where they used to live.
-__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "metadata_key", "storage_key"]
+# storage_key stays importable from here, where it used to live.
+__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "storage_key"]
 # The named steps of an upload, where the crash tests kill the server (``checkpoint``).
 UPLOAD_STEPS = ("staged", "recorded", "committed", "visible")
 FULL_MESSAGE = "The index's storage is full; nothing was stored. Try again later."
