@@ -30,7 +30,8 @@ from tufpi.db import make_engine
 from tufpi.db.models import File, Project, Release
 from tufpi.index import pages
 from tufpi.index.names import normalize
-from tufpi.index.service import metadata_key, storage_key
+from tufpi.index.records import core_metadata_key
+from tufpi.index.service import storage_key
 from tufpi.storage import LocalStorage
 from tufpi.trust import changes, layout
 
@@ -174,7 +175,7 @@ def _write_storage(dists: list[Dist], store: _ParallelWrites) -> None:
     """What ``IndexService._store_dist`` writes for each upload."""
     for d in dists:
         store.put_bytes(d.key, d.content)
-        store.put_bytes(metadata_key(d.key), d.metadata)
+        store.put_bytes(core_metadata_key(d.key), d.metadata)
     store.wait()
     for d in dists:
         store.link(d.key, layout.consistent_path(d.key, d.sha256))

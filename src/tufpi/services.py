@@ -10,12 +10,12 @@ from securesystemslib.signer import Key
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.clock import Clock, utcnow
 from tufpi.config import Settings
 from tufpi.db import make_engine, make_sessionmaker
 from tufpi.db.session import make_write_sessionmaker
 from tufpi.index.accounts import AccountService
 from tufpi.index.service import IndexService
-from tufpi.index.time import Clock, utcnow
 from tufpi.keys import load_signer
 from tufpi.storage import LocalStorage, Storage
 from tufpi.trust.bins import Checkpoint, no_checkpoint

@@ -20,7 +20,7 @@ from tests.support.dists import make_dists
 from tests.support.proxy import tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root
-from tufpi.keys.ceremony import Proposal
+from tufpi.trust.ceremony import Proposal
 
 PASS = "correct horse battery"
 

@@ -60,8 +60,8 @@ def migrate(settings: Settings) -> None:
     )
 
 
-def run(action: Callable[[], T]) -> T:
-    """Run ``action``, turning the index's refusals into a clean CLI error."""
+def reporting_problems(action: Callable[[], T]) -> T:
+    """Run ``action``, turning the index's refusals (IndexProblem) into a clean CLI error."""
     try:
         return action()
     except IndexProblem as e:
@@ -70,7 +70,7 @@ def run(action: Callable[[], T]) -> T:
 
 def sweep_staged(services: Services) -> SweepResult:
     """Publish, or delete, what killed processes left in the storage's staging area."""
-    return sweep(services.sessions, services.storage, time.time())
+    return sweep(services.sessions, services.storage, services.clock().timestamp())
 
 
 def upload_checkpoint() -> Checkpoint:

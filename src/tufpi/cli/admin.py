@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tufpi.cli._common import Obj, migrate, run
+from tufpi.cli._common import Obj, migrate, reporting_problems
 
 
 @click.group()
@@ -32,7 +32,7 @@ def user_add(obj: Obj, name: str) -> None:
     """Create a user."""
     migrate(obj.settings())
     accounts = obj.services().accounts
-    run(lambda: accounts.add_user(name))
+    reporting_problems(lambda: accounts.add_user(name))
     click.echo(f"created user {name}")
 
 
@@ -49,7 +49,7 @@ def token() -> None:
 def token_create(obj: Obj, user_name: str, project: str | None, description: str) -> None:
     """Create an API token and print it (it is shown only once)."""
     accounts = obj.services().accounts
-    click.echo(run(lambda: accounts.create_token(user_name, project, description)))
+    click.echo(reporting_problems(lambda: accounts.create_token(user_name, project, description)))
 
 
 @token.command("revoke")
@@ -58,7 +58,7 @@ def token_create(obj: Obj, user_name: str, project: str | None, description: str
 def token_revoke(obj: Obj, token_or_id: str) -> None:
     """Revoke a token, given the token itself or its id from `token list`."""
     accounts = obj.services().accounts
-    run(lambda: accounts.revoke_token(token_or_id))
+    reporting_problems(lambda: accounts.revoke_token(token_or_id))
     click.echo("token revoked")
 
 
@@ -83,7 +83,7 @@ def yank(obj: Obj, project: str, version: str, reason: str | None, undo: bool) -
     Its files stay signed targets; the project's pages change and are re-signed.
     """
     index = obj.services().index
-    run(lambda: index.set_yanked(project, version, not undo, reason))
+    reporting_problems(lambda: index.set_yanked(project, version, not undo, reason))
     click.echo(f"{'un-yanked' if undo else 'yanked'} {project} {version}")
 
 
@@ -99,7 +99,7 @@ def remove(obj: Obj, project: str, version: str | None, filename: str | None, ye
     if not yes:
         click.confirm(f"Remove {what}? This cannot be undone", abort=True)
     index = obj.services().index
-    removed = run(lambda: index.remove(project, version, filename))
+    removed = reporting_problems(lambda: index.remove(project, version, filename))
     for name in removed:
         click.echo(f"removed {name}")
     if not removed:

@@ -9,18 +9,23 @@ from pathlib import Path
 import click
 
 from tufpi.cli._common import Obj
-from tufpi.index.time import utcnow
-from tufpi.keys import ceremony
-from tufpi.keys.ceremony import CeremonyError, Proposal, SignatureFile
-from tufpi.keys.keyfiles import generate, is_encrypted, load_signer, read_public, write_public
+from tufpi.keys.keyfiles import (
+    KeyFileError,
+    generate,
+    is_encrypted,
+    load_signer,
+    read_public,
+    write_public,
+)
 from tufpi.keys.online import public_key
-from tufpi.trust.offline import current, import_signed, signed_by
+from tufpi.trust import ceremony, offline
+from tufpi.trust.ceremony import CeremonyError, Proposal, SignatureFile
 from tufpi.trust.store import MetadataStore
 
 PASSPHRASE_ENV = "TUFPI_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable
 
 
-def _fail(e: CeremonyError) -> click.ClickException:
+def _fail(e: CeremonyError | KeyFileError) -> click.ClickException:
     return click.ClickException(f"refused: {e}")
 
 
@@ -53,7 +58,7 @@ def keygen(name: str, out: Path) -> None:
     """
     try:
         pem, key = generate(out, name, _passphrase(confirm=True))
-    except (CeremonyError, FileExistsError) as e:
+    except (KeyFileError, FileExistsError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{pem}: key {key.keyid}")
 
@@ -120,8 +125,6 @@ def propose(
     """Write the unsigned next version of ROLE, from the index's current metadata."""
     services = obj.services()
     store = MetadataStore(services.storage)
-    root, targets, bins = current(store)
-    now = utcnow()
     try:
         changes = ceremony.KeyChanges(
             add_root=[read_public(p) for p in add_key],
@@ -131,20 +134,10 @@ def propose(
             remove_online=remove_online_key,
             number_of_bins=number_of_bins,
         )
-        if remove_online_key and not compromised:
-            still_signed = signed_by(store, remove_online_key)
-            if still_signed:
-                raise CeremonyError(
-                    f"{len(still_signed)} published role(s), {still_signed[0]} among them, are "
-                    "still signed by a key to remove: run the signer with the new key and "
-                    "`tufpi trust resign` first"
-                )
-        if role == "root":
-            proposal = ceremony.propose_root(root, now, expires_days, changes)
-        else:
-            base = targets if role == "targets" else bins
-            proposal = ceremony.propose_renewal(role, base, now, expires_days, changes)
-    except CeremonyError as e:
+        proposal = offline.propose(
+            store, role, services.clock(), expires_days, changes, compromised
+        )
+    except (CeremonyError, KeyFileError) as e:
         raise _fail(e) from e
     out.write_bytes(proposal.to_bytes())
     click.echo("\n".join(ceremony.describe(proposal)))
@@ -180,7 +173,7 @@ def sign(proposal: Path, key_spec: str, out: Path | None, yes: bool) -> None:
         needs_passphrase = not key_spec.startswith("hsm:") and is_encrypted(Path(key_spec))
         passphrase = _passphrase(confirm=False) if needs_passphrase else None
         signature = ceremony.sign(parsed, load_signer(key_spec, passphrase))
-    except CeremonyError as e:
+    except (CeremonyError, KeyFileError) as e:
         raise _fail(e) from e
     target = out or proposal.with_name(f"{proposal.stem}.{signature.signature.keyid[:12]}.sig.json")
     target.write_bytes(signature.to_bytes())
@@ -200,7 +193,9 @@ def import_(obj: Obj, proposal: Path, signatures: tuple[Path, ...]) -> None:
     try:
         sigs = [SignatureFile.from_bytes(p.read_bytes()) for p in signatures]
         md = ceremony.combine(parsed, sigs)
-        version = import_signed(services.sessions, services.storage, parsed.role, md, utcnow())
+        version = offline.import_signed(
+            services.sessions, services.storage, parsed.role, md, services.clock()
+        )
     except CeremonyError as e:
         raise _fail(e) from e
     then = (

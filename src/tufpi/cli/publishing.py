@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 
@@ -77,7 +76,7 @@ def _publish(services: Services, everything: bool, console: Console) -> None:
     publisher = services.publisher(checkpoint)
     if everything:
         with services.sessions.begin() as session:
-            state.make_all_bins_due(session, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+            state.make_all_bins_due(session)
     columns = (
         TextColumn("signing bins"),
         BarColumn(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import signal
 import sys
@@ -10,7 +9,6 @@ import threading
 
 import click
 from securesystemslib.signer import Signer
-from sqlalchemy import select
 
 from tufpi.cli._common import (
     SIGNER_PAUSE_ENV,
@@ -22,7 +20,6 @@ from tufpi.cli._common import (
     upload_checkpoint,
 )
 from tufpi.cli.rotation import run_recovery
-from tufpi.db.models import TargetChange
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
 from tufpi.services import Services
@@ -35,8 +32,8 @@ from tufpi.signer import (
     stop_on_signals,
 )
 from tufpi.trust import state
-from tufpi.trust.init import OfflineSigners, initialise
-from tufpi.trust.roles import KeySet
+from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
+from tufpi.trust.log import recent_changes
 from tufpi.trust.status import expiry_warnings, gather
 from tufpi.trust.store import MetadataStore
 
@@ -53,12 +50,12 @@ def _init_with_dev_keys(services: Services) -> None:
         raise click.ClickException("the keys directory must not be inside the served storage")
     keys = dev.load_or_create(keys_dir)
     click.secho(f"WARNING: {dev.WARNING}\n  keys: {keys_dir}", fg="red", bold=True, err=True)
-    keyset = keys.keyset()
+    keyset = dev_keyset(keys)
     online: Signer = keys.online
     if settings.online_key:
         # A real online key (for example hsm:) with development offline keys.
         online_public = public_key(settings.online_key)
-        keyset = KeySet(**{**keyset.__dict__, "online": [online_public]})
+        keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
     result = initialise(
         services.sessions,
@@ -258,7 +255,7 @@ def trust_resign(obj: Obj) -> None:
     """
     services = obj.services()
     with services.sessions.begin() as session:
-        count = state.make_all_bins_due(session, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        count = state.make_all_bins_due(session)
     click.echo(f"{count} bin-n roles (and snapshot, timestamp) will be re-signed")
 
 
@@ -290,18 +287,15 @@ def trust_recover(obj: Obj) -> None:
 def trust_log(obj: Obj, limit: int, project: str | None) -> None:
     """The transaction log: every target change, who made it, and which snapshot published it."""
     services = obj.services()
-    query = select(TargetChange).order_by(TargetChange.id.desc()).limit(limit)
-    if project:
-        query = query.where(TargetChange.project == normalize(project))
-    with services.sessions() as session:
-        for change in session.scalars(query):
-            published = (
-                f"snapshot {change.published_version}" if change.published_version else "pending"
-            )
-            click.echo(
-                f"{change.id}\t{change.created:%Y-%m-%d %H:%M:%S}\t{change.actor}\t"
-                f"{change.action}\t{change.path}\t{published}"
-            )
+    wanted = normalize(project) if project else None
+    for change in recent_changes(services.sessions, limit, wanted):
+        published = (
+            f"snapshot {change.published_version}" if change.published_version else "pending"
+        )
+        click.echo(
+            f"{change.id}\t{change.created:%Y-%m-%d %H:%M:%S}\t{change.actor}\t"
+            f"{change.action}\t{change.path}\t{published}"
+        )
 
 
 __all__ = ["serve", "signer", "trust"]

@@ -43,6 +43,7 @@ from tufpi.index.inspector import bounds_of
 from tufpi.services import Services
 from tufpi.storage import StorageFull
 from tufpi.trust import changes
+from tufpi.trust.errors import NotInitialised
 
 Checkpoint = Callable[[str], None]
 # Storage writes of one project's files at once (each file is fsynced).
@@ -215,7 +216,7 @@ def _check_initialised(services: Services) -> None:
     with services.sessions() as session:
         try:
             changes.bins_of(session)
-        except changes.TrustNotInitialised as e:
+        except NotInitialised as e:
             raise ImportFailed(str(e)) from e
 
 
@@ -237,7 +238,7 @@ def run_import(
     data_dir = services.settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        source = open_source(options.source, options.kind)
+        source = open_source(options.source, options.kind, services.clock)
     except SourceError as e:
         raise ImportFailed(str(e)) from e
     try:

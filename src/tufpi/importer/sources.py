@@ -17,6 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
+from tufpi.clock import Clock, utcnow
 from tufpi.importer import links
 from tufpi.importer.inspect import Rejection, parse_filename
 from tufpi.importer.model import Candidate, Group, Skipped, SkipReason
@@ -163,8 +164,10 @@ class UrlSource:
     Files are downloaded into the staging directory and checked against the listed hash.
     """
 
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0, clock: Clock = utcnow) -> None:
         url, auth = split_credentials(url)
+        # The upload time of a file the index gives no date for: when it was fetched.
+        self.clock = clock
         self.url = url if url.endswith("/") else url + "/"
         self.description = f"index {self.url}"
         # httpx drops the credentials on a redirect to another origin.
@@ -222,7 +225,7 @@ class UrlSource:
         except (httpx.HTTPError, OSError) as e:
             path.unlink(missing_ok=True)
             raise FetchError(str(e)) from e
-        when = candidate.upload_time or _http_date(modified) or dt.datetime.now(dt.UTC)
+        when = candidate.upload_time or _http_date(modified) or self.clock()
         return Fetched(path, when, temporary=True)
 
     def close(self) -> None:
@@ -266,11 +269,12 @@ def detect(source: str) -> Kind:
     return "mirror" if mirror_pages(root) is not None else "dir"
 
 
-def open_source(source: str, kind: Kind | None = None) -> Source:
-    """The source at ``source``, of ``kind`` or of the kind detected. Raises SourceError."""
+def open_source(source: str, kind: Kind | None = None, clock: Clock = utcnow) -> Source:
+    """The source at ``source``, of ``kind`` or of the kind detected (``clock`` dates the
+    files an index serves without a date). Raises SourceError."""
     chosen = kind or detect(source)
     if chosen == "url":
-        return UrlSource(source)
+        return UrlSource(source, clock=clock)
     if not Path(source).is_dir():
         raise SourceError(f"{source} is not a directory")
     if chosen == "mirror":

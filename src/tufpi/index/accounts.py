@@ -7,11 +7,11 @@ import dataclasses
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.clock import Clock
 from tufpi.db.models import Token, User
 from tufpi.index import tokens
 from tufpi.index.errors import InvalidUpload, NotAuthenticated, NotFound
 from tufpi.index.names import normalize
-from tufpi.index.time import Clock
 
 
 @dataclasses.dataclass(frozen=True)

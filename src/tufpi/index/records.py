@@ -32,8 +32,9 @@ def storage_key(sha256: str, filename: str) -> str:
     return f"packages/{sha256[:2]}/{sha256[2:4]}/{sha256[4:]}/{filename}"
 
 
-def metadata_key(file_key: str) -> str:
-    """PEP 658: the core metadata file sits at the distribution's URL plus ``.metadata``."""
+def core_metadata_key(file_key: str) -> str:
+    """Where a distribution's core metadata file is stored (PEP 658: the distribution's URL
+    plus ``.metadata``); not to be confused with trust.layout.metadata_key, a TUF role's."""
     return file_key + ".metadata"
 
 
@@ -49,14 +50,14 @@ def stage_dist(writes: StagedWrites, dist: InspectedDist) -> str:
     key = storage_key(digests.sha256, dist.dist.filename)
     writes.stage(key, dist.staged.path)
     writes.stage(layout.consistent_path(key, digests.sha256), dist.staged.path)
-    writes.stage(metadata_key(key), dist.metadata)
+    writes.stage(core_metadata_key(key), dist.metadata)
     return key
 
 
 def dist_keys(key: str, sha256: str) -> tuple[str, str, str]:
     """Every key a distribution stored at ``key`` occupies: itself, its consistent-snapshot
     alias and its .metadata."""
-    return key, layout.consistent_path(key, sha256), metadata_key(key)
+    return key, layout.consistent_path(key, sha256), core_metadata_key(key)
 
 
 def file_key_of(key: str) -> str | None:
@@ -167,7 +168,7 @@ def add_file(
     Core statements rather than ORM objects: this runs in every upload and import.
 
     Raises:
-        changes.TrustNotInitialised: ``tufpi trust init`` has not run.
+        tufpi.trust.errors.NotInitialised: ``tufpi trust init`` has not run.
     """
     digests = dist.staged.digests
     row = {

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.clock import Clock
 from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Owner, Project, Release, Target
 from tufpi.index import pages
@@ -38,7 +39,6 @@ from tufpi.index.records import (
     add_file,
     bump_serial,
     dist_keys,
-    metadata_key,
     new_project,
     release_for,
     stage_dist,
@@ -46,11 +46,11 @@ from tufpi.index.records import (
     used_filenames,
 )
 from tufpi.index.rules import check_unused, normalize_filename, normalized_filename, release_key
-from tufpi.index.time import Clock
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
 from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull, is_disk_full
 from tufpi.trust import changes, layout
+from tufpi.trust.errors import NotInitialised
 
 log = logging.getLogger("tufpi.index")
 
@@ -58,8 +58,8 @@ ADMIN = "admin"
 # The key space of the projects' advisory locks ("tufp"); the two-key form never collides
 # with the signer's one-key election lock.
 _PROJECT_LOCKS = 0x74756670
-# storage_key and metadata_key stay importable from here, where they used to live.
-__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "metadata_key", "storage_key"]
+# storage_key stays importable from here, where it used to live.
+__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "storage_key"]
 # The named steps of an upload, where the crash tests kill the server (``checkpoint``).
 UPLOAD_STEPS = ("staged", "recorded", "committed", "visible")
 FULL_MESSAGE = "The index's storage is full; nothing was stored. Try again later."
@@ -189,7 +189,7 @@ class IndexService:
         Raises:
             Forbidden: the caller may not upload to this project.
             InvalidUpload: the normalised filename was used before (``rules``).
-            TrustNotInitialised: ``tufpi trust init`` has not run.
+            NotInitialised: ``tufpi trust init`` has not run.
             InsufficientStorage: the storage is full.
         """
         digests = dist.staged.digests
@@ -244,7 +244,7 @@ class IndexService:
                 add_file(session, project, release, dist, file_info, now)
                 pages.store_pages(session, writes, project, who.user_name, now)
                 self.checkpoint("recorded")
-        except changes.TrustNotInitialised as e:
+        except NotInitialised as e:
             raise Unavailable(str(e)) from e
         except IntegrityError as e:
             # A concurrent upload won a race on this filename or project name.

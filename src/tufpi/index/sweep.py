@@ -100,7 +100,7 @@ def sweep(
     temporary files of dead processes (and old ones of live processes).
 
     Args:
-        now: the wall-clock time (``time.time()``).
+        now: the wall-clock time in seconds since the epoch (``clock().timestamp()``).
     """
     counts = dict.fromkeys(Action, 0)
     with sessions() as session:

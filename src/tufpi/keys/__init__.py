@@ -1,4 +1,6 @@
-"""Keys: the development key set and loading the online key by URI."""
+"""Keys: key material only. Key files (``keyfiles``), the development key set's files
+(``dev``), and loading the online key by URI (``online``); what the keys sign and how
+ceremonies combine their signatures is tufpi.trust's."""
 
 from tufpi.keys.online import OnlineKeyError, load_signer, public_key
 

@@ -13,8 +13,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
 
-from tufpi.trust.roles import KeySet
-
 WARNING = (
     "DEVELOPMENT KEYS: every private key of this repository, the offline root, targets and "
     "bins keys included, is in this directory unencrypted. Anyone who can read it can sign "
@@ -22,27 +20,17 @@ WARNING = (
     "only the online key."
 )
 ROOT_KEYS = 3
-ROOT_THRESHOLD = 2
 ONLINE_KEY_FILE = "online.pem"
 
 
 @dataclasses.dataclass(frozen=True)
 class DevKeys:
+    """The development signers: three root keys, one each for targets, bins and online."""
+
     root: list[CryptoSigner]
     targets: CryptoSigner
     bins: CryptoSigner
     online: CryptoSigner
-
-    def keyset(self) -> KeySet:
-        return KeySet(
-            root=[s.public_key for s in self.root],
-            root_threshold=ROOT_THRESHOLD,
-            targets=[self.targets.public_key],
-            targets_threshold=1,
-            bins=[self.bins.public_key],
-            bins_threshold=1,
-            online=[self.online.public_key],
-        )
 
 
 def _names() -> list[str]:

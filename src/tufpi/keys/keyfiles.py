@@ -16,14 +16,17 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
 
-from tufpi.keys.ceremony import CeremonyError
 from tufpi.keys.online import PIN_ENV, public_key
+
+
+class KeyFileError(Exception):
+    """A key file that cannot be written, read or unlocked; the message says why."""
 
 
 def generate(directory: Path, name: str, passphrase: bytes) -> tuple[Path, Key]:
     """A new Ed25519 key: ``NAME.pem`` (PKCS#8, encrypted) and ``NAME.pub.json``."""
     if len(passphrase) < 8:
-        raise CeremonyError("the passphrase must have at least 8 characters")
+        raise KeyFileError("the passphrase must have at least 8 characters")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
     signer = CryptoSigner(key)
@@ -48,7 +51,7 @@ def read_public(path: Path) -> Key:
         keyid = body.pop("keyid")
         return SSlibKey.from_dict(keyid, body)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CeremonyError(f"{path}: not a public key file: {e}") from e
+        raise KeyFileError(f"{path}: not a public key file: {e}") from e
 
 
 def is_encrypted(path: Path) -> bool:
@@ -63,11 +66,11 @@ def load_signer(spec: str, passphrase: bytes | None) -> Signer:
     """A signer for an encrypted PKCS#8 file path, or an ``hsm:`` URI (PIN in the env).
 
     Raises:
-        CeremonyError: unreadable key, wrong passphrase.
+        KeyFileError: unreadable key, wrong passphrase.
     """
     if spec.startswith("hsm:"):
         if PIN_ENV not in os.environ:
-            raise CeremonyError(f"the HSM needs a PIN: set {PIN_ENV}")
+            raise KeyFileError(f"the HSM needs a PIN: set {PIN_ENV}")
         key = public_key(spec)
         return Signer.from_priv_key_uri(spec, key, secrets_handler=lambda _s: os.environ[PIN_ENV])
     path = Path(spec.removeprefix("file:"))
@@ -75,9 +78,9 @@ def load_signer(spec: str, passphrase: bytes | None) -> Signer:
         password = passphrase if is_encrypted(path) else None
         private = load_pem_private_key(path.read_bytes(), password)
     except OSError as e:
-        raise CeremonyError(f"cannot read key {path}: {e}") from e
+        raise KeyFileError(f"cannot read key {path}: {e}") from e
     except TypeError as e:
-        raise CeremonyError(f"{path}: {e} (give the passphrase)") from e
+        raise KeyFileError(f"{path}: {e} (give the passphrase)") from e
     except ValueError as e:
-        raise CeremonyError(f"{path}: wrong passphrase or not a private key") from e
+        raise KeyFileError(f"{path}: wrong passphrase or not a private key") from e
     return CryptoSigner(private)

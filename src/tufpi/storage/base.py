@@ -126,7 +126,7 @@ class Storage(Protocol):
 
     def staged_entries(self, now: float) -> Iterator[StagedEntry]:
         """Every staged entry, with whether its writer still runs; ``now`` is the wall-clock
-        time (``time.time()``) to measure ages against."""
+        time in seconds since the epoch (``clock().timestamp()``) to measure ages against."""
 
     def clear_scratch(self, now: float, max_age: float) -> int:
         """Delete temporary files of dead processes, and those of live ones older than

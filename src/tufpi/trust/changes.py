@@ -18,17 +18,13 @@ from sqlalchemy.orm import Session
 from tufpi.db.dialect import dialect_of, upsert_insert
 from tufpi.db.models import Target, TargetChange, table_of
 from tufpi.trust import layout, state
-
-
-class TrustNotInitialised(Exception):
-    """Targets cannot be recorded before ``tufpi trust init``."""
-
+from tufpi.trust.errors import NotInitialised
 
 _BINS_KEY = "tufpi.trust.bins"
 
 
 def bins_of(session: Session) -> int:
-    """The repository's bin count, read once per transaction. Raises TrustNotInitialised.
+    """The repository's bin count, read once per transaction. Raises NotInitialised.
 
     An upload sets its file's target, then its pages' (``set_targets`` twice), in one
     transaction: one query, not two.
@@ -39,7 +35,7 @@ def bins_of(session: Session) -> int:
         return int(cached[1])
     bins = state.number_of_bins(session)
     if bins is None:
-        raise TrustNotInitialised(
+        raise NotInitialised(
             "The index's repository metadata is not initialised: run `tufpi trust init`."
         )
     session.info[_BINS_KEY] = (transaction, bins)

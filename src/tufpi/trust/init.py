@@ -13,21 +13,40 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from securesystemslib.signer import Signer
+from securesystemslib.signer import Key, Signer
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
 from tufpi.db.models import TargetChange, TrustConfig
+from tufpi.keys.dev import DevKeys
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
 from tufpi.trust.bins import sign_bins
 from tufpi.trust.policy import Policy
 from tufpi.trust.store import MetadataStore
 
+# Root signatures the development key set's root requires (of its three root keys).
+DEV_ROOT_THRESHOLD = 2
+
 
 class AlreadyInitialised(Exception):
     """The repository already has signed metadata."""
+
+
+def dev_keyset(keys: DevKeys, online: Key | None = None) -> roles.KeySet:
+    """The roles' keys and thresholds of the development key set: 2 of its 3 root keys, one
+    key each for targets and bins; the online role's key is ``online`` when given (a real
+    online key, for example ``hsm:``, beside development offline keys)."""
+    return roles.KeySet(
+        root=[s.public_key for s in keys.root],
+        root_threshold=DEV_ROOT_THRESHOLD,
+        targets=[keys.targets.public_key],
+        targets_threshold=1,
+        bins=[keys.bins.public_key],
+        bins_threshold=1,
+        online=[online or keys.online.public_key],
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Bring signed offline metadata (from a key ceremony) into the repository.
+"""Propose the next offline metadata from the repository's, and bring it back signed (from
+a key ceremony) into the repository.
 
 A new root is published at once as ``N.root.json`` (clients walk to it on their next
 refresh); a new ``targets`` or ``bins`` is written as ``N.ROLE.json`` and recorded, and the
@@ -14,9 +15,16 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets
 
-from tufpi.keys.ceremony import check
 from tufpi.storage import Storage
 from tufpi.trust import layout, state
+from tufpi.trust.ceremony import (
+    CeremonyError,
+    KeyChanges,
+    Proposal,
+    check,
+    propose_renewal,
+    propose_root,
+)
 from tufpi.trust.roles import BINS_ROLE
 from tufpi.trust.store import MetadataStore
 
@@ -93,3 +101,35 @@ def signed_by(store: MetadataStore, keyids: Sequence[str]) -> list[str]:
             if wanted & set(md.signatures):
                 found.append(name)
     return found
+
+
+def propose(
+    store: MetadataStore,
+    role: str,
+    now: dt.datetime,
+    expires_days: int,
+    changes: KeyChanges,
+    compromised: bool = False,
+) -> Proposal:
+    """The unsigned next version of ``role`` (root, targets or bins) from the repository's
+    current one, with ``changes``.
+
+    An online key to remove must no longer sign any published role (the signer re-signs
+    with the new key first), unless it leaked (``compromised``: the recovery follows).
+
+    Raises:
+        CeremonyError: a change that cannot be made, or a key to remove still in use.
+    """
+    root, targets, bins = current(store)
+    if changes.remove_online and not compromised:
+        still_signed = signed_by(store, changes.remove_online)
+        if still_signed:
+            raise CeremonyError(
+                f"{len(still_signed)} published role(s), {still_signed[0]} among them, are "
+                "still signed by a key to remove: run the signer with the new key and "
+                "`tufpi trust resign` first"
+            )
+    if role == Root.type:
+        return propose_root(root, now, expires_days, changes)
+    base = targets if role == Targets.type else bins
+    return propose_renewal(role, base, now, expires_days, changes)

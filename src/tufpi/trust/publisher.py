@@ -20,26 +20,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
+from tufpi.clock import Clock
 from tufpi.db.dialect import dialect_of
 from tufpi.db.models import RoleState, TargetChange
 from tufpi.storage import Storage
 from tufpi.trust import layout, roles, state
 from tufpi.trust.bins import Checkpoint, no_checkpoint, sign_bins
 from tufpi.trust.bulk import BinSigningPool
+from tufpi.trust.errors import NotInitialised
 from tufpi.trust.plan import Plan, make_plan
 from tufpi.trust.policy import Policy
 from tufpi.trust.store import MetadataStore
 
-Clock = Callable[[], dt.datetime]
 # Up to this many bins a publication fsyncs each bin file (an upload's batch: a few bins);
 # more are made durable by one sync of the storage's file system.
 _FSYNC_EACH_UP_TO = 64
 # (bins signed so far, bins to sign) while a publication signs its bins.
 Progress = Callable[[int, int], None]
-
-
-class NotInitialised(Exception):
-    """The repository has no signed metadata yet: run ``tufpi trust init``."""
 
 
 @dataclasses.dataclass(frozen=True)

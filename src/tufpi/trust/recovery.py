@@ -8,13 +8,18 @@ cannot write it), so the comparison is published bin-n against database rows.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tufpi.db.models import Target
 from tufpi.trust import layout, state
+from tufpi.trust.publisher import Publisher, PublishResult
 from tufpi.trust.store import MetadataStore
+
+# Where a step says what it found or did, one line at a time (the CLI prints them).
+Report = Callable[[str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,3 +54,22 @@ def compare(sessions: sessionmaker[Session], store: MetadataStore) -> list[Diffe
                 for path in expected.keys() - published.keys()
             ]
     return found
+
+
+def rebuild_from_database(
+    sessions: sessionmaker[Session],
+    store: MetadataStore,
+    publisher: Callable[[], Publisher],
+    report: Report,
+) -> PublishResult:
+    """Report what the published bins say that the database does not (a line each, then the
+    count), then rebuild every bin-n from the database above the published versions.
+
+    The caller holds the signer election (the running signer must be stopped first: the
+    election module lives above this layer); ``publisher`` makes the publisher then.
+    """
+    differences = compare(sessions, store)
+    for diff in differences:
+        report(f"{diff.role}\t{diff.path}\t{diff.what}")
+    report(f"{len(differences)} difference(s) between the published bins and the database")
+    return publisher().recover()

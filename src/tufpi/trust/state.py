@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session
 from tufpi.db.dialect import dialect_of, upsert_insert
 from tufpi.db.models import RoleState, Superseded, Target, TargetChange, TrustConfig, table_of
 from tufpi.db.raw import driver_rows
-from tufpi.trust.layout import bin_index
+from tufpi.trust.layout import BIN_PREFIX, bin_index
 
 T = TypeVar("T")
 # Keep statements under SQLite's bound-parameter limit.
 CHUNK = 5000
+# The expiry written to a role that must be re-signed at the signer's next batch: long past,
+# so the signer's "expires soon" check picks it whatever the policy.
+DUE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -120,13 +123,26 @@ def count_targets(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Target)) or 0)
 
 
-def make_all_bins_due(session: Session, moment: dt.datetime) -> int:
-    """Mark every bin-n as expiring at ``moment`` so the signer re-signs them all (with the
-    key it now holds); returns how many."""
+def make_all_bins_due(session: Session) -> int:
+    """Mark every bin-n as ``DUE`` so the signer re-signs them all (with the key it now
+    holds) at its next batch, snapshot and timestamp with them; returns how many."""
     result = session.execute(
-        update(RoleState).where(RoleState.name.like("bin-%")).values(expires=moment)
+        update(RoleState).where(RoleState.name.like("bin-%")).values(expires=DUE)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def make_bins_due(session: Session, names: Collection[str]) -> int:
+    """Mark the bin-n roles ``names`` as ``DUE`` (other names are ignored), so the signer
+    re-signs them at its next batch; returns how many."""
+    wanted = sorted(n for n in names if n.startswith(BIN_PREFIX + "-"))
+    count = 0
+    for part in chunks(wanted):
+        result = session.execute(
+            update(RoleState).where(RoleState.name.in_(part)).values(expires=DUE)
+        )
+        count += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count
 
 
 def role_version(session: Session, name: str) -> int | None:

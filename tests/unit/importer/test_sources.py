@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from benchmarks.simple_data import sdist, wheel
+from tufpi.importer.inspect import Rejection, parse_filename
 from tufpi.importer.model import Candidate, Skipped, SkipReason
 from tufpi.importer.sources import (
     DirectorySource,
@@ -116,5 +118,33 @@ def test_an_index_url_with_credentials_prints_without_them() -> None:
     try:
         assert token not in source.url
         assert token not in source.description
+    finally:
+        source.close()
+
+
+def test_an_index_file_without_a_date_is_dated_by_the_injected_clock(tmp_path: Path) -> None:
+    """Neither PEP 700's upload-time nor Last-Modified: the file's upload time is when it was
+    fetched, read from the clock the import was given (the one clock), not the machine's."""
+    fetched_at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+    modified = dt.datetime(2023, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    answers = {
+        "/files/a-1.0.tar.gz": {},
+        "/files/b-1.0.tar.gz": {"last-modified": "Mon, 02 Jan 2023 03:04:05 GMT"},
+    }
+    source = UrlSource("https://index.example.org/simple/", clock=lambda: fetched_at)
+    source.client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, content=b"dist", headers=answers[r.url.path])
+        )
+    )
+    try:
+        for name, expected in (("a", fetched_at), ("b", modified)):
+            filename = f"{name}-1.0.tar.gz"
+            parsed = parse_filename(filename)
+            assert not isinstance(parsed, Rejection)
+            candidate = Candidate(f"https://index.example.org/files/{filename}", parsed)
+            fetched = source.fetch(candidate, tmp_path)
+            assert fetched.upload_time == expected
+            assert fetched.path.read_bytes() == b"dist"
     finally:
         source.close()

@@ -18,7 +18,7 @@ from tufpi.db.models import TargetChange
 from tufpi.keys import dev
 from tufpi.services import Services
 from tufpi.trust import changes, layout
-from tufpi.trust.init import OfflineSigners, initialise
+from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
 from tufpi.trust.publisher import Checkpoint, Publisher, PublishResult, no_checkpoint
 from tufpi.trust.store import MetadataStore
 
@@ -65,7 +65,7 @@ class Repo:
         initialise(
             self.services.sessions,
             self.services.storage,
-            self.keys.keyset(),
+            dev_keyset(self.keys),
             OfflineSigners(root=self.keys.root, targets=[self.keys.targets], bins=[self.keys.bins]),
             self.keys.online,
             BINS,
