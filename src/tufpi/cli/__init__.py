@@ -46,3 +46,5 @@ for command in (
     ceremony.ceremony_group,
 ):
     main.add_command(command)
+
+__all__ = ["main"]

@@ -94,7 +94,7 @@ def serve(
     with a development key set (see `tufpi trust init`).
     """
     from tufpi.http import serve_app
-    from tufpi.web.app import create_app
+    from tufpi.web import create_app
 
     settings = obj.settings(
         host=host, port=port, private=private, signer=False if no_signer else None

@@ -12,7 +12,11 @@ __all__ = [
     "Release",
     "Token",
     "User",
+    "dialect",
     "make_engine",
     "make_sessionmaker",
+    "models",
+    "raw",
+    "session",
     "upgrade",
 ]

@@ -17,5 +17,6 @@ __all__ = [
     "SkipReason",
     "Skipped",
     "Summary",
+    "report",
     "run_import",
 ]

@@ -4,4 +4,11 @@ ceremonies combine their signatures is tufpi.trust's."""
 
 from tufpi.keys.online import OnlineKeyError, load_signer, public_key
 
-__all__ = ["OnlineKeyError", "load_signer", "public_key"]
+__all__ = [
+    "OnlineKeyError",
+    "dev",
+    "keyfiles",
+    "load_signer",
+    "online",
+    "public_key",
+]

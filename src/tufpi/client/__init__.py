@@ -1,0 +1,22 @@
+"""The verifying client: only what the index's signed metadata vouches for comes out.
+
+``verified_index`` is python-tuf's ngclient over one bounded ``fetcher`` (every byte the
+client reads goes through it); ``proxy`` is the local simple index unmodified pip, uv and
+poetry install through; ``running`` runs it in the foreground or around an installer. The
+rest are their parts (refusal wording, credentials, the trust anchor, what may be handed on).
+
+Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,
+``refusals``, ``text``, ``verified_index``; ``conformance`` is a program of its own
+(``tufpi-conformance-client``).
+"""
+
+__all__ = [
+    "conformance",
+    "credentials",
+    "exposure",
+    "fetcher",
+    "refusals",
+    "running",
+    "text",
+    "verified_index",
+]
