@@ -31,10 +31,45 @@ def need_postgres(who: str = "PostgreSQL tests") -> None:
         pytest.skip(f"{who} need {POSTGRES_ENV}")
 
 
+# Test servers listen below the kernel's ephemeral range (32768 and up on Linux), so that no
+# outgoing connection's source port takes a port between free_port() and the server's bind.
+# Each pytest-xdist worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) has a band of its own, and
+# hands its ports out in turn: two workers, or two servers of one test, never get one port.
+PORT_BASE = 20000
+PORT_BAND = 1000
+PORT_BANDS = 12
+_next_ports: Iterator[int] | None = None
+
+
+def _worker_band() -> int:
+    """0 without pytest-xdist, 1 + N for worker gwN (wrapping after PORT_BANDS bands)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return 0
+    return (1 + int(worker[2:])) % PORT_BANDS
+
+
+def _ports() -> Iterator[int]:
+    """This worker's ports in turn, from a start drawn from its process id (two test runs
+    at once on one machine rarely meet), wrapping around its band."""
+    low = PORT_BASE + _worker_band() * PORT_BAND
+    start = os.getpid() % PORT_BAND
+    while True:
+        for offset in range(PORT_BAND):
+            yield low + (start + offset) % PORT_BAND
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that no one listens on, from this worker's band of ports."""
+    global _next_ports  # noqa: PLW0603
+    if _next_ports is None:
+        _next_ports = _ports()
+    for _ in range(PORT_BAND):
+        port = next(_next_ports)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError(f"no free port in band {_worker_band()}")
 
 
 @contextlib.contextmanager
