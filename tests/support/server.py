@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.clients import clean_env
+from tests.support.waiting import wait_until
 
 POSTGRES_ENV = "TUFPI_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "TUFPI_REQUIRE_POSTGRES"
@@ -124,36 +124,6 @@ class IndexServer:
         extra = ["--project", project] if project else []
         return self.cli("token", "create", "--user", name, *extra).stdout.strip()
 
-    def state(self) -> dict[str, object]:
-        """Row counts of every table and the list of stored files: for "nothing changed" checks."""
-        engine = create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                tables = [
-                    "users",
-                    "tokens",
-                    "projects",
-                    "owners",
-                    "releases",
-                    "files",
-                    "targets",
-                    "target_changes",
-                ]
-                counts = {
-                    t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables
-                }
-        finally:
-            engine.dispose()
-        # Distributions and pages; not tuf/, which the signer refreshes on its own schedule.
-        files_dir = self.data_dir / "files"
-        files = sorted(
-            str(p.relative_to(files_dir))
-            for top in ("packages", "simple")
-            for p in (files_dir / top).rglob("*")
-            if p.is_file()
-        )
-        return {"rows": counts, "files": files}
-
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -165,19 +135,26 @@ class IndexServer:
 
 
 def wait_until_serving(
-    process: subprocess.Popen[bytes], url: str, what: str, timeout: float = 30
+    process: subprocess.Popen[bytes],
+    url: str,
+    what: str,
+    timeout: float = 30,
+    log: Path | None = None,
 ) -> None:
-    """Poll ``url`` until it answers 200; RuntimeError if ``process`` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll ``url`` until it answers 200; RuntimeError if ``process`` exits first,
+    AssertionError if time runs out (either followed by ``log``'s text, if given)."""
+
+    def logged() -> str:
+        return f":\n{log.read_text(errors='replace')}" if log is not None else ""
+
+    def answers() -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited {process.returncode}")
+            raise RuntimeError(f"{what} exited {process.returncode}{logged()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.1)
+            return httpx.get(url, timeout=1).status_code == 200
+        return False
+
+    wait_until(answers, lambda: f"{what} did not start in {timeout} s{logged()}", timeout=timeout)
 
 
 def start(
@@ -229,16 +206,12 @@ def start(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"tufpi serve exited: {(data_dir / log_name).read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url, timeout=1).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("tufpi serve did not start in 30 s")
+    try:
+        wait_until_serving(server.process, server.url, "tufpi serve", log=data_dir / log_name)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def signer_process(
