@@ -73,12 +73,23 @@ def stored_tree(root: Path, skip: str = "files/tuf") -> dict[str, str]:
     }
 
 
-def snapshot(index: Index, *, storage_only: bool = False) -> dict[str, object]:
+def snapshot(index: Index) -> dict[str, object]:
     """Every row of the index's tables and every byte it stored: equal before and after a
-    request when that request changed nothing. The stored bytes are those of the whole
-    data directory (so a write that escaped the storage root shows too), or with
-    ``storage_only`` those of its storage root (files/) alone."""
-    root, skip = (
-        (index.data_dir / "files", "tuf") if storage_only else (index.data_dir, "files/tuf")
+    request when that request changed nothing. The stored bytes are those of the whole data
+    directory (so a write that escaped the storage root shows too)."""
+    return {"rows": table_rows(index.database_url), "tree": stored_tree(index.data_dir)}
+
+
+def counts(index: Index) -> dict[str, object]:
+    """The lighter view, for runs that may rewrite rows or storage bookkeeping in place (an
+    import run again): row counts of ``INDEX_TABLES`` and the names of the stored
+    distributions and pages (not tuf/, which the signer refreshes on its own schedule)."""
+    rows = {t: query(index.database_url, f"SELECT count(*) FROM {t}")[0][0] for t in INDEX_TABLES}
+    files_dir = index.data_dir / "files"
+    files = sorted(
+        str(p.relative_to(files_dir))
+        for top in ("packages", "simple")
+        for p in (files_dir / top).rglob("*")
+        if p.is_file()
     )
-    return {"rows": table_rows(index.database_url), "tree": stored_tree(root, skip)}
+    return {"rows": rows, "files": files}
