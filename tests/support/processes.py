@@ -82,7 +82,14 @@ def live_processes_of(root: int, mark: str | None = None) -> list[Process]:
         and pid not in ancestors
         and (pid in below or (mark_bytes is not None and _marked(pid, mark_bytes)))
     ]
-    return [p for p in found if _read(p.pid) is not None]
+    return [p for p in found if _read(p.pid) is not None and not _own_tracker(p, root)]
+
+
+def _own_tracker(process: Process, root: int) -> bool:
+    """``root``'s own multiprocessing resource tracker: started once by the first pool a
+    test makes in the pytest process, it lives as long as that process (an orphaned tracker
+    of a stopped server still counts)."""
+    return process.ppid == root and "multiprocessing.resource_tracker" in process.command
 
 
 def left_behind(root: int, mark: str | None, grace: float = 10) -> list[Process]:
