@@ -92,7 +92,7 @@ def _own_tracker(process: Process, root: int) -> bool:
     return process.ppid == root and "multiprocessing.resource_tracker" in process.command
 
 
-def left_behind(root: int, mark: str | None, grace: float = 10) -> list[Process]:
+def left_behind(root: int, mark: str | None, grace: float = 30) -> list[Process]:
     """The processes of ``live_processes_of`` still alive after ``grace`` seconds (a server
     just stopped may take a moment to see its children out); empty as soon as none is."""
     with contextlib.suppress(AssertionError):
