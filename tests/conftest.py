@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import processes
 from tests.support import server as server_support
+
+_RUN_MARK = processes.new_mark()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """No test leaves a process behind: once a module is done (its module-scoped servers
+    stopped), or the run is, any process a test started that is still alive is killed and
+    fails the module's last test, named by its command line."""
+    result = yield
+    if nextitem is not None and nextitem.path == item.path:
+        return result
+    left = processes.left_behind(os.getpid(), _RUN_MARK)
+    if left:
+        processes.kill_all(left)
+        pytest.fail(
+            f"{item.path.name} left {len(left)} process(es) behind (now killed):\n"
+            + processes.describe(left),
+            pytrace=False,
+        )
+    return result
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

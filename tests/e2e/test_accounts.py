@@ -23,49 +23,9 @@ from tests.support import clients
 from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
+from tests.support.state import query, snapshot
 
-_TABLES = (
-    "users",
-    "tokens",
-    "projects",
-    "owners",
-    "releases",
-    "files",
-    "targets",
-    "target_changes",
-)
-# The signer marks changes published on its own schedule, and refreshes tuf/ likewise.
-_SIGNER_COLUMNS = {"published_version", "published_at"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_VOLATILE = {"serve.log", "signer.log", "tufpi.sqlite3", "tufpi.sqlite3-wal", "tufpi.sqlite3-shm"}
-
-
-def _table_rows(server: IndexServer) -> dict[str, list[tuple[str, ...]]]:
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as conn:
-            return {
-                table: sorted(
-                    tuple(f"{k}={v}" for k, v in r._mapping.items() if k not in _SIGNER_COLUMNS)
-                    for r in conn.execute(text(f"SELECT * FROM {table}"))
-                )
-                for table in _TABLES
-            }
-    finally:
-        engine.dispose()
-
-
-def snapshot(server: IndexServer) -> dict[str, object]:
-    """``IndexServer.state()``, plus every row of the index's tables and every byte stored
-    anywhere under the data directory (so a write that escaped the storage root shows too)."""
-    tree = {
-        str(p.relative_to(server.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(server.data_dir.rglob("*"))
-        if p.is_file()
-        and p.name not in _VOLATILE
-        and p.relative_to(server.data_dir).parts[:2] != ("files", "tuf")
-    }
-    return {"state": server.state(), "rows": _table_rows(server), "tree": tree}
 
 
 def twine(server: IndexServer, token: str, files: list[Path]) -> tuple[int, str]:
@@ -85,20 +45,14 @@ def refused_by_twine(server: IndexServer, token: str, files: list[Path], status:
 
 
 def owners_of(server: IndexServer, normalized: str) -> list[str]:
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(
-                text(
-                    "SELECT users.name FROM owners JOIN users ON users.id = owners.user_id "
-                    "JOIN projects ON projects.id = owners.project_id "
-                    "WHERE projects.normalized_name = :name ORDER BY users.name"
-                ),
-                {"name": normalized},
-            )
-            return [r[0] for r in result]
-    finally:
-        engine.dispose()
+    rows = query(
+        server.database_url,
+        "SELECT users.name FROM owners JOIN users ON users.id = owners.user_id "
+        "JOIN projects ON projects.id = owners.project_id "
+        "WHERE projects.normalized_name = :name ORDER BY users.name",
+        name=normalized,
+    )
+    return [r[0] for r in rows]
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import updater
+from tests.support.waiting import wait_until
 
 # Enough bins that a publication of all of them goes to the worker processes (1,024 or more).
 BINS = 2048
@@ -85,10 +86,10 @@ def test_publish_waits_for_the_active_signer_then_gives_up(
     signer = server_support.signer_process(server)
     try:
         log = server.data_dir / "signer.log"
-        deadline = time.monotonic() + 30
-        while "signer: active" not in log.read_text(errors="replace"):
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until(
+            lambda: "signer: active" in log.read_text(errors="replace"),
+            lambda: log.read_text(errors="replace"),
+        )
         started = time.monotonic()
         result = server.cli("trust", "publish", "--wait", "1", check=False)
         assert result.returncode != 0
@@ -139,16 +140,17 @@ def test_workers_end_with_a_killed_signer_and_the_next_run_publishes(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while len(workers := _children(process.pid)) < 2:
-        assert time.monotonic() < deadline, "the workers never started"
-        time.sleep(0.05)
+    workers = wait_until(
+        lambda: len(found := _children(process.pid)) >= 2 and found,
+        "the workers never started",
+        timeout=60,
+        interval=0.05,
+    )
     process.kill()
     process.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers):
-        assert time.monotonic() < deadline, "workers outlived their signer"
-        time.sleep(0.1)
+    wait_until(
+        lambda: not any(_alive(pid) for pid in workers), "workers outlived their signer", timeout=10
+    )
     if before.read_bytes() == timestamp:  # killed before it published (the usual case)
         status = server.cli("trust", "status", check=False).stdout  # bins due: exit 3
         assert "pending changes: 0" in status

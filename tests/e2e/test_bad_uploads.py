@@ -24,63 +24,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.support import clients
 from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
+from tests.support.state import snapshot
 
 NAME, VERSION = "tufpi-bad", "1.0"
 WHEEL = "tufpi_bad-1.0-py3-none-any.whl"
 SDIST = "tufpi_bad-1.0.tar.gz"
 MiB = 1024 * 1024
 SMALL_LIMIT = 200_000  # max_upload_bytes of the second server
-
-# -- what "nothing changed" means -----------------------------------------------------------
-
-_TABLES = (
-    "users",
-    "tokens",
-    "projects",
-    "owners",
-    "releases",
-    "files",
-    "targets",
-    "target_changes",
-)
-# The signer marks changes published on its own schedule, and refreshes tuf/ likewise.
-_SIGNER_COLUMNS = {"published_version", "published_at"}
-_VOLATILE = {"serve.log", "signer.log", "tufpi.sqlite3", "tufpi.sqlite3-wal", "tufpi.sqlite3-shm"}
-
-
-def _table_rows(server: IndexServer) -> dict[str, list[tuple[str, ...]]]:
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as conn:
-            return {
-                table: sorted(
-                    tuple(f"{k}={v}" for k, v in r._mapping.items() if k not in _SIGNER_COLUMNS)
-                    for r in conn.execute(text(f"SELECT * FROM {table}"))
-                )
-                for table in _TABLES
-            }
-    finally:
-        engine.dispose()
-
-
-def snapshot(server: IndexServer) -> dict[str, object]:
-    """``IndexServer.state()``, plus every row of the index's tables and every byte stored
-    anywhere under the data directory (so a write that escaped the storage root shows too)."""
-    tree = {
-        str(p.relative_to(server.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(server.data_dir.rglob("*"))
-        if p.is_file()
-        and p.name not in _VOLATILE
-        and p.relative_to(server.data_dir).parts[:2] != ("files", "tuf")
-    }
-    return {"state": server.state(), "rows": _table_rows(server), "tree": tree}
-
 
 # -- hand-made distributions and requests ---------------------------------------------------
 

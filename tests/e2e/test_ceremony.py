@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests.support.dists import make_dists
 from tests.support.proxy import tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root
+from tests.support.waiting import wait_until
 from tufpi.trust.ceremony import Proposal
 
 PASS = "correct horse battery"
@@ -254,19 +254,15 @@ def test_targets_renewal_reaches_the_snapshot(
     out = ok(tufpi(index_server, "ceremony", "import", str(proposal), str(sig)))
     assert "imported targets version 2" in out
     # The signer publishes a snapshot naming targets v2; clients verify it.
-    deadline = time.monotonic() + 20
-    while True:
-        timestamp = json.loads(
-            (index_server.data_dir / "files" / "tuf" / "timestamp.json").read_bytes()
-        )
+    tuf_dir = index_server.data_dir / "files" / "tuf"
+
+    def snapshot_names_targets_v2() -> bool:
+        timestamp = json.loads((tuf_dir / "timestamp.json").read_bytes())
         version = timestamp["signed"]["meta"]["snapshot.json"]["version"]
-        snapshot = json.loads(
-            (index_server.data_dir / "files" / "tuf" / f"{version}.snapshot.json").read_bytes()
-        )
-        if snapshot["signed"]["meta"]["targets.json"]["version"] == 2:
-            break
-        assert time.monotonic() < deadline, "targets v2 never reached the snapshot"
-        time.sleep(0.1)
+        snapshot = json.loads((tuf_dir / f"{version}.snapshot.json").read_bytes())
+        return bool(snapshot["signed"]["meta"]["targets.json"]["version"] == 2)
+
+    wait_until(snapshot_names_targets_v2, "targets v2 never reached the snapshot", timeout=20)
     metadata = tmp_path / "client"
     metadata.mkdir()
     updater = Updater(
@@ -342,18 +338,22 @@ def test_third_rotation_and_clients_walk_every_root(
     dists = make_dists(workdir, "rotated-proj", "1.0")
     assert clients.twine_upload(index_server.url, uploader, dists).returncode == 0
     fingerprint = hashlib.sha256(first_root(index_server)).hexdigest()
-    deadline = time.monotonic() + 30
-    while True:
-        result = tufpi_install(
-            index_server.url,
-            tmp_path / "cache",
-            ["--root-sha256", fingerprint],
-            "--target",
-            str(tmp_path / "t"),
-            "rotated-proj",
+    attempts: list[subprocess.CompletedProcess[str]] = []
+
+    def installed() -> bool:  # once the signer has published the upload
+        attempts.append(
+            tufpi_install(
+                index_server.url,
+                tmp_path / "cache",
+                ["--root-sha256", fingerprint],
+                "--target",
+                str(tmp_path / "t"),
+                "rotated-proj",
+            )
         )
-        if result.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)  # until the signer has published the upload
-    assert result.returncode == 0, result.stdout + result.stderr
+        return attempts[-1].returncode == 0
+
+    wait_until(
+        installed, lambda: attempts[-1].stdout + attempts[-1].stderr, timeout=30, interval=0.5
+    )
     assert (tmp_path / "t" / "rotated_proj").is_dir()

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.support import clients
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.visibility import assert_consistent, holdings, sha256_of, wheel
+from tests.support.waiting import wait_until
 from tufpi.index.records import storage_key
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX only")
@@ -66,13 +66,14 @@ def fill(directory: Path) -> Path:
 
 
 def _wait_for_log(path: Path, needle: str, count: int = 1, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if text.count(needle) >= count:
-            return text
-        assert time.monotonic() < deadline, f"{needle!r} not logged {count} times:\n{text}"
-        time.sleep(0.1)
+    def text() -> str:
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    return wait_until(
+        lambda: (logged := text()).count(needle) >= count and logged,
+        lambda: f"{needle!r} not logged {count} times:\n{text()}",
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

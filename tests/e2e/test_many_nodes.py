@@ -30,8 +30,10 @@ from tuf.ngclient import Updater
 from tests.support import clients
 from tests.support import server as server_support
 from tests.support.server import IndexServer
+from tests.support.state import query
 from tests.support.tuf_client import updater, wait_for_target
 from tests.support.uploads import post_wheel, tiny_wheel
+from tests.support.waiting import wait_until
 from tufpi.trust import layout
 
 UPLOADERS = 20
@@ -184,9 +186,7 @@ def _wait_for(
 ) -> float:
     """Poll ``condition()`` until true; returns the seconds it took."""
     started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what}: not within {timeout} s"
-        time.sleep(step)
+    wait_until(condition, f"{what}: not within {timeout} s", timeout=timeout, interval=step)
     return time.monotonic() - started
 
 
@@ -239,15 +239,10 @@ def _twiner(nodes: list[IndexServer], token: str, tmp: Path, ledger: Ledger) -> 
 
 
 def _changes(node: IndexServer) -> list[tuple[str, str, str | None, int | None]]:
-    engine = create_engine(node.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT path, action, sha256, published_version FROM target_changes")
-            )
-            return [(r[0], r[1], r[2], r[3]) for r in rows]
-    finally:
-        engine.dispose()
+    rows = query(
+        node.database_url, "SELECT path, action, sha256, published_version FROM target_changes"
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def _published_snapshots(log: str) -> list[int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.uploads import post_wheel
+from tests.support.waiting import wait_until
 
 TOKEN = "metrics-3b1f9c0e7d2a4c58a9e6"
 
@@ -61,10 +61,7 @@ def test_metrics_change_when_a_publication_changes_the_roles(metered: IndexServe
     token = metered.new_user("metrics-publisher")
     with httpx.Client(timeout=30) as client:
         assert post_wheel(client, metered.url, token, "metered-p", "1.0").status_code == 200
-    deadline = time.monotonic() + 30
-    while _timestamp_version(metered) == published:
-        assert time.monotonic() < deadline, "nothing was published"
-        time.sleep(0.1)
+    wait_until(lambda: _timestamp_version(metered) != published, "nothing was published")
     # The next scrape after the publication shows it, an hour before the max age would.
     after = _metrics(metered)
     assert after['tufpi_role_version{role="timestamp"}'] >= published + 1
@@ -113,8 +110,7 @@ def test_metrics_need_the_bearer_token_which_is_never_logged(metered: IndexServe
         assert "tufpi_role_version" not in refused.text
     assert _metrics(metered)["tufpi_pending_changes"] >= 0
     log = metered.data_dir / "serve.log"
-    deadline = time.monotonic() + 30
-    while log.read_text().count("GET /metrics HTTP/1.1") < 5:  # every scrape is logged
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(  # every scrape is logged
+        lambda: log.read_text().count("GET /metrics HTTP/1.1") >= 5, "scrapes were not logged"
+    )
     assert TOKEN not in log.read_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.tuf_client import updater, wait_for_target
 from tests.support.uploads import post_wheel
+from tests.support.waiting import wait_until
 
 
 class Traffic:
@@ -72,11 +74,8 @@ def _timestamp_keyids(server: IndexServer) -> set[str]:
     return {signature["keyid"] for signature in data["signatures"]}
 
 
-def _wait(condition: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
+def _wait(condition: Callable[[], object], timeout: float = 60) -> None:
+    wait_until(condition, "timed out", timeout=timeout, interval=0.2)
 
 
 def test_rotation_under_traffic(unsigned_server: IndexServer, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ rebuilds every bin-n; clients (returning or new) cope with one fresh download.""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from tests.support import clients
@@ -12,6 +11,7 @@ from tests.support import server as server_support
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import updater, wait_for_target
+from tests.support.waiting import wait_until
 
 
 def _snapshot_meta(server: IndexServer) -> dict:  # type: ignore[type-arg]
@@ -53,10 +53,12 @@ def test_rebin_from_64_to_16(unsigned_server: IndexServer, tmp_path: Path) -> No
         ).stdout.split()[-3]
         server.cli("ceremony", "import", str(proposal), sig)
 
-        deadline = time.monotonic() + 60
-        while _bins_in_snapshot(server, 1) != 16:
-            assert time.monotonic() < deadline, "the signer never rebuilt the bins"
-            time.sleep(0.2)
+        wait_until(
+            lambda: _bins_in_snapshot(server, 1) == 16,
+            "the signer never rebuilt the bins",
+            timeout=60,
+            interval=0.2,
+        )
         for name in ("returning", "fresh"):
             client = updater(server, tmp_path, name)
             client.refresh()

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from sqlalchemy import create_engine, text
 
 from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.importing import run_import
 from tests.support.server import IndexServer
+from tests.support.state import query
 from tests.support.uploads import post_wheel, tiny_wheel
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -76,13 +76,11 @@ def plain_index(root: Path, project: str, files: list[Path]) -> str:
 
 
 def file_rows(server: IndexServer, filename: str) -> int:
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as conn:
-            query = text("SELECT count(*) FROM files WHERE filename = :f")
-            return int(conn.execute(query, {"f": filename}).scalar_one())
-    finally:
-        engine.dispose()
+    return int(
+        query(server.database_url, "SELECT count(*) FROM files WHERE filename = :f", f=filename)[0][
+            0
+        ]
+    )
 
 
 def test_a_twin_version_cannot_change_what_pip_installs(

@@ -24,7 +24,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -35,6 +34,7 @@ from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.proxy import proxy
 from tests.support.server import IndexServer, start
+from tests.support.waiting import wait_until
 
 CONFORMANCE = str(Path(sys.executable).parent / "tufpi-conformance-client")
 PROJECT = "secret-proj"
@@ -68,11 +68,12 @@ def _private_index(data_dir: Path, database_url: str | None) -> Iterator[IndexSe
 
 def _wait_for_page(simple: str, project: str, timeout: float = 30) -> None:
     """Until the proxy serves the project's verified page (its publication reached it)."""
-    deadline = time.monotonic() + timeout
-    while httpx.get(f"{simple}{project}/", timeout=10).status_code != 200:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{project} never reached the proxy")
-        time.sleep(0.2)
+    wait_until(
+        lambda: httpx.get(f"{simple}{project}/", timeout=10).status_code == 200,
+        f"{project} never reached the proxy",
+        timeout=timeout,
+        interval=0.2,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

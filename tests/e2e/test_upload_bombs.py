@@ -25,6 +25,7 @@ import pytest
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.uploads import post_wheel, tiny_wheel
+from tests.support.waiting import wait_until
 
 CONCURRENCY = 4  # the server's upload_concurrency
 BOMBS = CONCURRENCY
@@ -73,19 +74,19 @@ def post_sdist(index_url: str, token: str, data: bytes) -> httpx.Response:
         "metadata_version": "2.1",
         "sha256_digest": hashlib.sha256(data).hexdigest(),
     }
-    deadline = time.monotonic() + 60
     with httpx.Client(timeout=120) as client:
-        while True:
+
+        def admitted() -> list[httpx.Response]:
             response = client.post(
                 index_url + "legacy/",
                 data=fields,
                 files={"content": (SDIST, data, "application/octet-stream")},
                 auth=("__token__", token),
             )
-            # A probe may hold a slot for a moment: retry, as Retry-After asks, until admitted.
-            if response.status_code != 503 or time.monotonic() > deadline:
-                return response
-            time.sleep(0.05)
+            return [] if response.status_code == 503 else [response]
+
+        # A probe may hold a slot for a moment: retry, as Retry-After asks, until admitted.
+        return wait_until(admitted, "refused busy for 60 s", timeout=60, interval=0.05)[0]
 
 
 def post_probe(client: httpx.Client, index_url: str, token: str) -> httpx.Response:
@@ -109,15 +110,20 @@ def post_probe(client: httpx.Client, index_url: str, token: str) -> httpx.Respon
     )
 
 
-def wait_for_busy(server: IndexServer, token: str, deadline: float) -> httpx.Response:
+def wait_for_busy(server: IndexServer, token: str, timeout: float) -> httpx.Response:
     """Probe until the server answers busy: the signal that the bombs hold every slot."""
     with httpx.Client(timeout=30) as client:
-        while True:
+
+        def busy() -> list[httpx.Response]:
             response = post_probe(client, server.url, token)
             if response.status_code == 503:
-                return response
+                return [response]
             assert "sha256_digest does not match" in response.text, response.text
-            assert time.monotonic() < deadline, "the bombs never took every upload slot"
+            return []
+
+        return wait_until(
+            busy, "the bombs never took every upload slot", timeout=timeout, interval=0
+        )[0]
 
 
 def timed_reads(url: str, count: int) -> list[float]:
@@ -138,10 +144,10 @@ def test_reads_keep_answering_while_bombs_are_inspected(server: IndexServer, bom
     page = server.simple + "tufpi-read/"
     with concurrent.futures.ThreadPoolExecutor(BOMBS) as pool:
         bombs = [pool.submit(post_sdist, server.url, token, bomb) for _ in range(BOMBS)]
-        busy = wait_for_busy(server, token, time.monotonic() + 60)
+        busy = wait_for_busy(server, token, 60)
         reads = timed_reads(page, 20)
         # Still busy after the reads: they all ran while the bombs held every slot.
-        still = wait_for_busy(server, token, time.monotonic() + 1)
+        still = wait_for_busy(server, token, 1)
         answers = [future.result() for future in bombs]
     assert max(reads) < READ_BOUND, reads
     for refused in (busy, still):
@@ -172,14 +178,17 @@ def inspection_workers(pid: int) -> list[int]:
 
 def test_inspection_workers_end_with_a_killed_server(server: IndexServer) -> None:
     assert server.process is not None
-    deadline = time.monotonic() + 60
-    while len(workers := inspection_workers(server.process.pid)) < 2:
-        assert time.monotonic() < deadline, "serve did not start its inspection workers"
-        time.sleep(0.1)
+    pid = server.process.pid
+    workers = wait_until(
+        lambda: len(found := inspection_workers(pid)) >= 2 and found,
+        "serve did not start its inspection workers",
+        timeout=60,
+    )
     server.process.kill()
     server.process.wait()
     server.process = None
-    deadline = time.monotonic() + 30
-    while alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
-        assert time.monotonic() < deadline, f"workers {alive} outlived the killed server"
-        time.sleep(0.1)
+
+    def alive() -> list[int]:
+        return [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+    wait_until(lambda: not alive(), lambda: f"workers {alive()} outlived the killed server")

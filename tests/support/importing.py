@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
 from tuf.api.metadata import Metadata
 
 from benchmarks.simple_data import Dist, sdist, wheel
@@ -29,6 +28,7 @@ from tests.support.server import (
     start,
     wait_until_serving,
 )
+from tests.support.state import query
 
 
 def tiny_dists(prefix: str, projects: int, versions: int) -> list[Dist]:
@@ -172,15 +172,10 @@ def index_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         "core_metadata": "SELECT p.normalized_name, r.version, r.core_metadata FROM releases r "
         "JOIN projects p ON p.id = r.project_id",
     }
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return {
-                name: sorted(tuple(_comparable(v) for v in row) for row in conn.execute(text(q)))
-                for name, q in queries.items()
-            }
-    finally:
-        engine.dispose()
+    return {
+        name: sorted(tuple(_comparable(v) for v in row) for row in query(database_url, q))
+        for name, q in queries.items()
+    }
 
 
 def _comparable(value: Any) -> str:

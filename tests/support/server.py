@@ -10,7 +10,6 @@ import select
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.clients import clean_env
+from tests.support.waiting import wait_until
 
 POSTGRES_ENV = "TUFPI_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "TUFPI_REQUIRE_POSTGRES"
@@ -33,10 +33,45 @@ def need_postgres(who: str = "PostgreSQL tests") -> None:
         pytest.skip(f"{who} need {POSTGRES_ENV}")
 
 
+# Test servers listen below the kernel's ephemeral range (32768 and up on Linux), so that no
+# outgoing connection's source port takes a port between free_port() and the server's bind.
+# Each pytest-xdist worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) has a band of its own, and
+# hands its ports out in turn: two workers, or two servers of one test, never get one port.
+PORT_BASE = 20000
+PORT_BAND = 1000
+PORT_BANDS = 12
+_next_ports: Iterator[int] | None = None
+
+
+def _worker_band() -> int:
+    """0 without pytest-xdist, 1 + N for worker gwN (wrapping after PORT_BANDS bands)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return 0
+    return (1 + int(worker[2:])) % PORT_BANDS
+
+
+def _ports() -> Iterator[int]:
+    """This worker's ports in turn, from a start drawn from its process id (two test runs
+    at once on one machine rarely meet), wrapping around its band."""
+    low = PORT_BASE + _worker_band() * PORT_BAND
+    start = os.getpid() % PORT_BAND
+    while True:
+        for offset in range(PORT_BAND):
+            yield low + (start + offset) % PORT_BAND
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that no one listens on, from this worker's band of ports."""
+    global _next_ports  # noqa: PLW0603
+    if _next_ports is None:
+        _next_ports = _ports()
+    for _ in range(PORT_BAND):
+        port = next(_next_ports)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError(f"no free port in band {_worker_band()}")
 
 
 @contextlib.contextmanager
@@ -91,36 +126,6 @@ class IndexServer:
         extra = ["--project", project] if project else []
         return self.cli("token", "create", "--user", name, *extra).stdout.strip()
 
-    def state(self) -> dict[str, object]:
-        """Row counts of every table and the list of stored files: for "nothing changed" checks."""
-        engine = create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                tables = [
-                    "users",
-                    "tokens",
-                    "projects",
-                    "owners",
-                    "releases",
-                    "files",
-                    "targets",
-                    "target_changes",
-                ]
-                counts = {
-                    t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables
-                }
-        finally:
-            engine.dispose()
-        # Distributions and pages; not tuf/, which the signer refreshes on its own schedule.
-        files_dir = self.data_dir / "files"
-        files = sorted(
-            str(p.relative_to(files_dir))
-            for top in ("packages", "simple")
-            for p in (files_dir / top).rglob("*")
-            if p.is_file()
-        )
-        return {"rows": counts, "files": files}
-
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -132,19 +137,26 @@ class IndexServer:
 
 
 def wait_until_serving(
-    process: subprocess.Popen[bytes], url: str, what: str, timeout: float = 30
+    process: subprocess.Popen[bytes],
+    url: str,
+    what: str,
+    timeout: float = 30,
+    log: Path | None = None,
 ) -> None:
-    """Poll ``url`` until it answers 200; RuntimeError if ``process`` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll ``url`` until it answers 200; RuntimeError if ``process`` exits first,
+    AssertionError if time runs out (either followed by ``log``'s text, if given)."""
+
+    def logged() -> str:
+        return f":\n{log.read_text(errors='replace')}" if log is not None else ""
+
+    def answers() -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited {process.returncode}")
+            raise RuntimeError(f"{what} exited {process.returncode}{logged()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.1)
+            return httpx.get(url, timeout=1).status_code == 200
+        return False
+
+    wait_until(answers, lambda: f"{what} did not start in {timeout} s{logged()}", timeout=timeout)
 
 
 def start(
@@ -196,16 +208,12 @@ def start(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"tufpi serve exited: {(data_dir / log_name).read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url, timeout=1).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("tufpi serve did not start in 30 s")
+    try:
+        wait_until_serving(server.process, server.url, "tufpi serve", log=data_dir / log_name)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def signer_process(

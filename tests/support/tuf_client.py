@@ -9,6 +9,7 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater
 
 from tests.support.server import IndexServer
+from tests.support.waiting import wait_until
 
 
 def first_root(server: IndexServer) -> bytes:
@@ -35,25 +36,24 @@ def wait_for_target(
     server: IndexServer, workdir: Path, path: str, sha256: str | None = None, timeout: float = 20
 ) -> TargetFile:
     """Refresh until the signed metadata lists ``path`` (with ``sha256`` if given)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def listed() -> TargetFile | None:
         client = updater(server, workdir, f"wait-{time.monotonic_ns()}")
         client.refresh()
         info = client.get_targetinfo(path)
         if info is not None and (sha256 is None or info.hashes.get("sha256") == sha256):
             return info
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} not published within {timeout} s")
-        time.sleep(0.1)
+        return None
+
+    return wait_until(listed, f"{path} not published within {timeout} s", timeout=timeout)
 
 
 def wait_for_absence(server: IndexServer, workdir: Path, path: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """Refresh until the signed metadata no longer lists ``path``."""
+
+    def gone() -> bool:
         client = updater(server, workdir, f"gone-{time.monotonic_ns()}")
         client.refresh()
-        if client.get_targetinfo(path) is None:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} still listed after {timeout} s")
-        time.sleep(0.1)
+        return client.get_targetinfo(path) is None
+
+    wait_until(gone, f"{path} still listed after {timeout} s", timeout=timeout)

@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
+from tests.support.state import query
 from tufpi.index.records import dist_keys, file_key_of
 from tufpi.storage._staging import key_of
 
@@ -78,12 +78,7 @@ class Holdings:
 
 
 def holdings(database_url: str, storage: Path) -> Holdings:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = {r[0]: r[1] for r in conn.execute(text("SELECT path, sha256 FROM files"))}
-    finally:
-        engine.dispose()
+    rows = {r[0]: r[1] for r in query(database_url, "SELECT path, sha256 FROM files")}
     visible, staged = [], []
     for path in storage.rglob("*"):
         if not path.is_file():

@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from tests.support.waiting import wait_until
 from tufpi.http.limits import ServerLimits
 from tufpi.http.protocol import ReasonH11Protocol, protocol_class
 
@@ -60,10 +61,7 @@ def serving(http: type, app: Any = _echo) -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+    wait_until(lambda: server.started, "the server did not start", timeout=10, interval=0.02)
     try:
         yield sock.getsockname()[1]
     finally:
