@@ -314,6 +314,10 @@ class Usage:
         return Usage(self.server - before.server, self.generator - before.generator, self.load)
 
 
+def _refused(sample: Sample) -> bool:
+    return sample.answered > 0 and sample.status != 200
+
+
 async def send(client: httpx.AsyncClient, index: Index, sample: Sample) -> Sample:
     """POST one wheel to /legacy/ as twine does: multipart, Basic auth with an API token."""
     wheel = sample.wheel
@@ -419,7 +423,9 @@ class Watcher:
         self.bin_of[sample.path] = layout.bin_name(layout.bin_index(sample.path, BINS), BINS)
 
     def missing(self) -> list[Sample]:
-        return [s for s in self.expected if s.visible is None]
+        """Uploads not seen in a bin-n yet, less those refused (a refused upload is never
+        published: waiting for it would wait until the deadline)."""
+        return [s for s in self.expected if s.visible is None and not _refused(s)]
 
     async def poll(self) -> None:
         timestamp = await self.source.signed("timestamp.json")
@@ -800,7 +806,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite run")
     parser.add_argument("--concurrency", type=int, default=8, help="throughput phase uploaders")
-    parser.add_argument("--rate", type=float, default=50.0, help="latency phase uploads/s")
+    parser.add_argument("--rate", type=float, help="latency phase uploads/s (default 50)")
     parser.add_argument("--uploads", type=int, help="throughput phase uploads per round and mode")
     parser.add_argument("--latency-seconds", type=float, help="latency phase length")
     parser.add_argument("--warmup", type=int, help="unmeasured uploads first")
@@ -828,8 +834,8 @@ def parse_args() -> argparse.Namespace:
     args.postgres = args.postgres or args.postgres_only or given_url
     if args.postgres and not args.postgres_url:
         parser.error("--postgres needs --postgres-url (or $TUFPI_BENCH_POSTGRES_URL)")
-    quick = {"uploads": 200, "latency_seconds": 10.0, "warmup": 20, "rounds": 1}
-    full = {"uploads": 2000, "latency_seconds": 60.0, "warmup": 50, "rounds": 2}
+    quick = {"uploads": 200, "latency_seconds": 10.0, "warmup": 20, "rounds": 1, "rate": 20.0}
+    full = {"uploads": 2000, "latency_seconds": 60.0, "warmup": 50, "rounds": 2, "rate": 50.0}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
