@@ -95,17 +95,7 @@ def crash_at(spec: str | None) -> Checkpoint:
     For crash-safety tests only: ``POINT`` or ``POINT:N`` (the publisher's read, bin, bins,
     snapshot, timestamp, commit; an upload's staged, committed, visible).
     """
-    if not spec:
-        return lambda _name: None
-    point, _, nth = spec.partition(":")
-    seen: Counter[str] = Counter()
-
-    def checkpoint(name: str) -> None:
-        seen[name] += 1
-        if name == point and seen[name] == int(nth or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return checkpoint
+    return _at_nth_passage(spec, lambda _name: os.kill(os.getpid(), signal.SIGKILL))
 
 
 def pause_at(spec: str | None, stop: threading.Event) -> Checkpoint:
@@ -116,6 +106,17 @@ def pause_at(spec: str | None, stop: threading.Event) -> Checkpoint:
     ``POINT`` or ``POINT:N``, the points of ``crash_at``. Once there it logs
     ``signer: paused at POINT``, the line the test waits for before signalling.
     """
+
+    def hold(name: str) -> None:
+        log.warning("signer: paused at %s (testing hook); waiting to be stopped", name)
+        stop.wait()
+
+    return _at_nth_passage(spec, hold)
+
+
+def _at_nth_passage(spec: str | None, action: Checkpoint) -> Checkpoint:
+    """A checkpoint calling ``action`` at the N-th passage of the point ``spec`` names
+    (``POINT`` or ``POINT:N``); one that does nothing when ``spec`` is empty."""
     if not spec:
         return lambda _name: None
     point, _, nth = spec.partition(":")
@@ -124,7 +125,6 @@ def pause_at(spec: str | None, stop: threading.Event) -> Checkpoint:
     def checkpoint(name: str) -> None:
         seen[name] += 1
         if name == point and seen[name] == int(nth or 1):
-            log.warning("signer: paused at %s (testing hook); waiting to be stopped", name)
-            stop.wait()
+            action(name)
 
     return checkpoint
