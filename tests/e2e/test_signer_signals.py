@@ -45,9 +45,15 @@ _STOPPED = re.compile(r"signer: child process exited with (status 0|signal SIGTE
 
 
 def _sigterm_burst(pid: int, count: int = 5, gap: float = 0.01) -> None:
-    for _ in range(count):
-        os.kill(pid, signal.SIGTERM)
+    """``count`` SIGTERMs ``gap`` seconds apart; fewer when the process is gone (it exited
+    and its parent reaped it: what the burst asks of it) before the last."""
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(count - 1):
         time.sleep(gap)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
 
 
 def _log(server: IndexServer, name: str) -> str:
