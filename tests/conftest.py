@@ -6,7 +6,6 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,67 +15,10 @@ from tests.support import server as server_support
 _RUN_MARK = processes.new_mark()
 
 
-# Modules handed to the workers first, longest first (see the slowest tests CI lists): xdist
-# hands out work (``work_group``) in collection order, and a long module started last keeps
-# one worker busy while the others have finished.
-START_FIRST = (
-    "test_benchmarks_quick.py",
-    "test_upload_and_limits_benchmarks.py",
-    "test_upload_bombs.py",
-    "test_bad_uploads.py",
-    "test_online_key_rotation.py",
-    "test_import.py",
-    "test_secrets.py",
-    "test_client_bombs_benchmark.py",
-    "test_simple_api.py",
-    "test_full_disk.py",
-    "test_ceremony.py",
-    "test_proxy_load.py",
-    "test_freshness.py",
-)
-# Modules whose tests share nothing (each runs a benchmark of its own): one test per group.
-EACH_TEST_ALONE = (
-    "test_benchmarks_quick.py",
-    "test_upload_and_limits_benchmarks.py",
-)
-_DATABASES = ("sqlite", "postgresql")
-
-
-def work_group(nodeid: str) -> str:
-    """What one xdist worker runs together: a module's tests on one database, so the
-    module's servers start once per database and a module's two databases run on two
-    workers at once (a test id names its database among its parameters: ``[sqlite-pip]``)."""
-    module = nodeid.split("::", 1)[0]
-    if module.rpartition("/")[2] in EACH_TEST_ALONE:
-        return nodeid
-    params = nodeid.partition("[")[2].removesuffix("]").split("-")
-    database = next((p for p in params if p in _DATABASES), None)
-    return f"{module}:{database}" if database else module
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadscope`` (scripts/test's) with the scopes of ``work_group``."""
-    if config.getvalue("dist") != "loadscope":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ModuleAndDatabase(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            return work_group(nodeid)
-
-    return ModuleAndDatabase(config, log)
-
-
-def _start_rank(item: pytest.Item) -> int:
-    name = item.path.name
-    return START_FIRST.index(name) if name in START_FIRST else len(START_FIRST)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=_start_rank)  # stable: the order within a module stays
 
 
 @pytest.hookimpl(wrapper=True)
