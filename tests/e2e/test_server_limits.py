@@ -23,6 +23,7 @@ import pytest
 
 from tests.support import server as server_support
 from tests.support.server import IndexServer
+from tests.support.sockets import read_all
 from tests.support.uploads import tiny_wheel
 from tests.support.waiting import wait_until
 
@@ -55,12 +56,7 @@ def _address(server: IndexServer) -> tuple[str, int]:
 
 
 def _read_all(conn: socket.socket, timeout: float = 15) -> bytes:
-    conn.settimeout(timeout)
-    chunks = []
-    with contextlib.suppress(ConnectionResetError):
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return read_all(conn, timeout)
 
 
 def test_a_client_trickling_its_head_is_cut_off_while_another_is_served(

@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from tests.support.sockets import read_all
 from tests.support.waiting import wait_until
 from tufpi.http.limits import ServerLimits
 from tufpi.http.protocol import ReasonH11Protocol, protocol_class
@@ -87,12 +88,7 @@ def _trickle(port: int, data: bytes, step: float, then: bytes = b"") -> tuple[fl
 
 
 def _read_all(conn: socket.socket, timeout: float = 10) -> bytes:
-    conn.settimeout(timeout)
-    chunks = []
-    with contextlib.suppress(ConnectionResetError):
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return read_all(conn, timeout)
 
 
 def test_a_trickled_head_is_served_by_the_old_protocol_and_cut_off_by_tufpis() -> None:
