@@ -116,11 +116,11 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, help="keep the data here")
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 100 files (the figures are not)"
+        "--quick", action="store_true", help="a smoke run: 40 files (the figures are not)"
     )
     args = parser.parse_args()
     if args.quick:
-        args.files = 100
+        args.files = 40
     with contextlib.ExitStack() as stack:
         work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         work.mkdir(parents=True, exist_ok=True)

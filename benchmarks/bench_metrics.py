@@ -122,7 +122,7 @@ def report(name: str, figures: dict[str, dict[str, float]]) -> list[str]:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,024 bins, 3 s: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="256 bins, 2 s: a smoke run")
     parser.add_argument("--bins", type=int, default=16384)
     parser.add_argument("--seconds", type=float, default=20, help="per measurement")
     parser.add_argument("--scrapers", type=int, default=20, help="concurrent /metrics clients")
@@ -131,7 +131,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--scrape", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.bins, args.seconds = 1024, 3.0
+        args.bins, args.seconds = 256, 2.0
     return args
 
 

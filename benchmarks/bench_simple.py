@@ -325,7 +325,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run: 1,000 projects, 100 files, 300 requests (not for the figures)",
+        help="a smoke run: 300 projects, 50 files, 100 requests (not for the figures)",
     )
     parser.add_argument("--requests", type=int, help="requests per measurement (default 3000)")
     parser.add_argument("--warmup", type=int, help="warm-up requests (default 200)")
@@ -345,17 +345,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _plan(args: argparse.Namespace) -> Plan:
     quick = args.quick
-    args.projects = args.projects or (1_000 if quick else 10_000)
-    args.files = args.files or (100 if quick else 1_000)
+    args.projects = args.projects or (300 if quick else 10_000)
+    args.files = args.files or (50 if quick else 1_000)
     pages = (
         Page(f"project page, {args.files:,} files", f"/simple/{BIG}/", args.files),
         Page(f"index, {args.projects:,} projects", "/simple/", args.projects),
     )
     return Plan(
-        requests=args.requests or (300 if quick else 3000),
-        warmup=args.warmup or (30 if quick else 200),
+        requests=args.requests or (100 if quick else 3000),
+        warmup=args.warmup or (10 if quick else 200),
         concurrency=args.concurrency,
-        max_seconds=args.max_seconds or (5.0 if quick else 30.0),
+        max_seconds=args.max_seconds or (2.0 if quick else 30.0),
         pages=pages,
     )
 

@@ -269,9 +269,9 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=256)
     parser.add_argument("--workdir", type=Path, help="keep data and logs here")
     args = parser.parse_args()
-    args.bombs = args.bombs or (8 if args.quick else 40)
-    args.members = args.members or (100_000 if args.quick else 1_000_000)
-    args.requests = args.requests or (200 if args.quick else 2000)
+    args.bombs = args.bombs or (4 if args.quick else 40)
+    args.members = args.members or (50_000 if args.quick else 1_000_000)
+    args.requests = args.requests or (100 if args.quick else 2000)
 
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
