@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import select
@@ -22,6 +23,26 @@ from tests.support.clients import clean_env
 from tests.support.waiting import wait_until
 
 POSTGRES_ENV = "TUFPI_TEST_POSTGRES_URL"
+# IndexServer.cli_each's interpreter: each command through click as `tufpi` runs it, its
+# standard output captured; the first failure ends the run with its message and exit code.
+_EACH = """
+import contextlib, io, json, sys
+import click
+from tufpi.cli import main
+outputs = []
+for args in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main.main(args, prog_name="tufpi", standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    if isinstance(code, int) and code != 0:
+        sys.exit(f"tufpi {' '.join(args)}: exit {code}; printed: {out.getvalue()}")
+    outputs.append(out.getvalue())
+print(json.dumps(outputs))
+"""
 REQUIRE_POSTGRES_ENV = "TUFPI_REQUIRE_POSTGRES"
 
 
@@ -121,10 +142,28 @@ class IndexServer:
         return result
 
     def new_user(self, name: str, project: str | None = None) -> str:
-        """Create a user and return an API token for them."""
-        self.cli("user", "add", name)
+        """Create a user and return an API token for them (``tufpi user add`` and ``tufpi
+        token create``, run by one interpreter: ``cli_each``)."""
         extra = ["--project", project] if project else []
-        return self.cli("token", "create", "--user", name, *extra).stdout.strip()
+        outputs = self.cli_each(["user", "add", name], ["token", "create", "--user", name, *extra])
+        return outputs[-1].strip()
+
+    def cli_each(self, *commands: Sequence[str]) -> list[str]:
+        """Run ``tufpi`` commands one after the other in ONE process (a tufpi process costs
+        about half a second of CPU to start); each one's standard output, in order.
+        AssertionError, with what was printed, at the first that fails."""
+        result = subprocess.run(
+            [sys.executable, "-c", _EACH, json.dumps([list(c) for c in commands])],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"tufpi {commands} failed:\n{result.stdout}{result.stderr}")
+        outputs: list[str] = json.loads(result.stdout)
+        return outputs
 
     def stop(self) -> None:
         if self.process is not None:
@@ -189,9 +228,10 @@ def start(
         **(extra_env or {}),
     )
     server = IndexServer(f"http://127.0.0.1:{port}/", data_dir, db_url, env)
-    server.cli("db", "upgrade")
-    if not (data_dir / "files" / "tuf" / "timestamp.json").exists():
-        server.cli("trust", "init")
+    if (data_dir / "files" / "tuf" / "timestamp.json").exists():
+        server.cli("db", "upgrade")
+    else:
+        server.cli("trust", "init")  # which migrates the database first
     log = (data_dir / log_name).open("ab")
     server.process = subprocess.Popen(
         [
