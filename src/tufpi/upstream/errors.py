@@ -1,0 +1,25 @@
+"""The one error of ``tufpi.upstream``: an upstream could not be read, or sent what tufpi
+refuses. Its message always names the upstream and says in plain words what failed, for an
+operator's log and for the answer a client gets (never a credential: URLs are shown without
+their userinfo).
+"""
+
+from __future__ import annotations
+
+__all__ = ["UpstreamError"]
+
+
+class UpstreamError(Exception):
+    """An upstream failed or misbehaved: not reachable, too slow, an error status, a page
+    that is not a simple API page, more bytes than allowed, a file whose bytes are not the
+    ones its page lists.
+
+    Attributes:
+        upstream: the upstream's base URL (without credentials).
+        detail: what failed, in plain words (the message is ``upstream {upstream} {detail}``).
+    """
+
+    def __init__(self, upstream: str, detail: str) -> None:
+        self.upstream = upstream
+        self.detail = detail
+        super().__init__(f"upstream {upstream} {detail}")
