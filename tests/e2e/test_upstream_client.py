@@ -171,6 +171,13 @@ def test_a_pypi_shaped_page_is_read_and_its_files_checked() -> None:
             assert file.provenance.endswith("/provenance")
             assert project.files[1].yanked == "broken build"
             assert upstream.core_metadata(file) == metadata
+            other = dataclasses.replace(file, core_metadata_sha256="0" * 64)
+            error, _ = timed(lambda: upstream.core_metadata(other))
+            assert str(error) == (
+                f"upstream {upstream.base_url} sent bytes whose sha256 is "
+                f"{hashlib.sha256(metadata).hexdigest()}, its page said {'0' * 64} "
+                f"(the metadata of {file.filename})"
+            )
             out = io.BytesIO()
             assert upstream.download(file, out).size == len(content)
 

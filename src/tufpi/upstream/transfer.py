@@ -21,6 +21,8 @@ from tufpi.upstream.listing import shown
 __all__ = ["Budget", "Transfer", "size_text"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# How a connection the server had already closed fails: before any byte of an answer.
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 Phase = Literal["connect", "head", "body"]
 
 
@@ -109,7 +111,7 @@ class Transfer:
             pool=left,
         )
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _send_once(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
         self.phase = "connect"
         with self._network():
             request = self.http.build_request(method, url, headers=headers, timeout=self._timeout())
@@ -117,6 +119,17 @@ class Transfer:
             # when, so a connect timeout tells them apart instead (see _network).
             self.phase = "head"
             return self.http.send(request, stream=True, auth=self.auth_for(url))
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        """Send the request; once more, within the same deadline, when the connection broke
+        before any answer: a kept-alive connection the server closed while it sat in the pool
+        fails so (GET and HEAD may be repeated, RFC 9110 9.2.2)."""
+        try:
+            return self._send_once(method, url, headers)
+        except UpstreamError as e:
+            if not isinstance(e.__cause__, _STALE):
+                raise
+        return self._send_once(method, url, headers)
 
     def _next_hop(self, url: str, response: httpx.Response) -> str:
         location = response.headers.get("location")
