@@ -190,6 +190,7 @@ def test_a_refused_connection() -> None:
     error, elapsed = timed(lambda: Upstream(url, TIGHT).project("up-demo"))
     assert str(error).startswith(f"upstream {url} could not be reached: ")
     assert str(error).endswith("(the page of 'up-demo')")
+    assert not error.timed_out
     assert elapsed < SLACK
 
 
@@ -205,6 +206,7 @@ def test_a_response_head_that_never_comes(hostile: HostileServer, attack: str) -
     upstream = Upstream(hostile.url + "simple/", TIGHT)
     error, elapsed = timed(lambda: upstream.project("up-demo"))
     assert str(error).startswith(f"upstream {upstream.base_url} did not answer in 1.")
+    assert error.timed_out  # a gateway's 504
     assert 1 <= elapsed < 1 + SLACK
 
 
@@ -232,6 +234,7 @@ def test_a_trickling_body_is_cut_at_the_deadline_where_plain_httpx_reads_on(
     assert str(error).startswith(f"upstream {upstream.base_url} sent ")
     assert "bytes in 1." in str(error)
     assert "had not finished by the 1 s allowed (the page of 'up-demo')" in str(error)
+    assert error.timed_out
     assert 1 <= elapsed < 1 + SLACK
     hostile.honest()
 
@@ -313,6 +316,7 @@ def test_garbage_is_refused_naming_the_cause(hostile: HostileServer, case: str) 
     error, elapsed = timed(lambda: upstream.project("up-demo"))
     assert str(error).startswith(f"upstream {upstream.base_url} ")
     assert expected in str(error)
+    assert not error.timed_out  # a gateway's 502
     assert elapsed < SLACK
 
 

@@ -330,10 +330,21 @@ class Upstreams:
         Raises:
             KeyError: ``project`` came from none of these upstreams.
         """
-        for upstream in self.upstreams:
-            if upstream.base_url == project.upstream:
-                return upstream
-        raise KeyError(project.upstream)
+        found = self.named(project.upstream)
+        if found is None:
+            raise KeyError(project.upstream)
+        return found
+
+    def named(self, base_url: str) -> Upstream | None:
+        """The configured upstream whose base URL is ``base_url`` (as ``Upstream.base_url``
+        gives it; credentials and a missing trailing "/" do not matter); None when none is
+        (any more): a file recorded from an upstream since removed is not fetched."""
+        try:
+            url = split_credentials(base_url)[0]
+        except httpx.InvalidURL:
+            return None
+        wanted = url if url.endswith("/") else url + "/"
+        return next((u for u in self.upstreams if u.base_url == wanted), None)
 
     def close(self) -> None:
         """Close the shared HTTP client, if it is this object's own."""

@@ -69,20 +69,22 @@ class Transfer:
         self.phase: Phase = "connect"
         self.received = 0
 
-    def fail(self, detail: str) -> UpstreamError:
+    def fail(self, detail: str, *, timed_out: bool = False) -> UpstreamError:
         """The error for ``detail``, about this request."""
-        return UpstreamError(self.upstream, f"{detail} ({self.what})")
+        return UpstreamError(self.upstream, f"{detail} ({self.what})", timed_out=timed_out)
 
     def _late(self) -> UpstreamError:
         elapsed = time.monotonic() - self.started
         if self.phase == "connect":
-            return self.fail(f"did not accept a connection in {elapsed:.1f} s")
-        if self.phase == "head" or self.received == 0:
-            return self.fail(f"did not answer in {elapsed:.1f} s")
-        return self.fail(
-            f"sent {self.received} bytes in {elapsed:.1f} s and had not finished by the "
-            f"{_seconds(self.budget.total_seconds)} allowed"
-        )
+            detail = f"did not accept a connection in {elapsed:.1f} s"
+        elif self.phase == "head" or self.received == 0:
+            detail = f"did not answer in {elapsed:.1f} s"
+        else:
+            detail = (
+                f"sent {self.received} bytes in {elapsed:.1f} s and had not finished by the "
+                f"{_seconds(self.budget.total_seconds)} allowed"
+            )
+        return self.fail(detail, timed_out=True)
 
     @contextlib.contextmanager
     def _network(self) -> Iterator[None]:

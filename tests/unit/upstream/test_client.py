@@ -90,3 +90,15 @@ def test_redirects_go_to_http_s_only_and_never_down_to_plain_http() -> None:
         assert str(caught.value).endswith("(the page of 'x')")
     with pytest.raises(UpstreamError, match="answered 302 with no Location"):
         _hop(page, None)
+
+
+def test_an_upstream_is_found_again_by_its_base_url() -> None:
+    urls = ["https://u:p@a.example/simple", "https://b.example/simple/"]
+    with Upstreams(urls) as upstreams:
+        a, b = upstreams.upstreams
+        assert upstreams.named("https://a.example/simple/") is a
+        assert upstreams.named("https://a.example/simple") is a
+        assert upstreams.named("https://other:creds@a.example/simple/") is a
+        assert upstreams.named("https://b.example/simple/") is b
+        assert upstreams.named("https://c.example/simple/") is None  # no longer configured
+        assert upstreams.named("http://a.example/simple/") is None
