@@ -354,6 +354,22 @@ def test_a_file_whose_bytes_are_not_the_listed_ones(pypi: Pypiserver) -> None:
         assert "lists no sha256 for it, so it cannot be checked" in str(error)
 
 
+def test_a_file_listed_past_the_cap_is_not_fetched(
+    pypi: Pypiserver, hostile: HostileServer
+) -> None:
+    base = hostile.url + "simple/"
+    huge = _listed(pypi, base, size=10**9)
+    asked = len(hostile.requests)
+    with Upstream(base, TIGHT) as upstream:
+        error, elapsed = timed(lambda: upstream.download(huge, io.BytesIO()))
+    assert str(error) == (
+        f"upstream {base} lists it at 1000000000 bytes, more than the 1 MiB allowed "
+        f"(file {huge.filename})"
+    )
+    assert len(hostile.requests) == asked  # refused before asking upstream
+    assert elapsed < SLACK
+
+
 def test_a_file_download_is_bounded_in_time_and_bytes(
     pypi: Pypiserver, hostile: HostileServer
 ) -> None:
