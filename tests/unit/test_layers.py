@@ -24,6 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"storage", "db", "keys"}),
     frozenset({"trust"}),
     frozenset({"index", "signer"}),
+    frozenset({"upstream"}),
     frozenset({"services"}),
     frozenset({"importer", "web", "client"}),
     frozenset({"cli"}),
