@@ -39,6 +39,7 @@ __all__ = [
     "core_metadata",
     "errors",
     "inspector",
+    "mirrored",
     "names",
     "pages",
     "records",
