@@ -9,6 +9,8 @@ by the layers that own them.
 - ``UpstreamError``: the one error, naming the upstream and the cause (``errors``).
 - ``Upstream``, ``Upstreams``, ``UpstreamBounds``, ``Digests``: reading one upstream or the
   configured list, bounded in time and bytes (``client``).
+- ``mirror``, ``policy``: mirroring on demand (``Mirror``: a page before it is served, a file
+  on its first download) and its pure decisions (dependency confusion, refresh, changes).
 """
 
 from tufpi.upstream.client import Digests, Upstream, UpstreamBounds, Upstreams
@@ -23,4 +25,6 @@ __all__ = [
     "UpstreamFile",
     "UpstreamProject",
     "Upstreams",
+    "mirror",
+    "policy",
 ]

@@ -18,7 +18,6 @@ from typing import BinaryIO
 import httpx
 
 from tufpi.index.upload import Digests
-from tufpi.upstream.errors import UpstreamError
 from tufpi.upstream.model import UpstreamFile, UpstreamProject
 
 __all__ = ["Digests", "Upstream", "UpstreamBounds", "Upstreams"]

@@ -19,6 +19,7 @@ from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.inspector import Inspector
 from tufpi.index.service import IndexService
+from tufpi.upstream.mirror import Mirror
 
 # Pages are compressed once, when cached, with the settings of the app's gzip middleware
 # (``CompressMetadata``: level 9, bodies of 512 bytes or more), which passes answers that
@@ -79,6 +80,8 @@ class WebContext:
     pages: RenderCache
     inspector: Inspector
     upload_limiter: anyio.CapacityLimiter
+    # The pull-through of upstream indexes (tufpi.upstream); None when none is configured.
+    mirror: Mirror | None = None
 
     def identify(self, request: Request) -> Identity:
         """The caller's identity from Basic auth. Raises NotAuthenticated."""
