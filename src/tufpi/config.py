@@ -72,7 +72,7 @@ class Settings:
         upstream_page_timeout: seconds reading one upstream page may take, in all.
         upstream_file_timeout: seconds downloading one file from upstream may take, in all
             (a file is at most ``max_upload_bytes``, like an upload).
-        upstream_max_page_bytes: most bytes of one upstream page (decoded).
+        upstream_page_max_bytes: most bytes of one upstream page (decoded).
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -115,7 +115,7 @@ class Settings:
     upstream_connect_timeout: float = 10.0
     upstream_page_timeout: float = 30.0
     upstream_file_timeout: float = 600.0
-    upstream_max_page_bytes: int = 20 * MiB
+    upstream_page_max_bytes: int = 20 * MiB
 
     @property
     def effective_database_url(self) -> str:
@@ -160,7 +160,7 @@ _INT_RANGES = {
     "upload_concurrency": (1, 4096),
     "inspect_processes": (1, 256),
     "upstream_refresh": (0, 10 * 365 * 86400),
-    "upstream_max_page_bytes": (1024, 2**31),
+    "upstream_page_max_bytes": (1024, 2**31),
 }
 # PEP 508's project name.
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)

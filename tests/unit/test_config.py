@@ -277,7 +277,7 @@ def test_an_upstream_url_with_credentials_is_not_in_the_repr() -> None:
         'upstream_allow = ["-bad"]',
         "upstream_refresh = -1",
         "upstream_page_timeout = 0",
-        "upstream_max_page_bytes = 10",
+        "upstream_page_max_bytes = 10",
     ],
 )
 def test_bad_upstream_settings_raise_config_error(tmp_path: Path, line: str) -> None:

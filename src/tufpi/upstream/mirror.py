@@ -34,7 +34,7 @@ from tufpi.index.mirrored import (
     mirrored_file,
     used_elsewhere,
 )
-from tufpi.index.names import parse_dist_filename
+from tufpi.index.names import is_valid_project_name, parse_dist_filename
 from tufpi.index.records import core_metadata_key, file_key_of
 from tufpi.index.rules import normalized_filename
 from tufpi.index.service import IndexService, locked_project
@@ -74,7 +74,7 @@ def bounds_from(settings: Settings) -> UpstreamBounds:
         connect_seconds=settings.upstream_connect_timeout,
         page_seconds=settings.upstream_page_timeout,
         file_seconds=settings.upstream_file_timeout,
-        page_max_bytes=settings.upstream_max_page_bytes,
+        page_max_bytes=settings.upstream_page_max_bytes,
         file_max_bytes=settings.max_upload_bytes,
     )
 
@@ -170,8 +170,8 @@ class Mirror:
             UpstreamFailed: upstream failed, and the index has no page of it to serve.
             Unavailable: the index's metadata is not initialised.
         """
-        if self._route(normalized) is Route.STORED:
-            return
+        if not is_valid_project_name(normalized) or self._route(normalized) is Route.STORED:
+            return  # no such name can be upstream's (the stored lookup answers 404)
         with self._flights.one(f"page:{normalized}"):
             route = self._route(normalized)  # again: a concurrent request may have read it
             if route is Route.STORED:
