@@ -71,7 +71,7 @@ async def download(request: Request) -> Response:
     path = _stored(ctx, key)
     if path is None and ctx.mirror is not None:
         # A mirrored file's first download: fetched from upstream, checked, stored.
-        await run_in_threadpool(ctx.mirror.file, key)
+        await ctx.mirrored(ctx.mirror.file, key)
         path = _stored(ctx, key)
     if path is None:
         return PlainTextResponse("Not found.\n", status_code=404)

@@ -116,7 +116,7 @@ async def simple_project(request: Request) -> Response:
     filename = _PAGE_FILES[media]
     if ctx.mirror is not None:
         # A project not hosted here is mirrored first; a mirrored one refreshed when due.
-        await run_in_threadpool(ctx.mirror.page, normalized)
+        await ctx.mirrored(ctx.mirror.page, normalized)
 
     def build() -> tuple[Body, str]:
         sha256 = ctx.index.page_sha256(normalized, filename)
