@@ -1,9 +1,14 @@
-"""What the index server (``tufpi.web``) and the verifying proxy (``tufpi.client``) share of
-HTTP: PEP 691 content negotiation, the reason-phrase header, and uvicorn's h11 protocol with
-limits on what a connection may hold.
+"""What the index server (``tufpi.web``), the verifying proxy (``tufpi.client``) and the
+upstream reader (``tufpi.upstream``) share of HTTP: PEP 691 content negotiation, the
+reason-phrase header, uvicorn's h11 protocol with limits on what a connection may hold, and
+the bounds on what a reader reads (one deadline per request, gzip inflated to a cap).
 
 A foundation package: it imports only ``tufpi.config`` and third-party libraries.
 
+- ``bound_transports``, ``deadline_at``: one total deadline per request, enforced under
+  httpx on every name lookup, connect, read and write (``deadline.py``).
+- ``Decoder``, ``EncodingError``, ``raw_limit``: undo gzip without inflating past a cap
+  (``decoding.py``, pure).
 - ``negotiate``: which simple-API representation to answer (pure).
 - ``REASON_HEADER``, ``protocol_class``: the h11 protocol that moves ``REASON_HEADER`` into
   the status line and enforces ``ServerLimits`` (``protocol.py``).
@@ -13,17 +18,26 @@ A foundation package: it imports only ``tufpi.config`` and third-party libraries
 """
 
 from tufpi.http import negotiate
+from tufpi.http.deadline import bound_transports, deadline_at
+from tufpi.http.decoding import Decoder, EncodingError, raw_limit
 from tufpi.http.limits import ServerLimits, connection_budget
 from tufpi.http.protocol import REASON_HEADER, protocol_class
 from tufpi.http.serving import open_files_limit, serve_app, server_limits
 
 __all__ = [
     "REASON_HEADER",
+    "Decoder",
+    "EncodingError",
     "ServerLimits",
+    "bound_transports",
     "connection_budget",
+    "deadline",
+    "deadline_at",
+    "decoding",
     "negotiate",
     "open_files_limit",
     "protocol_class",
+    "raw_limit",
     "serve_app",
     "server_limits",
 ]

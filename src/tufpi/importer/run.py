@@ -36,7 +36,6 @@ from tufpi.importer.sources import (
     SourceError,
     group,
     open_source,
-    split_credentials,
 )
 from tufpi.importer.write import ProjectWriter, existing_files
 from tufpi.index.inspector import bounds_of
@@ -44,6 +43,7 @@ from tufpi.services import Services
 from tufpi.storage import StorageFull
 from tufpi.trust import changes
 from tufpi.trust.errors import NotInitialised
+from tufpi.upstream import split_credentials
 
 Checkpoint = Callable[[str], None]
 # Storage writes of one project's files at once (each file is fsynced).

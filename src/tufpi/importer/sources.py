@@ -18,10 +18,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from tufpi.clock import Clock, utcnow
-from tufpi.importer import links
 from tufpi.importer.inspect import Rejection, parse_filename
 from tufpi.importer.model import Candidate, Group, Skipped, SkipReason
 from tufpi.index.names import normalize
+from tufpi.upstream import pages as links
+from tufpi.upstream import split_credentials
 
 Kind = Literal["dir", "mirror", "url"]
 KINDS: tuple[Kind, ...] = ("dir", "mirror", "url")
@@ -239,20 +240,6 @@ def _http_date(value: str | None) -> dt.datetime | None:
         return email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
     except (TypeError, ValueError):
         return None
-
-
-def split_credentials(source: str) -> tuple[str, httpx.BasicAuth | None]:
-    """An http(s) ``source`` without its userinfo, and the userinfo as Basic auth (None
-    without): the credentials ride only in the Authorization header, never in a URL that is
-    printed (the report, skipped pages, errors). Anything else is returned as it is."""
-    if urlsplit(source).scheme not in ("http", "https"):
-        return source, None
-    url = httpx.URL(source)
-    if not url.userinfo:
-        return source, None
-    return str(url.copy_with(username=None, password=None)), httpx.BasicAuth(
-        url.username, url.password
-    )
 
 
 def detect(source: str) -> Kind:

@@ -4,25 +4,47 @@ Every request has a total deadline (from the name lookup to the last byte: a res
 that never comes or a body that trickles a byte at a time is cut at it), a cap on its
 decoded bytes (gzip inflating past the cap is cut as it inflates), follows at most a few
 redirects and only to http(s) URLs, and every failure is an ``UpstreamError`` naming the
-upstream and the cause. Nothing partial is returned: a page is parsed only once all of it
-arrived within the bounds, a file's digests are returned only once its bytes matched the
-sha256 (and size) its page listed.
+upstream and the cause (``transfer``). Nothing partial is returned: a page is parsed only
+once all of it arrived within the bounds, a file's digests are returned only once its bytes
+matched the sha256 (and size) its page listed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import httpx
 
+from tufpi.http import bound_transports
+from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.index.upload import Digests
+from tufpi.upstream import pages
+from tufpi.upstream.listing import project_of, shown
 from tufpi.upstream.model import UpstreamFile, UpstreamProject
+from tufpi.upstream.transfer import Budget, Transfer
 
-__all__ = ["Digests", "Upstream", "UpstreamBounds", "Upstreams"]
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "Digests",
+    "Upstream",
+    "UpstreamBounds",
+    "Upstreams",
+    "split_credentials",
+]
 
 MiB = 1024 * 1024
+# Pages may come gzipped (decoded to the page cap); files come as they are stored, as pip
+# asks for them: a server that gzips a .tar.gz on the fly would otherwise change its bytes.
+_PAGE_ENCODING = "gzip"
+_FILE_ENCODING = "identity"
+_HTML_TYPES = frozenset({pages.HTML_TYPE, "text/html"})
+_OK = 200
+_NOT_FOUND = 404
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +75,40 @@ class UpstreamBounds:
     max_redirects: int = 5
 
 
+DEFAULT_BOUNDS = UpstreamBounds()
+
+
+def split_credentials(source: str) -> tuple[str, httpx.BasicAuth | None]:
+    """An http(s) ``source`` without its userinfo, and the userinfo as Basic auth (None
+    without): the credentials ride only in the Authorization header, never in a URL that is
+    printed (a report, an error). Anything else is returned as it is."""
+    if urlsplit(source).scheme not in ("http", "https"):
+        return source, None
+    url = httpx.URL(source)
+    if not url.userinfo:
+        return source, None
+    return str(url.copy_with(username=None, password=None)), httpx.BasicAuth(
+        url.username, url.password
+    )
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _hashers() -> dict[str, Any]:
+    return {
+        "sha256": hashlib.sha256(),
+        "sha512": hashlib.sha512(),
+        "blake2_256": hashlib.blake2b(digest_size=32),
+        "md5": hashlib.md5(usedforsecurity=False),
+    }
+
+
+def _same_digest(actual: str, expected: str) -> bool:
+    return hmac.compare_digest(actual.encode(), expected.encode())
+
+
 class Upstream:
     """One upstream simple index, by its simple API base URL (``https://pypi.org/simple/``).
 
@@ -62,27 +118,87 @@ class Upstream:
     """
 
     def __init__(
-        self, base_url: str, bounds: UpstreamBounds = UpstreamBounds(), http: httpx.Client | None = None
+        self,
+        base_url: str,
+        bounds: UpstreamBounds = DEFAULT_BOUNDS,
+        http: httpx.Client | None = None,
     ) -> None:
-        """``http``: a client to share (its transports are bounded by the request deadline);
+        """``http``: a client to share (its transports are put under the request deadline);
         one of its own, closed by ``close``, when None.
 
         Raises:
             ValueError: ``base_url`` is not an http(s) URL.
         """
-        raise NotImplementedError
+        try:
+            url, auth = split_credentials(base_url)
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as e:
+            # Not shown: the text may hold credentials.
+            raise ValueError("an upstream must be an http(s) URL: this one cannot be parsed") from e
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(f"an upstream must be an http(s) URL, not {shown(url)}")
+        self.base_url = url if url.endswith("/") else url + "/"
+        self.bounds = bounds
+        self._auth = auth
+        self._origin = _origin(parsed)
+        self._own = http is None
+        self.http = http if http is not None else httpx.Client(follow_redirects=False)
+        bound_transports(self.http)
 
-    base_url: str  # with a trailing "/", without credentials
+    def _auth_for(self, url: str) -> httpx.Auth | None:
+        if self._auth is None or _origin(httpx.URL(url)) != self._origin:
+            return None
+        return self._auth
+
+    def _transfer(self, what: str, seconds: float) -> Transfer:
+        budget = Budget(
+            self.bounds.connect_seconds,
+            self.bounds.read_seconds,
+            seconds,
+            self.bounds.max_redirects,
+        )
+        return Transfer(self.http, self.base_url, what, budget, self._auth_for)
 
     def project(self, normalized_name: str) -> UpstreamProject | None:
         """The project page of ``normalized_name`` (PEP 691 JSON asked for first, PEP 503 HTML
         accepted); None when upstream answers 404 (it does not have the project).
 
         Raises:
+            ValueError: ``normalized_name`` is not a normalised project name.
             UpstreamError: unreachable, too slow, another status than 200/404, too big, not
                 a simple API page, a page of another project, too many links.
         """
-        raise NotImplementedError
+        valid = is_valid_project_name(normalized_name)
+        if not valid or normalize(normalized_name) != normalized_name:
+            raise ValueError(f"not a normalised project name: {shown(normalized_name)}")
+        transfer = self._transfer(f"the page of {normalized_name!r}", self.bounds.page_seconds)
+        headers = {"accept": pages.ACCEPT, "accept-encoding": _PAGE_ENCODING}
+        body = bytearray()
+        with transfer.response("GET", f"{self.base_url}{normalized_name}/", headers) as response:
+            if response.status_code == _NOT_FOUND:
+                return None
+            if response.status_code != _OK:
+                raise transfer.fail(f"answered {response.status_code}")
+            transfer.read(response, self.bounds.page_max_bytes, body.extend, decode=True)
+            page_url = str(response.url)
+            content_type = response.headers.get("content-type", "")
+        page = self._parse(transfer, content_type, bytes(body))
+        return project_of(page, normalized_name, page_url, self.base_url)
+
+    def _parse(self, transfer: Transfer, content_type: str, body: bytes) -> pages.Page:
+        kind = content_type.partition(";")[0].strip().lower()
+        not_simple = "sent a page that is not a simple API page"
+        try:
+            if kind == pages.JSON_TYPE:
+                return pages.read_json(body.decode("utf-8"), self.bounds.max_files)
+            if kind in _HTML_TYPES:
+                text = body.decode("utf-8", errors="replace")
+                return pages.read_html(text, self.bounds.max_files)
+        except UnicodeDecodeError as e:
+            raise transfer.fail(f"{not_simple}: its JSON is not UTF-8") from e
+        except pages.PageError as e:
+            raise transfer.fail(f"{not_simple}: {e}") from e
+        raise transfer.fail(f"{not_simple}: its content type is {shown(content_type)!r}")
 
     def download(self, file: UpstreamFile, out: BinaryIO) -> Digests:
         """Stream ``file`` into ``out``, hashing it; the digests once its bytes matched.
@@ -93,7 +209,34 @@ class Upstream:
             UpstreamError: unreachable, too slow, not 200, more than ``file_max_bytes`` or
                 than its listed size, a sha256 or a size other than its page lists.
         """
-        raise NotImplementedError
+        limit = self.bounds.file_max_bytes
+        if file.size is not None:
+            limit = min(limit, file.size)
+        hashers = _hashers()
+
+        def sink(piece: bytes) -> None:
+            for h in hashers.values():
+                h.update(piece)
+            out.write(piece)
+
+        transfer = self._transfer(f"file {file.filename}", self.bounds.file_seconds)
+        headers = {"accept-encoding": _FILE_ENCODING}
+        with transfer.response("GET", file.url, headers) as response:
+            if response.status_code != _OK:
+                raise transfer.fail(f"answered {response.status_code}")
+            size = transfer.read(response, limit, sink, decode=False)
+        digests = Digests(size=size, **{k: h.hexdigest() for k, h in hashers.items()})
+        self._check(transfer, file, digests)
+        return digests
+
+    @staticmethod
+    def _check(transfer: Transfer, file: UpstreamFile, digests: Digests) -> None:
+        if file.size is not None and digests.size != file.size:
+            raise transfer.fail(f"sent {digests.size} bytes, its page said {file.size}")
+        if not _same_digest(digests.sha256, file.sha256):
+            raise transfer.fail(
+                f"sent bytes whose sha256 is {digests.sha256}, its page said {file.sha256}"
+            )
 
     def core_metadata(self, file: UpstreamFile) -> bytes:
         """The PEP 658 metadata file of ``file``, checked against ``core_metadata_sha256``.
@@ -101,7 +244,20 @@ class Upstream:
         Raises:
             UpstreamError: ``file`` has no ``core_metadata_sha256``, or as ``download``.
         """
-        raise NotImplementedError
+        transfer = self._transfer(f"the metadata of {file.filename}", self.bounds.file_seconds)
+        expected = file.core_metadata_sha256
+        if expected is None:
+            raise transfer.fail("lists no sha256 for it, so it cannot be checked")
+        body = bytearray()
+        headers = {"accept-encoding": _PAGE_ENCODING}
+        with transfer.response("GET", file.core_metadata_url, headers) as response:
+            if response.status_code != _OK:
+                raise transfer.fail(f"answered {response.status_code}")
+            transfer.read(response, self.bounds.metadata_max_bytes, body.extend, decode=True)
+        actual = hashlib.sha256(body).hexdigest()
+        if not _same_digest(actual, expected):
+            raise transfer.fail(f"sent bytes whose sha256 is {actual}, its page said {expected}")
+        return bytes(body)
 
     def size_of(self, file: UpstreamFile) -> int | None:
         """``file.size``, or the Content-Length of a bounded HEAD when the page gave no
@@ -110,11 +266,26 @@ class Upstream:
         Raises:
             UpstreamError: unreachable, too slow, not 200.
         """
-        raise NotImplementedError
+        if file.size is not None:
+            return file.size
+        transfer = self._transfer(f"the size of {file.filename}", self.bounds.page_seconds)
+        headers = {"accept-encoding": _FILE_ENCODING}
+        with transfer.response("HEAD", file.url, headers) as response:
+            if response.status_code != _OK:
+                raise transfer.fail(f"answered {response.status_code}")
+            length = response.headers.get("content-length", "")
+        return int(length) if length.isascii() and length.isdigit() else None
 
     def close(self) -> None:
         """Close the HTTP client, if it is this object's own."""
-        raise NotImplementedError
+        if self._own:
+            self.http.close()
+
+    def __enter__(self) -> Upstream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Upstreams:
@@ -123,11 +294,18 @@ class Upstreams:
     def __init__(
         self,
         urls: Sequence[str],
-        bounds: UpstreamBounds = UpstreamBounds(),
+        bounds: UpstreamBounds = DEFAULT_BOUNDS,
         http: httpx.Client | None = None,
     ) -> None:
-        """One ``Upstream`` per URL, sharing one HTTP client."""
-        raise NotImplementedError
+        """One ``Upstream`` per URL, sharing one HTTP client (``http``, or one of its own
+        that ``close`` closes).
+
+        Raises:
+            ValueError: a URL is not an http(s) URL.
+        """
+        self._own = http is None
+        self.http = http if http is not None else httpx.Client(follow_redirects=False)
+        self.upstreams = tuple(Upstream(url, bounds, self.http) for url in urls)
 
     def project(self, normalized_name: str) -> UpstreamProject | None:
         """The project page from the first upstream, in order, that answers for it.
@@ -140,7 +318,11 @@ class Upstreams:
         Raises:
             UpstreamError: the first upstream that failed before one had the project.
         """
-        raise NotImplementedError
+        for upstream in self.upstreams:
+            found = upstream.project(normalized_name)
+            if found is not None:
+                return found
+        return None
 
     def of(self, project: UpstreamProject) -> Upstream:
         """The upstream ``project`` was read from (to download its files).
@@ -148,8 +330,18 @@ class Upstreams:
         Raises:
             KeyError: ``project`` came from none of these upstreams.
         """
-        raise NotImplementedError
+        for upstream in self.upstreams:
+            if upstream.base_url == project.upstream:
+                return upstream
+        raise KeyError(project.upstream)
 
     def close(self) -> None:
-        """Close the shared HTTP client."""
-        raise NotImplementedError
+        """Close the shared HTTP client, if it is this object's own."""
+        if self._own:
+            self.http.close()
+
+    def __enter__(self) -> Upstreams:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

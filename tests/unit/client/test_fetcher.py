@@ -14,7 +14,6 @@ import pytest
 from tuf.ngclient import UpdaterConfig
 
 from tests.support.waiting import wait_until
-from tufpi.client import fetcher
 from tufpi.client.fetcher import (
     BoundedFetcher,
     OriginAuth,
@@ -22,6 +21,7 @@ from tufpi.client.fetcher import (
     http_client,
     metadata_limit_kind,
 )
+from tufpi.http import deadline
 
 TUF = "http://i.example/tuf/"
 
@@ -52,32 +52,10 @@ def test_every_pool_of_the_client_is_under_the_deadline(monkeypatch: pytest.Monk
     with http_client(None) as client:
         backends = _backends(client)
         assert len(backends) >= 2
-        assert all(isinstance(b, fetcher._DeadlineBackend) for b in backends)
+        assert all(isinstance(b, deadline._DeadlineBackend) for b in backends)
         assert client.follow_redirects is False
     with httpx.Client() as plain:  # what httpx alone builds: no deadline below it
-        assert not any(isinstance(b, fetcher._DeadlineBackend) for b in _backends(plain))
-
-
-def test_the_deadline_clamps_each_operation() -> None:
-    token = fetcher._DEADLINE.set(None)
-    try:
-        assert fetcher._clamp(5.0, TimeoutError) == 5.0
-    finally:
-        fetcher._DEADLINE.reset(token)
-    token = fetcher._DEADLINE.set(time.monotonic() + 1.0)
-    try:
-        clamped = fetcher._clamp(5.0, TimeoutError)
-        assert clamped is not None
-        assert 0 < clamped <= 1.0
-        assert fetcher._clamp(0.5, TimeoutError) == 0.5
-    finally:
-        fetcher._DEADLINE.reset(token)
-    token = fetcher._DEADLINE.set(time.monotonic() - 0.1)
-    try:
-        with pytest.raises(TimeoutError, match="past the download's deadline"):
-            fetcher._clamp(None, TimeoutError)
-    finally:
-        fetcher._DEADLINE.reset(token)
+        assert not any(isinstance(b, deadline._DeadlineBackend) for b in _backends(plain))
 
 
 def _authorization(auth: httpx.Auth, url: str) -> str | None:

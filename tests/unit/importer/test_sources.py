@@ -21,8 +21,8 @@ from tufpi.importer.sources import (
     detect,
     group,
     open_source,
-    split_credentials,
 )
+from tufpi.upstream import split_credentials
 
 
 def test_a_directory_offers_files_anywhere_below(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Undo a response's Content-Encoding without ever inflating much past a cap (pure: bytes in,
-bytes out; the fetcher does the I/O around it).
+bytes out; the client's fetcher and the upstream reader do the I/O around it).
 
-A decompression bomb (2 MB of gzip that inflates to 2 GiB) must cost the client no more
+A decompression bomb (2 MB of gzip that inflates to 2 GiB) must cost the reader no more
 memory than the cap it reads to: the decoder inflates at most ``PIECE`` bytes per call, and
 never more, over the whole body, than one byte past ``limit``, so the caller's length check
 fires before anything larger exists. Only what the client asks for is accepted: no

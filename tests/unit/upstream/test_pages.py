@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tufpi.importer import links
+from tufpi.upstream import pages as links
 
 HTML = """<!DOCTYPE html><html><body>
 <a href="../../packages/ab/cd/ef/demo-1.0.tar.gz#sha256=AABB">demo-1.0.tar.gz</a><br/>
@@ -86,3 +86,32 @@ def test_preferred_hash_is_sha256_when_listed() -> None:
     assert links.preferred_hash({"md5": "1", "sha256": "2"}) == ("sha256", "2")
     assert links.preferred_hash({"md5": "1"}) == ("md5", "1")
     assert links.preferred_hash({}) is None
+
+
+def test_a_page_of_another_major_api_version_is_refused() -> None:
+    with pytest.raises(links.PageError, match=r"is not 1\.x"):
+        links.read_json(json.dumps({"meta": {"api-version": "2.0"}, "files": []}))
+    html = '<meta name="pypi:repository-version" content="2.0"><a href="x">x</a>'
+    with pytest.raises(links.PageError, match=r"is not 1\.x"):
+        links.read_html(html)
+    assert links.read_json(json.dumps({"meta": {"api-version": "1.4"}, "files": []})).links == []
+
+
+def test_too_many_links_are_refused_while_parsing() -> None:
+    html = '<a href="f">f</a>' * 11
+    assert len(links.read_html(html, max_links=11).links) == 11
+    with pytest.raises(links.PageError, match="more than 10 links"):
+        links.read_html(html, max_links=10)
+    files = [{"url": "f", "hashes": {"sha256": "0"}}] * 11
+    assert len(links.read_json(json.dumps({"files": files}), max_links=11).links) == 11
+    with pytest.raises(links.PageError, match="more than 10"):
+        links.read_json(json.dumps({"files": files}), max_links=10)
+    # Objects that are no files still count: a page of a million {} is refused early.
+    many = json.dumps({"files": [], "junk": [{}] * 100})
+    with pytest.raises(links.PageError, match="more than 46 JSON objects"):
+        links.read_json(many, max_links=10)
+
+
+def test_json_that_nests_without_end_is_refused() -> None:
+    with pytest.raises(links.PageError, match="nested too deep"):
+        links.read_json('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from tests.support.hostile_http import gzip_bomb
-from tufpi.client.decoding import PIECE, Decoder, EncodingError, raw_limit
+from tufpi.http.decoding import PIECE, Decoder, EncodingError, raw_limit
 
 
 def _decode_all(decoder: Decoder, chunks: list[bytes]) -> list[bytes]:
