@@ -14,15 +14,18 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support import clients
 from tests.support.dists import make_dists
+from tests.support.hostile_http import Action
+from tests.support.hostile_http import running as hostile_server
 from tests.support.importing import pypiserver
 from tests.support.proxy import tufpi_install
-from tests.support.server import IndexServer, start
+from tests.support.server import IndexServer, postgres_database, start
 from tests.support.state import query
 from tests.support.tuf_client import first_root, updater, wait_for_target
 from tests.support.uploads import tiny_wheel
@@ -47,6 +50,16 @@ def _write(directory: Path, name: str, version: str) -> Path:
     return path
 
 
+def _settings(public: str) -> dict[str, str]:
+    return {
+        "upstream": public,
+        "upstream_allow": ALLOWED,
+        "upstream_refresh": "1",
+        "upstream_page_timeout": "10",
+        "upstream_file_timeout": "10",
+    }
+
+
 @pytest.fixture(scope="module")
 def setup(database_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("upstream")
@@ -61,18 +74,11 @@ def setup(database_url: str | None, tmp_path_factory: pytest.TempPathFactory) ->
     _write(packages, ALLOWED, "2.0")
     _write(packages, "churn", "1.0")
     _write(packages, "churn", "1.1")
+    _write(packages, "two-nodes", "1.0")
     internal = _write(root, "acme-internal", "1.0")
     with contextlib.ExitStack() as stack:
         public = stack.enter_context(pypiserver(packages))
-        index = start(
-            root / "tufpi",
-            database_url,
-            upstream=public,
-            upstream_allow=ALLOWED,
-            upstream_refresh="1",
-            upstream_page_timeout="10",
-            upstream_file_timeout="10",
-        )
+        index = start(root / "tufpi", database_url, **_settings(public))
         stack.callback(index.stop)
         token = index.new_user("acme")
         for path in (internal, _write(root, ALLOWED, "1.0")):
@@ -101,9 +107,9 @@ def _file_url(setup: Setup, name: str, page: dict[str, object], filename: str) -
     return urllib.parse.urljoin(f"{setup.index.url}simple/{name}/", relative)
 
 
-def _upstream_gets(setup: Setup, filename: str) -> int:
+def _upstream_gets(setup: Setup, filename: str, log_name: str = "serve.log") -> int:
     """How many times tufpi fetched ``filename`` from upstream (its log says each time)."""
-    log = (setup.index.data_dir / "serve.log").read_text(errors="replace")
+    log = (setup.index.data_dir / log_name).read_text(errors="replace")
     return log.count(f"{filename}: fetching from upstream")
 
 
@@ -314,3 +320,50 @@ def test_a_name_nowhere_is_not_found(setup: Setup) -> None:
     response = httpx.get(f"{setup.index.url}simple/no-such-project/", timeout=30)
     assert response.status_code == 404
     assert "nor upstream" in response.text
+
+
+def _late(seconds: float) -> Action:
+    """The honest answer, after ``seconds`` of silence: a slow upstream."""
+
+    async def act(ex: Any) -> None:
+        await ex.send(b"", seconds)
+        await ex.send(ex.head(**{"content-length": str(len(ex.honest.body))}) + ex.honest.body)
+
+    return act
+
+
+def test_two_web_nodes_fetch_a_file_once(
+    setup: Setup, database_url: str | None, tmp_path: Path
+) -> None:
+    if database_url is None:
+        pytest.skip("several web nodes share a PostgreSQL database")
+    filename = "two_nodes-1.0-py3-none-any.whl"
+    with contextlib.ExitStack() as stack:
+        slow = stack.enter_context(hostile_server(setup.public.removesuffix("simple/")))
+        # A download takes 1.5 s: long enough for both nodes to start theirs, were they
+        # not waiting on each other.
+        slow.attack(lambda path: path.endswith(filename), _late(1.5))
+        db = stack.enter_context(postgres_database())
+        settings = {**_settings(slow.url + "simple/"), "upstream_refresh": "600"}
+        nodes = [start(tmp_path / "nodes", db, **settings)]
+        stack.callback(nodes[0].stop)
+        nodes.append(
+            start(
+                tmp_path / "nodes",
+                db,
+                serve_args=["--no-signer"],
+                log_name="serve-2.log",
+                **settings,
+            )
+        )
+        stack.callback(nodes[1].stop)
+        response = httpx.get(f"{nodes[0].url}simple/two-nodes/", timeout=30)
+        assert response.status_code == 200, response.text
+        relative = next(a for a in response.text.split('"') if filename in a and "../" in a)
+        urls = [urllib.parse.urljoin(f"{n.url}simple/two-nodes/", relative) for n in nodes] * 4
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda url: httpx.get(url, timeout=30), urls))
+        assert [a.status_code for a in answers] == [200] * 8
+        assert answers[0].content == (setup.packages / filename).read_bytes()
+        logs = [(tmp_path / "nodes" / name).read_text() for name in ("serve.log", "serve-2.log")]
+        assert sum(log.count(f"{filename}: fetching from upstream") for log in logs) == 1

@@ -14,14 +14,16 @@ the signer publishes a mirrored page and its files as it publishes an upload.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, exists, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, delete, exists, insert, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Project, RegisteredFilename, Release, UpstreamProject, table_of
 from tufpi.index import pages
 from tufpi.index.errors import InvalidUpload
@@ -388,6 +390,29 @@ def mirrored_file(session: Session, key: str) -> HeldFile | None:
         .where(File.path == key, File.upstream_url.is_not(None))
     ).first()
     return None if row is None else HeldFile(**row._asdict())
+
+
+# The key space of the advisory locks of downloads from upstream ("tufm"); the project locks
+# use another ("tufp", ``service._PROJECT_LOCKS``).
+_DOWNLOAD_LOCKS = 0x7475666D
+
+
+@contextlib.contextmanager
+def one_download(sessions: sessionmaker[Session], key: str) -> Iterator[None]:
+    """On PostgreSQL, one web node at a time downloads the file at ``key`` from upstream
+    (the others wait, then find it held): a session-level advisory lock, on a connection
+    kept for the block with no snapshot held. SQLite serves from one node: nothing to do
+    (the process's own threads wait on each other in ``tufpi.upstream.mirror``)."""
+    with sessions() as session:
+        if dialect_of(session) != "postgresql":
+            yield
+            return
+        params = {"space": _DOWNLOAD_LOCKS, "key": key}
+        session.execute(text("SELECT pg_advisory_lock(:space, hashtext(:key))"), params)
+        try:
+            yield
+        finally:
+            session.execute(text("SELECT pg_advisory_unlock(:space, hashtext(:key))"), params)
 
 
 def hold_file(session: Session, file: HeldFile, digests: Digests, now: dt.datetime) -> bool:

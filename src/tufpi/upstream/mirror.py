@@ -32,6 +32,7 @@ from tufpi.index.mirrored import (
     known_files,
     mirror_state,
     mirrored_file,
+    one_download,
     used_elsewhere,
 )
 from tufpi.index.names import is_valid_project_name, parse_dist_filename
@@ -271,7 +272,10 @@ class Mirror:
         if key.endswith(".metadata"):
             self._core_metadata(row)
         elif not row.held:
-            with self._flights.one(f"file:{file_key}"):
+            with (
+                self._flights.one(f"file:{file_key}"),
+                one_download(self.index.sessions, file_key),
+            ):
                 self._fetch(file_key)
 
     def _upstream(self, row: HeldFile) -> Upstream:
