@@ -21,7 +21,7 @@ import pytest
 
 from tests.support import clients
 from tests.support.dists import make_dists
-from tests.support.hostile_http import Action
+from tests.support.hostile_http import Action, HostileServer
 from tests.support.hostile_http import running as hostile_server
 from tests.support.importing import pypiserver
 from tests.support.proxy import tufpi_install
@@ -37,10 +37,16 @@ ALLOWED = "shared-lib"
 @dataclass(frozen=True)
 class Setup:
     public: str  # the pypiserver's simple URL
+    front: HostileServer  # in front of it: tufpi's upstream, honest unless told otherwise
     packages: Path  # its directory
     index: IndexServer  # tufpi, mirroring the pypiserver
     token: str  # an uploader's token on tufpi
     internal: Path  # acme-internal 1.0, the organisation's own project
+
+    @property
+    def upstream(self) -> str:
+        """The upstream simple URL tufpi is configured with."""
+        return self.front.url + "simple/"
 
 
 def _write(directory: Path, name: str, version: str) -> Path:
@@ -58,6 +64,16 @@ def _settings(public: str) -> dict[str, str]:
         "upstream_page_timeout": "10",
         "upstream_file_timeout": "10",
     }
+
+
+def _late(seconds: float) -> Action:
+    """The honest answer, after ``seconds`` of silence: a slow upstream."""
+
+    async def act(ex: Any) -> None:
+        await ex.send(b"", seconds)
+        await ex.send(ex.head(**{"content-length": str(len(ex.honest.body))}) + ex.honest.body)
+
+    return act
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +94,16 @@ def setup(database_url: str | None, tmp_path_factory: pytest.TempPathFactory) ->
     internal = _write(root, "acme-internal", "1.0")
     with contextlib.ExitStack() as stack:
         public = stack.enter_context(pypiserver(packages))
-        index = start(root / "tufpi", database_url, **_settings(public))
+        front = stack.enter_context(hostile_server(public.removesuffix("simple/")))
+        # Files answered whole, then the connection closed (a HEAD's answer carries no body).
+        front.attack(lambda path: path.startswith("/packages/"), _late(0))
+        index = start(root / "tufpi", database_url, **_settings(front.url + "simple/"))
         stack.callback(index.stop)
         token = index.new_user("acme")
         for path in (internal, _write(root, ALLOWED, "1.0")):
             result = clients.twine_upload(index.url, token, [path])
             assert result.returncode == 0, result.stdout + result.stderr
-        yield Setup(public, packages, index, token, internal)
+        yield Setup(public, front, packages, index, token, internal)
 
 
 def _page(setup: Setup, name: str) -> dict[str, object]:
@@ -132,7 +151,7 @@ def test_a_project_not_hosted_here_is_mirrored_and_signed(setup: Setup, tmp_path
     assert entry["url"] == "../../" + key
     assert entry["hashes"] == {"sha256": sha256}
     assert entry["size"] == len(wheel)
-    assert page["tracks"] == [setup.public + "up-lib/"]
+    assert page["tracks"] == [setup.upstream + "up-lib/"]
     # Listed and signed before it is held: a sha256-only target of upstream's length.
     assert not (setup.index.data_dir / "files" / key).exists()
     info = wait_for_target(setup.index, tmp_path, key)
@@ -150,7 +169,7 @@ def test_a_project_not_hosted_here_is_mirrored_and_signed(setup: Setup, tmp_path
         setup.index.database_url,
         "SELECT DISTINCT actor FROM target_changes WHERE project = 'up-lib'",
     )
-    assert actors == [(f"upstream:{setup.public}",)]
+    assert actors == [(f"upstream:{setup.upstream}",)]
 
 
 def test_a_mirrored_file_is_fetched_once_then_served_from_storage(
@@ -161,6 +180,8 @@ def test_a_mirrored_file_is_fetched_once_then_served_from_storage(
     page = _page(setup, "up-lib")
     url = _file_url(setup, "up-lib", page, "up_lib-1.0.tar.gz")
     before = _upstream_gets(setup, "up_lib-1.0.tar.gz")
+    # Upstream takes 1.5 s: every request arrives while the first one's download runs.
+    setup.front.attack(lambda path: path.endswith("up_lib-1.0.tar.gz"), _late(1.5))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         bodies = list(pool.map(lambda _: httpx.get(url, timeout=30), range(8)))
     assert [r.status_code for r in bodies] == [200] * 8
@@ -262,7 +283,7 @@ def test_an_allowed_name_has_local_and_upstream_files_and_says_so(setup: Setup) 
         "shared_lib-1.0-py3-none-any.whl",
         "shared_lib-2.0-py3-none-any.whl",
     }
-    assert page["alternate-locations"] == [setup.public + f"{ALLOWED}/"]
+    assert page["alternate-locations"] == [setup.upstream + f"{ALLOWED}/"]
     assert "tracks" not in page
 
 
@@ -295,7 +316,7 @@ def test_refresh_adds_new_files_and_refuses_a_changed_held_file(
     # Never held, now changed upstream: never served with other bytes than signed.
     response = httpx.get(unheld_url, timeout=30)
     assert response.status_code == 502
-    assert setup.public in response.text
+    assert setup.upstream in response.text
     # Upstream removes the held file: it stays.
     (setup.packages / held).unlink()
     before = _refreshed(setup, "churn")
@@ -322,29 +343,16 @@ def test_a_name_nowhere_is_not_found(setup: Setup) -> None:
     assert "nor upstream" in response.text
 
 
-def _late(seconds: float) -> Action:
-    """The honest answer, after ``seconds`` of silence: a slow upstream."""
-
-    async def act(ex: Any) -> None:
-        await ex.send(b"", seconds)
-        await ex.send(ex.head(**{"content-length": str(len(ex.honest.body))}) + ex.honest.body)
-
-    return act
-
-
 def test_two_web_nodes_fetch_a_file_once(
     setup: Setup, database_url: str | None, tmp_path: Path
 ) -> None:
     if database_url is None:
         pytest.skip("several web nodes share a PostgreSQL database")
     filename = "two_nodes-1.0-py3-none-any.whl"
+    setup.front.attack(lambda path: path.endswith(filename), _late(1.5))
     with contextlib.ExitStack() as stack:
-        slow = stack.enter_context(hostile_server(setup.public.removesuffix("simple/")))
-        # A download takes 1.5 s: long enough for both nodes to start theirs, were they
-        # not waiting on each other.
-        slow.attack(lambda path: path.endswith(filename), _late(1.5))
         db = stack.enter_context(postgres_database())
-        settings = {**_settings(slow.url + "simple/"), "upstream_refresh": "600"}
+        settings = {**_settings(setup.upstream), "upstream_refresh": "600"}
         nodes = [start(tmp_path / "nodes", db, **settings)]
         stack.callback(nodes[0].stop)
         nodes.append(
