@@ -237,6 +237,17 @@ def _note_read(session: Session, project: Project, change: MirrorChange, now: dt
     return row is None
 
 
+def note_asked(session: Session, normalized: str, now: dt.datetime) -> None:
+    """Record that upstream was asked for a mirrored project now, though it gave nothing
+    (it failed, or no longer has it): the stored page is served until the next refresh."""
+    project_id = select(Project.id).where(Project.normalized_name == normalized)
+    session.execute(
+        update(UpstreamProject)
+        .where(UpstreamProject.project_id == project_id.scalar_subquery())
+        .values(refreshed=now)
+    )
+
+
 def _release_id(session: Session, project: Project, listed: ListedFile, now: dt.datetime) -> int:
     canonical = release_key(listed.dist.version)
     found = session.scalar(

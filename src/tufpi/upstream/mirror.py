@@ -32,6 +32,7 @@ from tufpi.index.mirrored import (
     known_files,
     mirror_state,
     mirrored_file,
+    note_asked,
     one_download,
     used_elsewhere,
 )
@@ -89,13 +90,20 @@ class _Flights:
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
     @contextlib.contextmanager
-    def one(self, key: str) -> Iterator[None]:
+    def one(self, key: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold ``key``'s flight for the block; with ``wait=False``, yields False at once
+        (holding nothing) when another thread holds it."""
         with self._guard:
             lock, users = self._locks.get(key, (threading.Lock(), 0))
             self._locks[key] = (lock, users + 1)
         try:
-            with lock:
-                yield
+            if not lock.acquire(blocking=wait):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                lock.release()
         finally:
             with self._guard:
                 lock, users = self._locks[key]
@@ -171,25 +179,40 @@ class Mirror:
             UpstreamFailed: upstream failed, and the index has no page of it to serve.
             Unavailable: the index's metadata is not initialised.
         """
-        if not is_valid_project_name(normalized) or self._route(normalized) is Route.STORED:
+        if not is_valid_project_name(normalized):
             return  # no such name can be upstream's (the stored lookup answers 404)
-        with self._flights.one(f"page:{normalized}"):
+        route = self._route(normalized)
+        if route is Route.STORED:
+            return
+        # A page to refresh is served as stored while another request reads upstream; one
+        # never mirrored waits for that reading.
+        with self._flights.one(f"page:{normalized}", wait=route is Route.MIRROR) as flying:
             route = self._route(normalized)  # again: a concurrent request may have read it
-            if route is Route.STORED:
-                return
-            try:
-                project = self.upstreams.project(normalized)
-            except UpstreamError as e:
-                if route is Route.MIRROR:
-                    raise failure(e, f"project {normalized!r}") from e
-                log.warning("%s: serving the stored page: %s", normalized, e)
-                return
-            if project is None:
-                if route is Route.MIRROR:
-                    raise NotFound(f"No project named {normalized!r} here, nor upstream.")
-                log.info("%s: no longer upstream; its stored page is served", normalized)
-                return
-            self._record(normalized, project)
+            if flying and route is not Route.STORED:
+                self._read(normalized, route)
+
+    def _read(self, normalized: str, route: Route) -> None:
+        try:
+            project = self.upstreams.project(normalized)
+        except UpstreamError as e:
+            if route is Route.MIRROR:
+                raise failure(e, f"project {normalized!r}") from e
+            log.warning("%s: serving the stored page: %s", normalized, e)
+            self._note_read(normalized)
+            return
+        if project is None:
+            if route is Route.MIRROR:
+                raise NotFound(f"No project named {normalized!r} here, nor upstream.")
+            log.info("%s: not upstream now; its stored page is served", normalized)
+            self._note_read(normalized)
+            return
+        self._record(normalized, project)
+
+    def _note_read(self, normalized: str) -> None:
+        """Upstream was asked now, and gave nothing: ask again only after ``refresh``, so
+        that a failing upstream costs one bounded wait per interval, not one per request."""
+        with self.index.writes.begin() as session:
+            note_asked(session, normalized, self.clock())
 
     def _sizes(self, normalized: str, project: UpstreamProject) -> dict[str, int | None]:
         """The size of each file the index does not list yet: upstream's (PEP 700), else a

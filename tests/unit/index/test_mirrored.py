@@ -151,3 +151,18 @@ def test_yanks_and_withdrawals_change_the_page(
             for r in session.execute(select(TargetChange.action).where(TargetChange.path == b.key))
         ]
     assert actions == ["add", "remove"]
+
+
+def test_an_upstream_asked_in_vain_is_asked_again_only_after_the_interval(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    record(sessions, storage, mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/"))
+    later = NOW + dt.timedelta(hours=1)
+    with sessions.begin() as session:
+        mirrored.note_asked(session, "demo", later)
+        mirrored.note_asked(session, "other", later)  # no such project: nothing
+    with sessions() as session:
+        refreshed = mirrored.mirror_state(session, "demo").refreshed
+    assert refreshed is not None
+    assert refreshed.replace(tzinfo=dt.UTC) == later
