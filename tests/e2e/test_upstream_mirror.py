@@ -91,6 +91,7 @@ def setup(database_url: str | None, tmp_path_factory: pytest.TempPathFactory) ->
     _write(packages, "churn", "1.0")
     _write(packages, "churn", "1.1")
     _write(packages, "two-nodes", "1.0")
+    _write(packages, "no-size", "1.0")
     internal = _write(root, "acme-internal", "1.0")
     with contextlib.ExitStack() as stack:
         public = stack.enter_context(pypiserver(packages))
@@ -326,6 +327,30 @@ def test_refresh_adds_new_files_and_refuses_a_changed_held_file(
     )
     assert held in _files(_page(setup, "churn"))
     assert httpx.get(url, timeout=30).content == original
+
+
+def _status(status: int) -> Action:
+    async def act(ex: Any) -> None:
+        await ex.send(ex.head(status, **{"content-length": "0"}))
+
+    return act
+
+
+def test_a_file_whose_size_is_unknown_is_left_off_until_it_is_known(setup: Setup) -> None:
+    # pypiserver's pages give no size (PEP 700): tufpi asks with a HEAD, which fails here.
+    filename = "no_size-1.0-py3-none-any.whl"
+    setup.front.attack(lambda path: path.endswith(filename), _status(500))
+    assert _files(_page(setup, "no-size")) == {}
+    log = setup.index.data_dir / "serve.log"
+    assert f"{filename}: left off, upstream states no size for it" in log.read_text()
+    setup.front.attack(lambda path: path.endswith(filename), _late(0))
+    wait_until(
+        lambda: filename in _files(_page(setup, "no-size")),
+        "the file was not listed once its size was known",
+    )
+    assert _files(_page(setup, "no-size"))[filename]["size"] == len(
+        (setup.packages / filename).read_bytes()
+    )
 
 
 def _refreshed(setup: Setup, name: str) -> object:
