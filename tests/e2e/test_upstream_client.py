@@ -171,6 +171,13 @@ def test_a_pypi_shaped_page_is_read_and_its_files_checked() -> None:
             assert file.provenance.endswith("/provenance")
             assert project.files[1].yanked == "broken build"
             assert upstream.core_metadata(file) == metadata
+            other = dataclasses.replace(file, core_metadata_sha256="0" * 64)
+            error, _ = timed(lambda: upstream.core_metadata(other))
+            assert str(error) == (
+                f"upstream {upstream.base_url} sent bytes whose sha256 is "
+                f"{hashlib.sha256(metadata).hexdigest()}, its page said {'0' * 64} "
+                f"(the metadata of {file.filename})"
+            )
             out = io.BytesIO()
             assert upstream.download(file, out).size == len(content)
 
@@ -183,6 +190,7 @@ def test_a_refused_connection() -> None:
     error, elapsed = timed(lambda: Upstream(url, TIGHT).project("up-demo"))
     assert str(error).startswith(f"upstream {url} could not be reached: ")
     assert str(error).endswith("(the page of 'up-demo')")
+    assert not error.timed_out
     assert elapsed < SLACK
 
 
@@ -198,6 +206,7 @@ def test_a_response_head_that_never_comes(hostile: HostileServer, attack: str) -
     upstream = Upstream(hostile.url + "simple/", TIGHT)
     error, elapsed = timed(lambda: upstream.project("up-demo"))
     assert str(error).startswith(f"upstream {upstream.base_url} did not answer in 1.")
+    assert error.timed_out  # a gateway's 504
     assert 1 <= elapsed < 1 + SLACK
 
 
@@ -225,6 +234,7 @@ def test_a_trickling_body_is_cut_at_the_deadline_where_plain_httpx_reads_on(
     assert str(error).startswith(f"upstream {upstream.base_url} sent ")
     assert "bytes in 1." in str(error)
     assert "had not finished by the 1 s allowed (the page of 'up-demo')" in str(error)
+    assert error.timed_out
     assert 1 <= elapsed < 1 + SLACK
     hostile.honest()
 
@@ -306,6 +316,7 @@ def test_garbage_is_refused_naming_the_cause(hostile: HostileServer, case: str) 
     error, elapsed = timed(lambda: upstream.project("up-demo"))
     assert str(error).startswith(f"upstream {upstream.base_url} ")
     assert expected in str(error)
+    assert not error.timed_out  # a gateway's 502
     assert elapsed < SLACK
 
 
@@ -341,6 +352,22 @@ def test_a_file_whose_bytes_are_not_the_listed_ones(pypi: Pypiserver) -> None:
         assert str(error) == f"upstream {pypi.url} answered 404 (file {file.filename})"
         error, _ = timed(lambda: upstream.core_metadata(file))
         assert "lists no sha256 for it, so it cannot be checked" in str(error)
+
+
+def test_a_file_listed_past_the_cap_is_not_fetched(
+    pypi: Pypiserver, hostile: HostileServer
+) -> None:
+    base = hostile.url + "simple/"
+    huge = _listed(pypi, base, size=10**9)
+    asked = len(hostile.requests)
+    with Upstream(base, TIGHT) as upstream:
+        error, elapsed = timed(lambda: upstream.download(huge, io.BytesIO()))
+    assert str(error) == (
+        f"upstream {base} lists it at 1000000000 bytes, more than the 1 MiB allowed "
+        f"(file {huge.filename})"
+    )
+    assert len(hostile.requests) == asked  # refused before asking upstream
+    assert elapsed < SLACK
 
 
 def test_a_file_download_is_bounded_in_time_and_bytes(

@@ -26,7 +26,7 @@ from tufpi.index.upload import Digests
 from tufpi.upstream import pages
 from tufpi.upstream.listing import project_of, shown
 from tufpi.upstream.model import UpstreamFile, UpstreamProject
-from tufpi.upstream.transfer import Budget, Transfer
+from tufpi.upstream.transfer import Budget, Transfer, size_text
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -209,9 +209,14 @@ class Upstream:
             UpstreamError: unreachable, too slow, not 200, more than ``file_max_bytes`` or
                 than its listed size, a sha256 or a size other than its page lists.
         """
+        transfer = self._transfer(f"file {file.filename}", self.bounds.file_seconds)
         limit = self.bounds.file_max_bytes
         if file.size is not None:
-            limit = min(limit, file.size)
+            if file.size > limit:  # refused before a byte is fetched
+                raise transfer.fail(
+                    f"lists it at {file.size} bytes, more than the {size_text(limit)} allowed"
+                )
+            limit = file.size
         hashers = _hashers()
 
         def sink(piece: bytes) -> None:
@@ -219,7 +224,6 @@ class Upstream:
                 h.update(piece)
             out.write(piece)
 
-        transfer = self._transfer(f"file {file.filename}", self.bounds.file_seconds)
         headers = {"accept-encoding": _FILE_ENCODING}
         with transfer.response("GET", file.url, headers) as response:
             if response.status_code != _OK:
@@ -330,10 +334,21 @@ class Upstreams:
         Raises:
             KeyError: ``project`` came from none of these upstreams.
         """
-        for upstream in self.upstreams:
-            if upstream.base_url == project.upstream:
-                return upstream
-        raise KeyError(project.upstream)
+        found = self.named(project.upstream)
+        if found is None:
+            raise KeyError(project.upstream)
+        return found
+
+    def named(self, base_url: str) -> Upstream | None:
+        """The configured upstream whose base URL is ``base_url`` (as ``Upstream.base_url``
+        gives it; credentials and a missing trailing "/" do not matter); None when none is
+        (any more): a file recorded from an upstream since removed is not fetched."""
+        try:
+            url = split_credentials(base_url)[0]
+        except httpx.InvalidURL:
+            return None
+        wanted = url if url.endswith("/") else url + "/"
+        return next((u for u in self.upstreams if u.base_url == wanted), None)
 
     def close(self) -> None:
         """Close the shared HTTP client, if it is this object's own."""

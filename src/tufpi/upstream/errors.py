@@ -17,9 +17,12 @@ class UpstreamError(Exception):
     Attributes:
         upstream: the upstream's base URL (without credentials).
         detail: what failed, in plain words (the message is ``upstream {upstream} {detail}``).
+        timed_out: whether a time bound ended the request (no connection, no answer, a body
+            not finished in time): a gateway answers 504 for it, 502 for the rest.
     """
 
-    def __init__(self, upstream: str, detail: str) -> None:
+    def __init__(self, upstream: str, detail: str, *, timed_out: bool = False) -> None:
         self.upstream = upstream
         self.detail = detail
+        self.timed_out = timed_out
         super().__init__(f"upstream {upstream} {detail}")

@@ -40,10 +40,12 @@ def shown(text: str) -> str:
 def _http_url(base: str, href: str) -> str | None:
     """``href`` resolved against ``base``, when that is an absolute http(s) URL."""
     try:
-        url = urljoin(base, href)
-        parts = urlsplit(url)
+        parts = urlsplit(href)
+        if not parts.scheme:  # relative: resolved against the page (PyPI's are absolute)
+            href = urljoin(base, href)
+            parts = urlsplit(href)
         if parts.scheme in ("http", "https") and parts.hostname:
-            return url
+            return href
     except ValueError:  # a bad port or an IPv6 literal that is not one
         pass
     return None

@@ -21,6 +21,8 @@ from tufpi.upstream.listing import shown
 __all__ = ["Budget", "Transfer", "size_text"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# How a connection the server had already closed fails: before any byte of an answer.
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 Phase = Literal["connect", "head", "body"]
 
 
@@ -67,20 +69,22 @@ class Transfer:
         self.phase: Phase = "connect"
         self.received = 0
 
-    def fail(self, detail: str) -> UpstreamError:
+    def fail(self, detail: str, *, timed_out: bool = False) -> UpstreamError:
         """The error for ``detail``, about this request."""
-        return UpstreamError(self.upstream, f"{detail} ({self.what})")
+        return UpstreamError(self.upstream, f"{detail} ({self.what})", timed_out=timed_out)
 
     def _late(self) -> UpstreamError:
         elapsed = time.monotonic() - self.started
         if self.phase == "connect":
-            return self.fail(f"did not accept a connection in {elapsed:.1f} s")
-        if self.phase == "head" or self.received == 0:
-            return self.fail(f"did not answer in {elapsed:.1f} s")
-        return self.fail(
-            f"sent {self.received} bytes in {elapsed:.1f} s and had not finished by the "
-            f"{_seconds(self.budget.total_seconds)} allowed"
-        )
+            detail = f"did not accept a connection in {elapsed:.1f} s"
+        elif self.phase == "head" or self.received == 0:
+            detail = f"did not answer in {elapsed:.1f} s"
+        else:
+            detail = (
+                f"sent {self.received} bytes in {elapsed:.1f} s and had not finished by the "
+                f"{_seconds(self.budget.total_seconds)} allowed"
+            )
+        return self.fail(detail, timed_out=True)
 
     @contextlib.contextmanager
     def _network(self) -> Iterator[None]:
@@ -109,7 +113,7 @@ class Transfer:
             pool=left,
         )
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _send_once(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
         self.phase = "connect"
         with self._network():
             request = self.http.build_request(method, url, headers=headers, timeout=self._timeout())
@@ -117,6 +121,17 @@ class Transfer:
             # when, so a connect timeout tells them apart instead (see _network).
             self.phase = "head"
             return self.http.send(request, stream=True, auth=self.auth_for(url))
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        """Send the request; once more, within the same deadline, when the connection broke
+        before any answer: a kept-alive connection the server closed while it sat in the pool
+        fails so (GET and HEAD may be repeated, RFC 9110 9.2.2)."""
+        try:
+            return self._send_once(method, url, headers)
+        except UpstreamError as e:
+            if not isinstance(e.__cause__, _STALE):
+                raise
+        return self._send_once(method, url, headers)
 
     def _next_hop(self, url: str, response: httpx.Response) -> str:
         location = response.headers.get("location")

@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 from tufpi.http import deadline
-from tufpi.upstream import Upstream, Upstreams, split_credentials
+from tufpi.upstream import Upstream, UpstreamError, Upstreams, split_credentials
+from tufpi.upstream.transfer import Budget, Transfer
+
+
+def _none(_url: str) -> None:
+    return None
 
 
 def _authorization(auth: httpx.Auth | None, url: str) -> str | None:
@@ -54,3 +59,46 @@ def test_the_shared_client_is_under_the_deadline_and_closed_by_its_owner() -> No
     Upstreams(["https://a.example/simple/"], http=shared).close()
     assert not shared.is_closed  # not its own: left to its owner
     shared.close()
+
+
+def _hop(url: str, location: str | None) -> str:
+    budget = Budget(1, 1, 1, 3)
+    with httpx.Client() as http:
+        transfer = Transfer(http, "https://idx.example/simple/", "the page of 'x'", budget, _none)
+    headers = {} if location is None else {"location": location}
+    return transfer._next_hop(url, httpx.Response(302, headers=headers))
+
+
+def test_redirects_go_to_http_s_only_and_never_down_to_plain_http() -> None:
+    page = "https://idx.example/simple/x/"
+    assert _hop(page, "/simple/x") == "https://idx.example/simple/x"
+    assert _hop(page, "https://mirror.example/simple/x/") == "https://mirror.example/simple/x/"
+    assert _hop("http://idx.example/simple/x/", "https://idx.example/simple/x/").startswith(
+        "https:"
+    )
+    refusals = {
+        "http://idx.example/simple/x/": "redirected from https to http://idx.example/simple/x/",
+        "ftp://idx.example/x": "redirected to ftp://idx.example/x, which is not an http(s) URL",
+        "file:///etc/passwd": "which is not an http(s) URL",
+        "http://[::1": "which is not a URL",
+    }
+    for location, expected in refusals.items():
+        with pytest.raises(UpstreamError) as caught:
+            _hop(page, location)
+        assert str(caught.value).startswith("upstream https://idx.example/simple/ ")
+        assert expected in str(caught.value)
+        assert str(caught.value).endswith("(the page of 'x')")
+    with pytest.raises(UpstreamError, match="answered 302 with no Location"):
+        _hop(page, None)
+
+
+def test_an_upstream_is_found_again_by_its_base_url() -> None:
+    urls = ["https://u:p@a.example/simple", "https://b.example/simple/"]
+    with Upstreams(urls) as upstreams:
+        a, b = upstreams.upstreams
+        assert upstreams.named("https://a.example/simple/") is a
+        assert upstreams.named("https://a.example/simple") is a
+        assert upstreams.named("https://other:creds@a.example/simple/") is a
+        assert upstreams.named("https://b.example/simple/") is b
+        assert upstreams.named("https://c.example/simple/") is None  # no longer configured
+        assert upstreams.named("http://a.example/simple/") is None
