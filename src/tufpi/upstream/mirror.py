@@ -66,7 +66,7 @@ class UpstreamTimedOut(UpstreamFailed):
 def failure(error: UpstreamError, what: str) -> UpstreamFailed:
     """The answer for an upstream failure about ``what`` (``project 'x'``, a filename): 504
     when upstream was too slow, else 502."""
-    kind = UpstreamTimedOut if getattr(error, "timed_out", False) else UpstreamFailed
+    kind = UpstreamTimedOut if error.timed_out else UpstreamFailed
     return kind(f"This index does not hold {what}, and {error}.")
 
 
@@ -302,16 +302,13 @@ class Mirror:
                 self._fetch(file_key)
 
     def _upstream(self, row: HeldFile) -> Upstream:
-        if row.upstream is None:
-            raise UpstreamFailed(f"{row.filename} is not held here, and has no upstream.")
-        probe = UpstreamProject(row.project, row.url, (), (), upstream=row.upstream)
-        try:
-            return self.upstreams.of(probe)
-        except KeyError as e:
+        upstream = None if row.upstream is None else self.upstreams.named(row.upstream)
+        if upstream is None:
             raise UpstreamFailed(
                 f"{row.filename} is not held here, and its upstream {row.upstream} is no "
                 "longer configured."
-            ) from e
+            )
+        return upstream
 
     def _fetch(self, file_key: str) -> None:
         with self.index.sessions() as session:
