@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 MiB = 1024 * 1024
 
@@ -58,6 +62,17 @@ class Settings:
         inspect_seconds: most wall time reading one archive may take.
         upload_concurrency: uploads ``serve`` inspects and records at once; past it, 503.
         inspect_processes: worker processes ``serve`` reads archives in.
+        upstream: simple-API URLs (PEP 503/691) of the indexes a project not hosted here is
+            mirrored from, in the order they are asked; empty means none (``tufpi.upstream``).
+        upstream_refresh: seconds a mirrored project's page is served before upstream is
+            asked again.
+        upstream_allow: normalised names that may be hosted here AND mirrored from upstream;
+            any other name hosted here never falls through to upstream (dependency confusion).
+        upstream_connect_timeout: seconds to connect to an upstream.
+        upstream_page_timeout: seconds reading one upstream page may take, in all.
+        upstream_file_timeout: seconds downloading one file from upstream may take, in all
+            (a file is at most ``max_upload_bytes``, like an upload).
+        upstream_page_max_bytes: most bytes of one upstream page (decoded).
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -92,6 +107,15 @@ class Settings:
     inspect_seconds: float = 20.0
     upload_concurrency: int = 16
     inspect_processes: int = 2
+    # Pull-through of upstream indexes (tufpi.upstream; docs/upstream.md).
+    # Not in the repr: an upstream URL may carry credentials (sent only to its own origin).
+    upstream: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    upstream_refresh: int = 600
+    upstream_allow: frozenset[str] = frozenset()
+    upstream_connect_timeout: float = 10.0
+    upstream_page_timeout: float = 30.0
+    upstream_file_timeout: float = 600.0
+    upstream_page_max_bytes: int = 20 * MiB
 
     @property
     def effective_database_url(self) -> str:
@@ -135,7 +159,11 @@ _INT_RANGES = {
     "archive_max_ratio": (1, 2**31),
     "upload_concurrency": (1, 4096),
     "inspect_processes": (1, 256),
+    "upstream_refresh": (0, 10 * 365 * 86400),
+    "upstream_page_max_bytes": (1024, 2**31),
 }
+# PEP 508's project name.
+_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -167,13 +195,59 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _as_words(value: Any) -> list[str]:
+    """A TOML list of strings, or one string of words separated by white space."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [word for v in value for word in v.split()]
+    raise ValueError(f"not a list of strings: {value!r}")
+
+
+def _as_upstreams(value: Any) -> tuple[str, ...]:
+    """Simple-API URLs, each ending in '/', in the order given (duplicates dropped)."""
+    urls: list[str] = []
+    for word in _as_words(value):
+        parsed = urllib.parse.urlsplit(word)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"not an http(s) URL: {word!r}")
+        if parsed.query or parsed.fragment:
+            raise ValueError(f"an upstream URL has no query or fragment: {word!r}")
+        url = word if word.endswith("/") else word + "/"
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+def _as_names(value: Any) -> frozenset[str]:
+    """Project names, normalised (PEP 503)."""
+    names = set()
+    for word in _as_words(value):
+        if not _NAME.match(word):
+            raise ValueError(f"not a project name: {word!r}")
+        names.add(canonicalize_name(word))
+    return frozenset(names)
+
+
+def _as_path(value: Any) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"not a path: {value!r}")
+    return Path(value)
+
+
+# Settings with a converter of their own (the others are converted by their type).
+_CONVERTERS = {
+    **dict.fromkeys(_PATHS, _as_path),
+    "upstream": _as_upstreams,
+    "upstream_allow": _as_names,
+}
+
+
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
-        if name in _PATHS:
-            if not isinstance(value, str | os.PathLike):
-                raise ValueError(f"not a path: {value!r}")
-            return Path(value)
+        if name in _CONVERTERS:
+            return _CONVERTERS[name](value)
         if kind == "int":
             number = _as_int(value)
             low, high = _INT_RANGES[name]

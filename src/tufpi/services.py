@@ -24,6 +24,7 @@ from tufpi.trust.policy import Policy
 from tufpi.trust.publisher import Publisher
 from tufpi.trust.roles import online_keys
 from tufpi.trust.store import MetadataStore
+from tufpi.upstream.mirror import Mirror
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -50,10 +51,22 @@ class Services:
         engine = make_engine(settings.effective_database_url)
         sessions = make_sessionmaker(engine)
         storage = LocalStorage(settings.effective_storage_dir)
-        index = IndexService(sessions, make_write_sessionmaker(engine), storage, clock)
+        index = IndexService(
+            sessions,
+            make_write_sessionmaker(engine),
+            storage,
+            clock,
+            upstream_allow=settings.upstream_allow,
+        )
         return cls(
             settings, engine, sessions, storage, index, AccountService(sessions, clock), clock
         )
+
+    def mirror(self) -> Mirror | None:
+        """The pull-through of the configured upstreams; None when there are none."""
+        if not self.settings.upstream:
+            return None
+        return Mirror.from_settings(self.settings, self.index, self.clock)
 
     @property
     def policy(self) -> Policy:

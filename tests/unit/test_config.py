@@ -233,3 +233,53 @@ def test_server_limits_and_metrics_settings(tmp_path: Path) -> None:
 
 def test_the_metrics_token_is_not_in_the_settings_repr() -> None:
     assert "t0ken-secret" not in repr(Settings(metrics_token="t0ken-secret"))
+
+
+def test_upstream_settings_from_the_environment_and_the_file(tmp_path: Path) -> None:
+    assert Settings().upstream == ()  # none: no upstream is ever asked
+    settings = load_settings(
+        {
+            "TUFPI_UPSTREAM": " https://pypi.org/simple http://127.0.0.1:1/simple/ ",
+            "TUFPI_UPSTREAM_REFRESH": "60",
+            "TUFPI_UPSTREAM_ALLOW": "Acme_Shared other.Name",
+            "TUFPI_UPSTREAM_PAGE_TIMEOUT": "2.5",
+        }
+    )
+    assert settings.upstream == ("https://pypi.org/simple/", "http://127.0.0.1:1/simple/")
+    assert settings.upstream_refresh == 60
+    assert settings.upstream_allow == frozenset({"acme-shared", "other-name"})
+    assert settings.upstream_page_timeout == 2.5
+    path = toml(
+        tmp_path,
+        '[tufpi]\nupstream = ["https://pypi.org/simple/", "https://pypi.org/simple/"]\n'
+        'upstream-allow = ["acme"]\n',
+    )
+    settings = load_settings({}, path)
+    assert settings.upstream == ("https://pypi.org/simple/",)
+    assert settings.upstream_allow == frozenset({"acme"})
+
+
+def test_an_upstream_url_with_credentials_is_not_in_the_repr() -> None:
+    settings = load_settings({"TUFPI_UPSTREAM": "https://user:s3cret@mirror.example/simple/"})
+    assert settings.upstream == ("https://user:s3cret@mirror.example/simple/",)
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'upstream = "ftp://example.org/simple/"',
+        'upstream = "pypi.org/simple/"',
+        'upstream = "https://pypi.org/simple/?x=1"',
+        "upstream = [1]",
+        "upstream = 5",
+        'upstream_allow = ["bad/name"]',
+        'upstream_allow = ["-bad"]',
+        "upstream_refresh = -1",
+        "upstream_page_timeout = 0",
+        "upstream_page_max_bytes = 10",
+    ],
+)
+def test_bad_upstream_settings_raise_config_error(tmp_path: Path, line: str) -> None:
+    with pytest.raises(ConfigError, match="setting upstream"):
+        load_settings({}, toml(tmp_path, f"[tufpi]\n{line}\n"))

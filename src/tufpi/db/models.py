@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -124,13 +126,25 @@ class File(Base):
     requires_python: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    sha512: Mapped[str] = mapped_column(String(128))
-    blake2_256: Mapped[str] = mapped_column(String(64))
-    md5: Mapped[str] = mapped_column(String(32))
+    # Known once the index holds the bytes (a mirrored file not yet held has none).
+    sha512: Mapped[str | None] = mapped_column(String(128))
+    blake2_256: Mapped[str | None] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
     metadata_sha256: Mapped[str | None] = mapped_column(String(64))
     metadata_size: Mapped[int | None] = mapped_column(Integer)
     upload_time: Mapped[dt.datetime]
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A mirrored file (tufpi.upstream): the URL upstream serves it at; None for an upload.
+    upstream_url: Mapped[str | None] = mapped_column(Text)
+    # Whether storage holds the bytes at ``path``: False for a mirrored file until its first
+    # download, after which it is never fetched again.
+    held: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A yank of this file alone (PEP 592 yanks files; a mirrored page carries upstream's).
+    # A release's yank covers all its files.
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    yanked_reason: Mapped[str | None] = mapped_column(Text)
+    # PEP 740: where the file's provenance is published (upstream's URL, for a mirrored file).
+    provenance: Mapped[str | None] = mapped_column(Text)
 
     release: Mapped[Release] = relationship(lazy="joined")
 
@@ -152,6 +166,23 @@ class RegisteredFilename(Base):
     # Normalised name of the project that used it (kept after the project is gone).
     project: Mapped[str] = mapped_column(String(200))
     created: Mapped[dt.datetime]
+
+
+class UpstreamProject(Base):
+    """A project mirrored from an upstream index (``tufpi.upstream``): which one, where its
+    page is, and when it was last read. A project without this row is hosted here only and
+    never asks upstream (dependency confusion); ``upstream_allow`` names the exceptions,
+    which have both local files and this row.
+    """
+
+    __tablename__ = "upstream_projects"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    # The upstream simple-API URL, as configured (``Settings.upstream``).
+    upstream: Mapped[str] = mapped_column(Text)
+    # Upstream's page of the project (PEP 708 ``tracks``).
+    page_url: Mapped[str] = mapped_column(Text)
+    refreshed: Mapped[dt.datetime]
 
 
 # -- signed repository metadata (PEP 458) ------------------------------------------------------
@@ -183,7 +214,8 @@ class Target(Base):
     bin: Mapped[int] = mapped_column(Integer)
     length: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    sha512: Mapped[str] = mapped_column(String(128))
+    # None for a mirrored file the index does not hold yet: upstream states only sha256.
+    sha512: Mapped[str | None] = mapped_column(String(128))
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
 
 

@@ -82,6 +82,7 @@ __all__ = [
     "core_metadata",
     "errors",
     "inspector",
+    "mirrored",
     "names",
     "pages",
     "records",

@@ -22,6 +22,9 @@ from tufpi.storage import StagedWrites
 from tufpi.trust import changes, layout
 
 API_VERSION = "1.1"
+# A page carrying PEP 708 (tracks, alternate-locations) or PEP 740 (provenance) says so;
+# every other page keeps its bytes.
+API_VERSION_UPSTREAM = "1.3"
 HTML = "index.html"
 JSON = "index.json"
 # A project page is served at /simple/<name>/; files live under /packages/.
@@ -49,14 +52,35 @@ def _file_anchor(f: FileView) -> str:
         attrs.append(f'data-core-metadata="{value}"')
     if f.yanked:
         attrs.append(f'data-yanked="{escape(f.yanked_reason or "")}"')
+    if f.provenance:
+        attrs.append(f'data-provenance="{escape(f.provenance)}"')
     return f"<a {' '.join(attrs)}>{escape(f.filename)}</a><br>"
+
+
+def api_version(page: ProjectPage) -> str:
+    """1.1, or 1.3 for a page with PEP 708 or PEP 740 data."""
+    upstream = page.tracks or page.alternate_locations or any(f.provenance for f in page.files)
+    return API_VERSION_UPSTREAM if upstream else API_VERSION
+
+
+def _upstream_meta(page: ProjectPage) -> list[str]:
+    """PEP 708's meta elements."""
+    return [
+        f'<meta name="pypi:{name}" content="{escape(url)}">'
+        for name, urls in (
+            ("tracks", page.tracks),
+            ("alternate-locations", page.alternate_locations),
+        )
+        for url in urls
+    ]
 
 
 def project_html(page: ProjectPage) -> bytes:
     lines = [
         "<!DOCTYPE html>",
         "<html><head>",
-        f'<meta name="pypi:repository-version" content="{API_VERSION}">',
+        f'<meta name="pypi:repository-version" content="{api_version(page)}">',
+        *_upstream_meta(page),
         f"<title>Links for {escape(page.name)}</title></head><body>",
         f"<h1>Links for {escape(page.name)}</h1>",
     ]
@@ -79,18 +103,23 @@ def _file_json(f: FileView) -> dict[str, Any]:
     entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
     entry["size"] = f.size
     entry["upload-time"] = iso(f.upload_time)
+    if f.provenance:
+        entry["provenance"] = f.provenance
     return entry
 
 
 def project_json(page: ProjectPage) -> bytes:
-    return dumps(
-        {
-            "meta": {"api-version": API_VERSION},
-            "name": page.normalized_name,
-            "versions": list(page.versions),
-            "files": [_file_json(f) for f in page.files],
-        }
-    )
+    document: dict[str, Any] = {
+        "meta": {"api-version": api_version(page)},
+        "name": page.normalized_name,
+        "versions": list(page.versions),
+        "files": [_file_json(f) for f in page.files],
+    }
+    if page.tracks:
+        document["tracks"] = list(page.tracks)
+    if page.alternate_locations:
+        document["alternate-locations"] = list(page.alternate_locations)
+    return dumps(document)
 
 
 def render(page: ProjectPage) -> dict[str, bytes]:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from tufpi.db.models import File, Project, Release
+from tufpi.db.models import File, Project, Release, UpstreamProject
 from tufpi.index.views import FileView, ProjectDetail, ProjectPage, ReleaseView
 
 
@@ -31,13 +31,37 @@ def load_page(session: Session, project: Project) -> ProjectPage:
     """
     versions = session.scalars(_PAGE_VERSIONS, {"project_id": project.id})
     rows = session.execute(_PAGE_FILES, {"project_id": project.id})
+    files = tuple(_file_view(row._asdict()) for row in rows)
+    tracks, alternates = _upstream_links(session, project)
     return ProjectPage(
         name=project.name,
         normalized_name=project.normalized_name,
         serial=project.serial,
         versions=tuple(sorted(versions, key=_sort_key)),
-        files=tuple(FileView(**row._asdict()) for row in rows),
+        files=files,
+        tracks=tracks,
+        alternate_locations=alternates,
     )
+
+
+def _file_view(row: dict[str, Any]) -> FileView:
+    """A page's file: yanked by its release's yank, else by its own (a mirrored file's)."""
+    own, own_reason = row.pop("file_yanked"), row.pop("file_yanked_reason")
+    if not row["yanked"] and own:
+        row["yanked"], row["yanked_reason"] = True, own_reason
+    return FileView(**row)
+
+
+def _upstream_links(session: Session, project: Project) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """PEP 708: a mirrored project ``tracks`` upstream's page; one hosted here and mirrored
+    too (``upstream_allow``) names upstream's page in ``alternate-locations``."""
+    page_url = session.scalar(_UPSTREAM_PAGE, {"project_id": project.id})
+    if page_url is None:
+        return (), ()
+    local = session.scalar(_HAS_LOCAL_FILES, {"project_id": project.id})
+    if local:
+        return (), (page_url,)
+    return (page_url,), ()
 
 
 # Built once: every upload renders its project's page.
@@ -58,10 +82,21 @@ _PAGE_FILES = (
         File.upload_time,
         Release.yanked,
         Release.yanked_reason,
+        File.provenance,
+        File.yanked.label("file_yanked"),
+        File.yanked_reason.label("file_yanked_reason"),
     )
     .join(Release, File.release_id == Release.id)
     .where(File.project_id == bindparam("project_id"))
     .order_by(File.filename)
+)
+
+
+_UPSTREAM_PAGE = select(UpstreamProject.page_url).where(
+    UpstreamProject.project_id == bindparam("project_id")
+)
+_HAS_LOCAL_FILES = select(
+    exists().where(File.project_id == bindparam("project_id"), File.upstream_url.is_(None))
 )
 
 
@@ -88,8 +123,9 @@ def _detail(project: Project, releases: Sequence[Release], files: Sequence[File]
             md5=f.md5,
             metadata_sha256=f.metadata_sha256,
             upload_time=f.upload_time,
-            yanked=f.release.yanked,
-            yanked_reason=f.release.yanked_reason,
+            yanked=f.release.yanked or f.yanked,
+            yanked_reason=f.release.yanked_reason if f.release.yanked else f.yanked_reason,
+            provenance=f.provenance,
         )
         for f in files
     )

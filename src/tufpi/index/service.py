@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import delete, func, select, text
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tufpi.clock import Clock
 from tufpi.db.dialect import dialect_of
-from tufpi.db.models import File, Owner, Project, Release, Target
+from tufpi.db.models import File, Owner, Project, Release, Target, UpstreamProject
 from tufpi.index import pages
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import (
@@ -119,6 +119,15 @@ def _normal_or_none(filename: str) -> str | None:
         return None
 
 
+def upstream_name_refusal(name: str, upstream: str) -> str:
+    """Why an upload to a project mirrored from upstream is refused."""
+    return (
+        f"Project {name!r} is upstream's: this index mirrors it from {upstream}, so it cannot "
+        "be uploaded here (a local project of an upstream name is how dependency confusion "
+        "works). An administrator may name it in upstream_allow to host it here too."
+    )
+
+
 class IndexService:
     """Database and storage operations of the index. Pure checks live in ``upload``/``names``."""
 
@@ -128,11 +137,15 @@ class IndexService:
         writes: sessionmaker[Session],
         storage: Storage,
         clock: Clock,
+        upstream_allow: frozenset[str] = frozenset(),
     ) -> None:
+        """``upstream_allow``: names that may be uploaded here although they are mirrored
+        from upstream (``Settings.upstream_allow``)."""
         self.sessions = sessions
         self.writes = writes
         self.storage = storage
         self.clock = clock
+        self.upstream_allow = upstream_allow
         # Called at each of UPLOAD_STEPS (crash tests kill the process there).
         self.checkpoint: Callable[[str], None] = lambda _step: None
 
@@ -172,10 +185,13 @@ class IndexService:
             )
         with self.sessions() as session:
             owned = session.execute(
-                select(Project.name, Owner.id)
+                select(Project.name, Owner.id, UpstreamProject.upstream)
                 .outerjoin(Owner, (Owner.project_id == Project.id) & (Owner.user_id == who.user_id))
+                .outerjoin(UpstreamProject, UpstreamProject.project_id == Project.id)
                 .where(Project.normalized_name == normalized)
             ).first()
+            if owned is not None and owned[2] is not None and normalized not in self.upstream_allow:
+                raise Forbidden(upstream_name_refusal(owned[0], owned[2]))
             if owned is not None and owned[1] is None:
                 raise Forbidden(f"User {who.user_name!r} is not an owner of project {owned[0]!r}.")
             return self._duplicate(session, dist, sha256)
@@ -252,6 +268,12 @@ class IndexService:
                 return UploadResult(filename, form.name, str(form.version), created=False)
             raise InvalidUpload(f"Conflicting concurrent upload of {filename!r}; retry.") from e
         return UploadResult(filename, project.name, release.version, created=True)
+
+    def staged_writes(self) -> AbstractContextManager[StagedWrites]:
+        """Writes staged in the block (around a transaction, such as ``locked_project``'s)
+        are published after it succeeded, discarded if it raises; a full disk becomes
+        ``InsufficientStorage``."""
+        return self._staged_writes()
 
     @contextmanager
     def _staged_writes(self) -> Iterator[StagedWrites]:
@@ -354,6 +376,9 @@ class IndexService:
                 if version is None and filename is None:
                     pages.drop_pages(session, row, actor, now)
                     session.execute(delete(Owner).where(Owner.project_id == row.id))
+                    session.execute(
+                        delete(UpstreamProject).where(UpstreamProject.project_id == row.id)
+                    )
                     session.flush()
                     session.delete(row)
                 else:

@@ -56,7 +56,10 @@ def is_committed(session: Session, key: str) -> bool:
     consistent-snapshot alias and its .metadata), or a page's target change."""
     file_key = file_key_of(key)
     if file_key is not None:
-        return session.scalar(select(File.id).where(File.path == file_key)) is not None
+        # A mirrored file not held yet has a row but no bytes: a download killed before its
+        # commit left what no row backs.
+        held = select(File.id).where(File.path == file_key, File.held.is_(True))
+        return session.scalar(held) is not None
     page = _page_target(key)
     if page is None:
         return False

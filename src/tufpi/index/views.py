@@ -17,12 +17,13 @@ class FileView:
     requires_python: str | None
     size: int
     sha256: str
-    blake2_256: str
-    md5: str
+    blake2_256: str | None  # None: a mirrored file not held yet
+    md5: str | None
     metadata_sha256: str | None
     upload_time: dt.datetime
     yanked: bool
     yanked_reason: str | None
+    provenance: str | None = None  # PEP 740: where its provenance is published
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ProjectPage:
     serial: int
     versions: tuple[str, ...]
     files: tuple[FileView, ...]
+    # PEP 708: the upstream page a mirrored project tracks; the other places a project
+    # both hosted here and mirrored (``upstream_allow``) is found.
+    tracks: tuple[str, ...] = ()
+    alternate_locations: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

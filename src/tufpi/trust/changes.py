@@ -44,12 +44,16 @@ def bins_of(session: Session) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class TargetFile:
-    """What a target says of a file: its path and, for clients to check, length and hashes."""
+    """What a target says of a file: its path and, for clients to check, length and hashes.
+
+    ``sha512`` is None for a mirrored file the index does not hold yet (upstream states its
+    sha256 only); the target lists the hashes it has.
+    """
 
     path: str
     length: int
     sha256: str
-    sha512: str
+    sha512: str | None
 
 
 def set_targets(
@@ -121,7 +125,8 @@ def _target_upsert(dialect: str) -> Any:
         where=or_(
             table.c.length != new.length,
             table.c.sha256 != new.sha256,
-            table.c.sha512 != new.sha512,
+            # NULL-safe: a mirrored file's sha512 arrives once the index holds it.
+            table.c.sha512.is_distinct_from(new.sha512),
         ),
     ).returning(table.c.path)
 

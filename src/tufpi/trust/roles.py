@@ -49,7 +49,7 @@ class TargetRow(NamedTuple):
     path: str
     length: int
     sha256: str
-    sha512: str
+    sha512: str | None  # None: a mirrored file not held yet (sha256 only)
 
 
 def new_root(keys: KeySet, expires: dt.datetime) -> Metadata[Root]:
@@ -94,10 +94,16 @@ def bin_role(
     """A bin-n role listing ``rows`` (sha256 and sha512 hashes, as PEP 458 recommends).
 
     Each row is a ``TargetRow`` or any sequence starting with the same four fields (path,
-    length, sha256, sha512), such as a database row: back-signing passes millions.
+    length, sha256, sha512), such as a database row: back-signing passes millions. A row
+    without sha512 (a mirrored file not held yet) lists its sha256 alone.
     """
     targets = {
-        row[0]: TargetFile(row[1], {"sha256": row[2], "sha512": row[3]}, row[0]) for row in rows
+        row[0]: TargetFile(
+            row[1],
+            {"sha256": row[2], "sha512": row[3]} if row[3] is not None else {"sha256": row[2]},
+            row[0],
+        )
+        for row in rows
     }
     return Metadata(Targets(version=version, expires=expires, targets=targets))
 

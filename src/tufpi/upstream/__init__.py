@@ -13,6 +13,8 @@ by the layers that own them.
 - ``pages``: the pure parser of simple API pages (PEP 503 HTML, PEP 691 JSON, with PEP 592,
   658/714, 700, 708 and 740 fields), which ``tufpi import`` reads other indexes with too;
   ``listing`` (pure) decides which of a page's links may be taken.
+- ``mirror``, ``policy``: mirroring on demand (``Mirror``: a page before it is served, a file
+  on its first download) and its pure decisions (dependency confusion, refresh, changes).
 """
 
 from tufpi.upstream import pages
@@ -28,6 +30,8 @@ __all__ = [
     "UpstreamFile",
     "UpstreamProject",
     "Upstreams",
+    "mirror",
     "pages",
+    "policy",
     "split_credentials",
 ]

@@ -90,6 +90,7 @@ def build_context(services: Services) -> WebContext:
         ),
         # A token per admitted upload: Inspector.admit refuses more, so none waits here.
         upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
+        mirror=services.mirror(),
     )
 
 
@@ -115,6 +116,8 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(ctx.inspector.close)
+            if ctx.mirror is not None:
+                stack.callback(ctx.mirror.close)
             ctx.inspector.start()
             if signer is not None:
                 await stack.enter_async_context(running(signer))

@@ -19,6 +19,7 @@ from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.inspector import Inspector
 from tufpi.index.service import IndexService
+from tufpi.upstream.mirror import Mirror
 
 # Pages are compressed once, when cached, with the settings of the app's gzip middleware
 # (``CompressMetadata``: level 9, bodies of 512 bytes or more), which passes answers that
@@ -27,6 +28,7 @@ from tufpi.index.service import IndexService
 GZIP_MIN_SIZE = 512
 _GZIP_LEVEL = 9
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip container, as the middleware writes
+MIRROR_THREADS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,17 @@ class WebContext:
     pages: RenderCache
     inspector: Inspector
     upload_limiter: anyio.CapacityLimiter
+    # The pull-through of upstream indexes (tufpi.upstream); None when none is configured.
+    mirror: Mirror | None = None
+    # Threads reading upstream at once (a page, a file's first download): apart from the
+    # pool serving reads, so a slow upstream cannot take every thread.
+    mirror_limiter: anyio.CapacityLimiter = dataclasses.field(
+        default_factory=lambda: anyio.CapacityLimiter(MIRROR_THREADS)
+    )
+
+    async def mirrored(self, call: Callable[[str], None], argument: str) -> None:
+        """Run a ``Mirror`` step in a thread of ``mirror_limiter``."""
+        await anyio.to_thread.run_sync(call, argument, limiter=self.mirror_limiter)
 
     def identify(self, request: Request) -> Identity:
         """The caller's identity from Basic auth. Raises NotAuthenticated."""

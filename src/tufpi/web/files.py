@@ -5,14 +5,14 @@ Paths are storage keys, so a static server pointed at the storage root serves th
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from tufpi.storage import StorageError
-from tufpi.web.context import context
+from tufpi.web.context import WebContext, context
 
 
 def cache_control(private: bool) -> str:
@@ -53,17 +53,27 @@ def is_hidden(key: str) -> bool:
     return any(part.startswith(".") for part in key.split("/"))
 
 
+def _stored(ctx: WebContext, key: str) -> Path | None:
+    """The local file holding ``key``, or None."""
+    try:
+        path = ctx.index.storage.local_path(key)
+    except StorageError:
+        return None
+    return path if path is not None and path.is_file() else None
+
+
 async def download(request: Request) -> Response:
     ctx = context(request)
     await run_in_threadpool(ctx.check_read, request)
     key = "packages/" + request.path_params["path"]
     if is_hidden(key):
         return PlainTextResponse("Not found.\n", status_code=404)
-    try:
-        path = ctx.index.storage.local_path(key)
-    except StorageError:
-        return PlainTextResponse("Not found.\n", status_code=404)
-    if path is None or not path.is_file():
+    path = _stored(ctx, key)
+    if path is None and ctx.mirror is not None:
+        # A mirrored file's first download: fetched from upstream, checked, stored.
+        await ctx.mirrored(ctx.mirror.file, key)
+        path = _stored(ctx, key)
+    if path is None:
         return PlainTextResponse("Not found.\n", status_code=404)
     headers = {"cache-control": cache_control(ctx.settings.private)}
     etag = etag_for(key)

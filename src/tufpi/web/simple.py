@@ -114,6 +114,9 @@ async def simple_project(request: Request) -> Response:
     if media is None:
         return _not_acceptable()
     filename = _PAGE_FILES[media]
+    if ctx.mirror is not None:
+        # A project not hosted here is mirrored first; a mirrored one refreshed when due.
+        await ctx.mirrored(ctx.mirror.page, normalized)
 
     def build() -> tuple[Body, str]:
         sha256 = ctx.index.page_sha256(normalized, filename)

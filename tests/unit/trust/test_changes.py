@@ -109,3 +109,22 @@ def test_only_targets_that_differ_are_updated_and_logged(sessions: sessionmaker[
 def test_nothing_to_set_sends_nothing(sessions: sessionmaker[Session]) -> None:
     assert _set(sessions) == 0
     assert _log(sessions) == []
+
+
+def test_a_sha256_only_target_gains_its_sha512_as_a_logged_change(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A mirrored file: listed with upstream's sha256 and length, its sha512 added once held.
+    full = _target("packages/aa/bb/cc/m-1.0.tar.gz", b"mirrored")
+    listed = changes.TargetFile(full.path, full.length, full.sha256, None)
+    _set(sessions, listed, actor="upstream:http://u/simple/")
+    _set(sessions, listed, actor="upstream:http://u/simple/")  # unchanged: nothing logged
+    _set(sessions, full, actor="upstream:http://u/simple/")
+    with sessions() as session:
+        assert session.scalar(select(Target.sha512).where(Target.path == full.path)) == full.sha512
+        logged = session.execute(
+            select(TargetChange.sha512)
+            .where(TargetChange.path == full.path)
+            .order_by(TargetChange.id)
+        ).all()
+    assert [r[0] for r in logged] == [None, full.sha512]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from securesystemslib.signer import CryptoSigner
-from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -292,3 +292,14 @@ def test_a_role_name_outside_the_succinct_delegation_is_refused(signers: Signers
     md = mds[layout.bin_name(layout.bin_index(DIST, BINS), BINS)]
     with pytest.raises(ValueError, match="not found"):
         mds["bins"].signed.verify_delegate(f"bin-{BINS:02x}", md.signed_bytes, md.signatures)
+
+
+def test_bin_role_lists_a_target_without_sha512_with_its_sha256_alone() -> None:
+    # A mirrored file not held yet: upstream states its sha256 and size only.
+    full = row(DIST, b"wheel bytes")
+    md = roles.bin_role(1, DAY_ON, [roles.TargetRow(full.path, full.length, full.sha256, None)])
+    target = md.signed.targets[DIST]
+    assert target.hashes == {"sha256": full.sha256}
+    target.verify_length_and_hashes(b"wheel bytes")
+    with pytest.raises(LengthOrHashMismatchError):
+        target.verify_length_and_hashes(b"other bytes")

@@ -1,0 +1,168 @@
+"""Recording a mirrored project (tufpi.index.mirrored) on a real database and storage: rows,
+sha256-only targets logged as ``upstream:<url>``, pages with tufpi's URLs and PEP 708, and a
+file marked held once, with its sha512; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tufpi.db import make_engine, upgrade
+from tufpi.db.models import File, Project, Target, TargetChange, TrustConfig
+from tufpi.db.session import make_write_sessionmaker
+from tufpi.index import mirrored, pages
+from tufpi.index.names import parse_dist_filename
+from tufpi.index.upload import Digests
+from tufpi.storage import LocalStorage, StagedWrites
+from tufpi.trust import layout
+
+NOW = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
+UPSTREAM = "http://127.0.0.1:9/simple/"
+CONTENT = b"the bytes upstream serves"
+SHA256 = hashlib.sha256(CONTENT).hexdigest()
+
+
+@pytest.fixture
+def sessions(own_database_url: str | None, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(own_database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    writes = make_write_sessionmaker(engine)
+    with writes.begin() as session:
+        session.add(TrustConfig(number_of_bins=64, initialised=NOW))
+    yield writes
+    engine.dispose()
+
+
+def listed(filename: str = "demo-1.0-py3-none-any.whl", **kw: object) -> mirrored.ListedFile:
+    values: dict[str, object] = {
+        "dist": parse_dist_filename(filename),
+        "url": f"http://127.0.0.1:9/files/{filename}",
+        "sha256": SHA256,
+        "size": len(CONTENT),
+        "requires_python": ">=3.9",
+        "yanked": False,
+        "yanked_reason": None,
+        "core_metadata_sha256": "c" * 64,
+        "provenance": "http://127.0.0.1:9/provenance/demo",
+        "upload_time": None,
+    }
+    values.update(kw)
+    return mirrored.ListedFile(**values)  # type: ignore[arg-type]
+
+
+def record(
+    sessions: sessionmaker[Session], storage: LocalStorage, change: mirrored.MirrorChange
+) -> None:
+    writes = StagedWrites(storage)
+    with sessions.begin() as session:
+        project = session.scalar(select(Project).where(Project.normalized_name == "demo"))
+        mirrored.apply_change(session, writes, project, change, NOW)
+    writes.publish()
+
+
+def test_a_mirrored_project_is_recorded_listed_and_signed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    f = listed()
+    record(sessions, storage, mirrored.MirrorChange("Demo", UPSTREAM, UPSTREAM + "demo/", (f,)))
+    with sessions() as session:
+        row = session.scalar(select(File))
+        assert row is not None
+        assert (row.path, row.held, row.sha512, row.upstream_url) == (f.key, False, None, f.url)
+        target = session.get(Target, f.key)
+        assert target is not None
+        assert (target.length, target.sha256, target.sha512) == (len(CONTENT), SHA256, None)
+        actors = set(session.scalars(select(TargetChange.actor)))
+        assert actors == {f"upstream:{UPSTREAM}"}
+        state = mirrored.mirror_state(session, "demo")
+        assert (state.upstream, state.local_files) == (UPSTREAM, False)
+        page_sha = session.scalar(
+            select(Target.sha256).where(Target.path == layout.page_path("demo", pages.JSON))
+        )
+    assert page_sha is not None
+    body = storage.open(layout.consistent_path(layout.page_path("demo", pages.JSON), page_sha))
+    page = json.loads(body.read())
+    [entry] = page["files"]
+    assert entry["url"] == "../../" + f.key
+    assert entry["hashes"] == {"sha256": SHA256}
+    assert entry["core-metadata"] == {"sha256": "c" * 64}
+    assert entry["provenance"] == "http://127.0.0.1:9/provenance/demo"
+    assert page["tracks"] == [UPSTREAM + "demo/"]
+    assert page["meta"]["api-version"] == "1.3"
+
+
+def test_a_file_is_held_once_and_its_target_gains_sha512(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    f = listed()
+    record(sessions, storage, mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/", (f,)))
+    with sessions() as session:
+        row = mirrored.mirrored_file(session, f.key)
+    assert row is not None
+    assert not row.held
+    digests = Digests(
+        len(CONTENT),
+        SHA256,
+        hashlib.sha512(CONTENT).hexdigest(),
+        hashlib.blake2b(CONTENT, digest_size=32).hexdigest(),
+        hashlib.md5(CONTENT).hexdigest(),
+    )
+    with sessions.begin() as session:
+        assert mirrored.hold_file(session, row, digests, NOW)
+    with sessions.begin() as session:
+        assert not mirrored.hold_file(session, row, digests, NOW)  # the second one loses
+        assert session.get(Target, f.key).sha512 == digests.sha512  # type: ignore[union-attr]
+    other = Digests(len(CONTENT), "0" * 64, "0" * 128, "0" * 64, "0" * 32)
+    with sessions.begin() as session, pytest.raises(ValueError, match="signed"):
+        mirrored.hold_file(session, row, other, NOW)
+
+
+def test_yanks_and_withdrawals_change_the_page(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    a, b = listed(), listed("demo-2.0.tar.gz")
+    change = mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/", (a, b))
+    record(sessions, storage, change)
+    yank = mirrored.FileYank(a.dist.filename, True, "broken")
+    record(
+        sessions,
+        storage,
+        mirrored.MirrorChange(
+            "demo", UPSTREAM, UPSTREAM + "demo/", yanks=(yank,), withdraw=(b.dist.filename,)
+        ),
+    )
+    with sessions() as session:
+        files = {r.filename: r for r in session.scalars(select(File))}
+        assert set(files) == {a.dist.filename}
+        assert files[a.dist.filename].yanked
+        assert session.get(Target, b.key) is None
+        actions = [
+            r[0]
+            for r in session.execute(select(TargetChange.action).where(TargetChange.path == b.key))
+        ]
+    assert actions == ["add", "remove"]
+
+
+def test_an_upstream_asked_in_vain_is_asked_again_only_after_the_interval(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    record(sessions, storage, mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/"))
+    later = NOW + dt.timedelta(hours=1)
+    with sessions.begin() as session:
+        mirrored.note_asked(session, "demo", later)
+        mirrored.note_asked(session, "other", later)  # no such project: nothing
+    with sessions() as session:
+        refreshed = mirrored.mirror_state(session, "demo").refreshed
+    assert refreshed is not None
+    assert refreshed.replace(tzinfo=dt.UTC) == later
