@@ -148,14 +148,16 @@ def test_uv_is_used_when_it_is_on_path(
     with_uv = tmp_path / "with-uv"
     with_uv.mkdir()
     (with_uv / "uv").symlink_to(uv)
-    for path, expected in ((f"{with_uv}:/usr/bin:/bin", "uv"), ("/usr/bin:/bin", "pip")):
+    without = tmp_path / "without-uv"
+    without.mkdir()
+    for path, expected in ((with_uv, "uv"), (without, "pip")):
         venv = _venv(tmp_path / f"venv-{expected}")
         result = _tufpi(
             "install",
             *("--index", index_server.url, "--root-sha256", fingerprint),
             *("--cache-dir", str(tmp_path / "cache"), "--", "wf-lib==1.0"),
             VIRTUAL_ENV=str(venv),
-            PATH=path,
+            PATH=str(path),
         )
         assert result.returncode == 0, _output(result)
         assert f"installing with {expected} for" in result.stderr
