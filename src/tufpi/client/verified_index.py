@@ -236,22 +236,24 @@ class VerifiedIndex:
             now = self.clock()
             if now - self._checked < self.recheck_interval:
                 return False
-            self._checked = now
-            url = self.location.metadata_url + "timestamp.json"
-            try:
-                served = self.fetcher.get(url, self.bounds.config.timestamp_max_length)
-            except exceptions.DownloadError as e:
-                log.info("the index's timestamp was not read: %r", str(e))
-                return False
-            try:
-                held = (self.metadata_dir / "timestamp.json").read_bytes()
-            except OSError:
-                held = b""
-            if served == held:
-                return False
+            self._checked = now  # this interval's look is this call's: others go on
+        # The look holds no lock: a slow index delays only the request that looks.
+        url = self.location.metadata_url + "timestamp.json"
+        try:
+            served = self.fetcher.get(url, self.bounds.config.timestamp_max_length)
+        except exceptions.DownloadError as e:
+            log.info("the index's timestamp was not read: %r", str(e))
+            return False
+        try:  # ngclient replaces it atomically
+            held = (self.metadata_dir / "timestamp.json").read_bytes()
+        except OSError:
+            held = b""
+        if served == held:
+            return False
+        with self._lock:
             self._refreshed = float("-inf")
             self._fresh_updater()
-            return True
+        return True
 
     def _lookup(self, path: str) -> tuple[Updater, TargetFile | None]:
         """The signed entry for ``path`` (None: not listed), and the updater that verified
