@@ -145,6 +145,8 @@ def _tufpi_command(
         "-m",
         "tufpi.cli",
         "install",
+        "--python",
+        sys.executable,
         "--index",
         mirror.url,
         "--root",

@@ -97,6 +97,8 @@ def _install(
             "-m",
             "tufpi.cli",
             "install",
+            "--python",
+            sys.executable,
             "--index",
             url,
             *trust,

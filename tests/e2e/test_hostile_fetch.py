@@ -123,6 +123,8 @@ def _install(
         "-m",
         "tufpi.cli",
         "install",
+        "--python",
+        sys.executable,
         "--index",
         hostile.url,
         "--root",

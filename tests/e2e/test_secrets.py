@@ -148,7 +148,17 @@ def _installs(
     server: IndexServer, paths: Paths, trust: list[str], used: dict[str, str], outputs: Outputs
 ) -> None:
     """``tufpi install`` with the token, with a wrong and a revoked one; a proxy refused."""
-    install = [sys.executable, "-m", "tufpi.cli", "install", "--index", server.url, *trust]
+    install = [
+        sys.executable,
+        "-m",
+        "tufpi.cli",
+        "install",
+        "--python",
+        sys.executable,
+        "--index",
+        server.url,
+        *trust,
+    ]
     install += ["--cache-dir", str(paths.cache), "--"]
     install += ["--target", str(paths.work / "installed"), PROJECT]
     done = clients.run(install, TUFPI_INDEX_TOKEN=used["token"])

@@ -28,6 +28,7 @@ def _metadata():
              "Summary: " + CONFIG["summary"]]
     if CONFIG.get("requires_python"):
         lines.append("Requires-Python: " + CONFIG["requires_python"])
+    lines += ["Provides-Extra: " + e for e in CONFIG.get("extras", [])]
     lines += ["Requires-Dist: " + d for d in CONFIG.get("dependencies", [])]
     return ("\n".join(lines) + "\n\n" + CONFIG.get("description", "") + "\n").encode()
 
@@ -58,6 +59,25 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         info + "/METADATA": _metadata(),
         info + "/WHEEL": ("Wheel-Version: 1.0\nGenerator: tufpi-tests\nRoot-Is-Purelib: true\n"
                           "Tag: %%s\n" %% tag).encode(),
+    }
+    record = [_record_line(p, d) for p, d in files.items()] + [info + "/RECORD,,"]
+    files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), data)
+    return filename
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """PEP 660: a wheel whose .pth puts this source tree on sys.path."""
+    filename = "%%s-%%s-py3-none-any.whl" %% (DIST, VERSION)
+    info = "%%s-%%s.dist-info" %% (DIST, VERSION)
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = {
+        DIST + "_editable.pth": (here + "\n").encode(),
+        info + "/METADATA": _metadata(),
+        info + "/WHEEL": b"Wheel-Version: 1.0\nGenerator: tufpi-tests\nRoot-Is-Purelib: true\n"
+                         b"Tag: py3-none-any\n",
     }
     record = [_record_line(p, d) for p, d in files.items()] + [info + "/RECORD,,"]
     files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
@@ -100,8 +120,10 @@ def make_project(
     requires_python: str | None = None,
     summary: str = "A throwaway project for tufpi's tests",
     wheel_tag: str = "py3-none-any",
+    extras: list[str] | None = None,
 ) -> Path:
-    """Write a buildable project source tree and return its directory."""
+    """Write a buildable project source tree and return its directory (``extras``: the
+    extras it provides, named in ``dependencies`` markers such as ``extra == "fast"``)."""
     config = {
         "name": name,
         "version": version,
@@ -110,6 +132,7 @@ def make_project(
         "dependencies": dependencies or [],
         "requires_python": requires_python,
         "wheel_tag": wheel_tag,
+        "extras": extras or [],
     }
     src = root / f"src-{name}-{version}"
     src.mkdir(parents=True)

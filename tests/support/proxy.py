@@ -14,11 +14,17 @@ from tests.support.server import free_port, wait_until_serving
 
 @contextlib.contextmanager
 def proxy(
-    index_url: str, cache_dir: Path, *trust: str, log: Path | None = None, **env: str
+    index_url: str,
+    cache_dir: Path,
+    *trust: str,
+    log: Path | None = None,
+    port: int | None = None,
+    refresh_interval: str = "0.5",
+    **env: str,
 ) -> Iterator[str]:
-    """A running ``tufpi proxy`` for ``index_url``; yields its simple URL. ``env``: more
-    environment variables (``TUFPI_INDEX_TOKEN``)."""
-    port = free_port()
+    """A running ``tufpi proxy`` for ``index_url`` (on ``port``, else a free one); yields
+    its simple URL. ``env``: more environment variables (``TUFPI_INDEX_TOKEN``)."""
+    port = port or free_port()
     cache_dir.mkdir(parents=True, exist_ok=True)
     out = (log or cache_dir / "proxy.log").open("ab")
     process = subprocess.Popen(
@@ -35,7 +41,7 @@ def proxy(
             "--listen",
             f"127.0.0.1:{port}",
             "--refresh-interval",
-            "0.5",
+            refresh_interval,
         ],
         env=clean_env(**env),
         stdout=out,
@@ -51,8 +57,16 @@ def proxy(
 
 
 def tufpi_install(
-    index_url: str, cache_dir: Path, trust: list[str], *args: str, installer: str = "pip"
+    index_url: str,
+    cache_dir: Path,
+    trust: list[str],
+    *args: str,
+    installer: str = "pip",
+    python: str = sys.executable,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
+    """``tufpi install`` for ``python`` (tests install with ``--target``, for which the
+    interpreter only chooses the tags)."""
     return run(
         [
             sys.executable,
@@ -66,7 +80,10 @@ def tufpi_install(
             str(cache_dir),
             "--installer",
             installer,
+            "--python",
+            python,
             "--",
             *args,
-        ]
+        ],
+        **env,
     )

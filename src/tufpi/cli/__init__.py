@@ -42,6 +42,7 @@ for command in (
     trust.trust,
     client.proxy,
     client.install,
+    client.pin,
     importing.import_,
     ceremony.ceremony_group,
 ):

@@ -6,8 +6,8 @@ poetry install through; ``running`` runs it in the foreground or around an insta
 rest are their parts (refusal wording, credentials, the trust anchor, what may be handed on).
 
 Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,
-``refusals``, ``text``, ``verified_index``; ``conformance`` is a program of its own
-(``tufpi-conformance-client``).
+``installers``, ``pins``, ``refusals``, ``settings``, ``text``, ``verified_index``;
+``conformance`` is a program of its own (``tufpi-conformance-client``).
 """
 
 __all__ = [
@@ -15,8 +15,11 @@ __all__ = [
     "credentials",
     "exposure",
     "fetcher",
+    "installers",
+    "pins",
     "refusals",
     "running",
+    "settings",
     "text",
     "verified_index",
 ]

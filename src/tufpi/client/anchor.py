@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 
 from tuf.api import exceptions
+from tuf.api.metadata import Metadata, Root
 from tuf.ngclient import Updater
 
 from tufpi.client.refusals import Refusal
@@ -138,3 +139,23 @@ def bootstrap(metadata_dir: Path, metadata_url: str, root: bytes, *, record: boo
         temporary = metadata_dir / (ANCHOR_FILE + ".tmp")
         temporary.write_bytes(root)
         temporary.replace(metadata_dir / ANCHOR_FILE)
+
+
+def first_root_sha256(data: bytes) -> str:
+    """The sha256 of ``data``, once checked to be a first root (version 1) signed by a
+    threshold of its own root keys: what ``tufpi pin`` prints. A fingerprint of anything
+    else would pin nothing the client could ever bootstrap from.
+
+    Raises:
+        Refusal: not a root, not version 1, or not signed by its own threshold.
+    """
+    try:
+        root = Metadata[Root].from_bytes(data)
+        if not isinstance(root.signed, Root):
+            raise Refusal("the index's 1.root.json is not root metadata")
+        root.signed.verify_delegate(Root.type, root.signed_bytes, root.signatures)
+    except (exceptions.RepositoryError, ValueError, KeyError, TypeError) as e:
+        raise Refusal(f"the index's 1.root.json is not a valid root: {e}") from e
+    if root.signed.version != 1:
+        raise Refusal(f"the index's 1.root.json is version {root.signed.version}, not 1")
+    return hashlib.sha256(data).hexdigest()

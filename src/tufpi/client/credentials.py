@@ -58,18 +58,43 @@ class IndexAddress:
         return (self.password, base64.b64encode(basic).decode())
 
 
+def _root_path(path: str, url: str) -> str:
+    """The index's root path, given its root or its simple API's path (``/simple/``, as
+    pip's ``--index-url`` takes it), ending with ``/``.
+
+    Raises:
+        CredentialsError: the path names a project page (``/simple/NAME/``).
+    """
+    segments = [s for s in path.split("/") if s]
+    if "simple" in segments[:-1] and segments[-2] == "simple":
+        raise CredentialsError(
+            "the index URL names a project page: give the index's root URL or its /simple/ "
+            f"URL: {redact_url(url)}"
+        )
+    if segments and segments[-1] == "simple":
+        segments.pop()
+    return "/" + "".join(s + "/" for s in segments)
+
+
 def parse_index_url(url: str, token: str | None = None) -> IndexAddress:
-    """Split credentials off ``url`` (root URL of the index, made to end with ``/``).
+    """Split credentials off ``url`` (the index's root URL or its ``/simple/`` URL; made
+    the root URL, ending with ``/``).
 
     ``token`` (``TUFPI_INDEX_TOKEN``) is the password for ``__token__``; it may not be
     combined with credentials in the URL.
 
     Raises:
-        CredentialsError: both a token and userinfo, or a URL that is not http(s).
+        CredentialsError: both a token and userinfo, a URL that is not http(s), that has a
+            query or fragment, or that names a project page.
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CredentialsError(f"the index URL must be http(s)://HOST/...: {redact_url(url)}")
+    if parts.query or parts.fragment:
+        raise CredentialsError(
+            f"the index URL has a query or fragment, which an index's URL has not: "
+            f"{redact_url(url)}"
+        )
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     if token and (username or password):
@@ -81,8 +106,7 @@ def parse_index_url(url: str, token: str | None = None) -> IndexAddress:
         username, password = TOKEN_USERNAME, username
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    path = parts.path.rstrip("/") + "/"
-    clean = urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+    clean = urlunsplit((parts.scheme, netloc, _root_path(parts.path, url), "", ""))
     return IndexAddress(clean, username, password or None)
 
 

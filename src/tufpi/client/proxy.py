@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.applications import Starlette
@@ -36,14 +37,14 @@ from starlette.responses import (
     RedirectResponse,
     Response,
 )
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from tuf.api import exceptions
 
 from tufpi.client import unpublished
 from tufpi.client.dependencies import check_core_metadata, check_distribution
 from tufpi.client.fetcher import CORE_METADATA_MAX_LENGTH, UNSIGNED_PAGE_MAX_LENGTH
 from tufpi.client.forward import OnlyThisOrigin
-from tufpi.client.refusals import NotListed, Refusal, explain
+from tufpi.client.refusals import NotFound, NotListed, Refusal, explain
 from tufpi.client.text import printable, reason_phrase
 from tufpi.client.unpublished import Addition
 from tufpi.client.verified_index import VerifiedIndex
@@ -67,6 +68,9 @@ FILE_THREADS = 64
 PAGE_THREADS = 32
 # An unpublished file whose page states no size (PEP 700): at most this many bytes.
 UNPUBLISHED_FILE_MAX_LENGTH = 1024 * 1024 * 1024
+# Seconds a page request waits for an upload the index lists but no signed snapshot does
+# yet (its signer publishes every publish_interval, 0.5 s by default).
+PUBLICATION_WAIT = 10.0
 # Unpublished files announced by the pages served, remembered at most (the newest).
 _ANNOUNCED_MAX = 10_000
 _T = TypeVar("_T")
@@ -125,9 +129,15 @@ class Proxy:
     it they do not exist for the installer.
     """
 
-    def __init__(self, index: VerifiedIndex, allow_unpublished: bool = False) -> None:
+    def __init__(
+        self,
+        index: VerifiedIndex,
+        allow_unpublished: bool = False,
+        publication_wait: float = PUBLICATION_WAIT,
+    ) -> None:
         self.index = index
         self.allow_unpublished = allow_unpublished
+        self.publication_wait = publication_wait
         self.announced = Announcements()
         self._file_threads = anyio.CapacityLimiter(FILE_THREADS)
         self._page_threads = anyio.CapacityLimiter(PAGE_THREADS)
@@ -141,7 +151,8 @@ class Proxy:
         name = request.path_params["project"]
         normalized = normalize(name)
         if name != normalized or not request.url.path.endswith("/"):
-            return RedirectResponse(f"/simple/{normalized}/", status_code=301)
+            root = request.scope.get("root_path", "")  # the index's prefix, if requested
+            return RedirectResponse(f"{root}/simple/{normalized}/", status_code=301)
         media = negotiate.choose(request.headers.get("accept"), request.query_params.get("format"))
         if media is None:
             return PlainTextResponse("Not acceptable.\n", status_code=406)
@@ -192,12 +203,47 @@ class Proxy:
     # ----- pages -----
 
     def _page(self, project: str, media: str) -> bytes:
+        # A page is where an installer learns of new releases: look for a new publication
+        # (at most once per recheck interval), so an upload shows within seconds.
+        self.index.recheck()
         if self.allow_unpublished:
             return self._page_with_unpublished(project, media)
         try:
             return self.index.page(project, _PAGE_FILES[media])
         except NotListed:
-            raise self._not_listed(project) from None
+            pass
+        return self._page_once_published(project, media)
+
+    def _page_once_published(self, project: str, media: str) -> bytes:
+        """A page the signed metadata does not list (even after a recheck): not found if
+        the index does not have it either; if its unsigned page lists it (an upload whose
+        publication is pending), the signed page once published, waiting at most
+        ``publication_wait`` seconds.
+
+        Raises:
+            NotFound: the index does not have it.
+            NotListed: not published in time, or the index could not be asked.
+        """
+        path = f"simple/{project}/"
+        has = self._index_has(path)
+        if has is False:
+            raise NotFound(f"{path} (the index has no such project)")
+        if has is None:
+            raise NotListed(path)
+        target = f"{path}{_PAGE_FILES[media]}"
+        log.info(
+            "waiting up to %g s for the publication of %s (the index lists it, no signed "
+            "snapshot does yet)",
+            self.publication_wait,
+            path,
+        )
+        if self.index.wait_listed(target, self.publication_wait):
+            return self.index.page(project, _PAGE_FILES[media])
+        raise NotListed(
+            f"{path} (the index lists it, unverified, but no signed snapshot did within "
+            f"{self.publication_wait:g} s: its publication is pending (is the index's signer "
+            "running?); --allow-unpublished would install it UNVERIFIED)"
+        )
 
     def _unsigned_page(self, path: str) -> bytes | None:
         """The index's unsigned JSON page at ``path``, best-effort: bounded by the fetcher
@@ -209,16 +255,19 @@ class Proxy:
             log.info("the index's unsigned page %r was not read: %r", path, str(e))
             return None
 
-    def _not_listed(self, project: str) -> NotListed:
-        """A project the signed metadata does not list; with a hint if the index's unsigned
-        page (read best-effort) has it: an upload whose publication is pending."""
-        path = f"simple/{project}/"
-        if self._unsigned_page(path) is None:
-            return NotListed(path)
-        return NotListed(
-            f"{path} (the index lists it, unverified: if it was just uploaded, its "
-            "publication is pending; --allow-unpublished would install it UNVERIFIED)"
-        )
+    def _index_has(self, path: str) -> bool | None:
+        """Whether the index serves the unsigned page at ``path`` (None: could not tell),
+        read best-effort and bounded by the fetcher. It only chooses the words of a 404 and
+        whether to wait for a publication: it never makes anything available."""
+        url = self.index.index_url + path
+        try:
+            self.index.fetcher.get(url, UNSIGNED_PAGE_MAX_LENGTH, accept=negotiate.JSON_V1)
+        except exceptions.DownloadHTTPError as e:
+            return False if e.status_code == 404 else None
+        except exceptions.DownloadError as e:
+            log.info("the index's unsigned page %r was not read: %r", path, str(e))
+            return None
+        return True
 
     def _page_with_unpublished(self, project: str, media: str) -> bytes:
         """The signed page plus the unpublished files the index's own page may add."""
@@ -321,16 +370,31 @@ class Proxy:
         return self._release(path, data)
 
 
-def create_proxy_app(index: VerifiedIndex, allow_unpublished: bool = False) -> Starlette:
+def index_prefix(index_url: str) -> str:
+    """The path under which the proxy also serves the index at ``index_url``: its host (and
+    port, and path), ``/pypi.example.org``. An installer pointed at
+    ``http://127.0.0.1:3141/pypi.example.org/simple/`` records that URL in what it writes
+    (``uv.lock``, ``pip-compile``'s output, its caches), which then says which index it came
+    from, and stays the same from one proxy start to the next."""
+    parts = urlsplit(index_url)
+    return "/" + (parts.netloc + parts.path).strip("/")
+
+
+def create_proxy_app(
+    index: VerifiedIndex,
+    allow_unpublished: bool = False,
+    publication_wait: float = PUBLICATION_WAIT,
+) -> Starlette:
     """The proxy's ASGI app over ``index``."""
-    proxy = Proxy(index, allow_unpublished)
+    proxy = Proxy(index, allow_unpublished, publication_wait)
+    routes: list[BaseRoute] = [
+        Route("/", proxy.home),
+        Route("/simple/", proxy.home),
+        Route("/simple/{project}/", proxy.project),
+        Route("/simple/{project}", proxy.project),
+        Route("/packages/{path:path}", proxy.package),
+    ]
     return Starlette(
-        routes=[
-            Route("/", proxy.home),
-            Route("/simple/", proxy.home),
-            Route("/simple/{project}/", proxy.project),
-            Route("/simple/{project}", proxy.project),
-            Route("/packages/{path:path}", proxy.package),
-        ],
+        routes=[*routes, Mount(index_prefix(index.index_url), routes=routes)],
         middleware=[Middleware(OnlyThisOrigin, refuse=refused)],
     )

@@ -32,6 +32,13 @@ class NotListed(Refusal):
         super().__init__(f"not listed in the signed metadata: {what}", status=404)
 
 
+class NotFound(NotListed):
+    """Neither the signed metadata nor the index has the requested page or file."""
+
+    def __init__(self, what: str) -> None:
+        Refusal.__init__(self, f"not found: {what}", status=404)
+
+
 # python-tuf's words for each version check (trusted_metadata_set.py), and ours, after the
 # TUF client workflow: rollback, a version older than the one the client already trusts;
 # mix-and-match, not the version the parent role names (a set that never existed together).

@@ -1,29 +1,31 @@
-"""Run the proxy: in the foreground (``tufpi proxy``) or on an ephemeral loopback port around
-an installer (``tufpi install``)."""
+"""Run the proxy: in the foreground (``tufpi proxy``, on 127.0.0.1:3141 by default) or in
+this process around an installer (``tufpi install``: on 127.0.0.1:3141 when it is free, else
+an ephemeral loopback port). Either serves the index under a path that names it
+(``proxy.index_prefix``)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
-import math
-import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 import uvicorn
+from tuf.api import exceptions
 
 from tufpi.client import anchor
-from tufpi.client.credentials import TOKEN_ENV, IndexAddress
+from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import HttpClient
-from tufpi.client.forward import installer_proxy_env, origin_of
-from tufpi.client.proxy import create_proxy_app
+from tufpi.client.forward import origin_of
+from tufpi.client.installers import installer_command, installer_env, installer_timeout
+from tufpi.client.proxy import PUBLICATION_WAIT, create_proxy_app, index_prefix
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import (
     ClientBounds,
@@ -31,18 +33,34 @@ from tufpi.client.verified_index import (
     VerifiedIndex,
     cache_dir_for,
     fetch_first_root,
+    read_first_root,
 )
 from tufpi.config import Settings
-from tufpi.http import ServerLimits, connection_budget, open_files_limit, protocol_class
+from tufpi.http import (
+    ServerLimits,
+    connection_budget,
+    listening_socket,
+    open_files_limit,
+    protocol_class,
+)
 
 # Connections the proxy accepts at most (see _limits).
 _MAX_CONNECTIONS = 256
 
 log = logging.getLogger("tufpi.client")
-# Settings that could make an installer read from another index, unverified.
-_INDEX_ENV_PREFIXES = ("PIP_", "UV_")
-# Seconds the installer waits beyond tufpi's download deadline (``installer_timeout``).
-INSTALLER_TIMEOUT_MARGIN = 30.0
+# Where ``tufpi proxy`` listens, and ``tufpi install``'s proxy when it is free.
+STABLE_HOST = "127.0.0.1"
+STABLE_PORT = 3141
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyOptions:
+    """How the proxy answers: whether it passes unpublished files through, unverified
+    (``--allow-unpublished``), and how long a page request waits for an upload whose
+    publication is pending (``proxy.PUBLICATION_WAIT``)."""
+
+    allow_unpublished: bool = False
+    publication_wait: float = PUBLICATION_WAIT
 
 
 def open_index(
@@ -53,9 +71,11 @@ def open_index(
     refresh_interval: float,
     client: HttpClient,
     bounds: ClientBounds | None = None,
+    recheck_interval: float = 1.0,
 ) -> VerifiedIndex:
     """Trust for the index at ``address``: a root file, a pinned root fingerprint, or the
     cached root. ``client`` carries ``address.auth``; ``address.url`` has no credentials.
+    ``recheck_interval``: see ``VerifiedIndex``.
 
     The cache is bound to its first root (``anchor``): with a pin, a cache bootstrapped from
     another root, or holding metadata but no record of its first root, is discarded, with a
@@ -63,9 +83,43 @@ def open_index(
     reused without fetching that root again.
 
     Raises:
-        Refusal: no usable root, or the index fails verification at once.
+        Refusal: no usable root, the URL is not a tufpi index's, or the index fails
+            verification at once.
     """
     bounds = bounds or ClientBounds()
+    try:
+        location = _bind_cache(address, cache_root, root_file, root_sha256, client, bounds)
+        index = VerifiedIndex(
+            location, None, client, bounds, refresh_interval, recheck_interval=recheck_interval
+        )
+        index.refresh()
+    except Refusal as e:
+        raise _first_contact(address, e) from e.__cause__
+    return index
+
+
+def _first_contact(address: IndexAddress, refusal: Refusal) -> Refusal:
+    """``refusal``, or, when the index has no signed metadata at all (HTTP 404 for its
+    first root or its timestamp), words that say the URL is not a tufpi index's."""
+    cause = refusal.__cause__
+    if isinstance(cause, exceptions.DownloadHTTPError) and cause.status_code == 404:
+        return Refusal(
+            f"{address.url} is not a tufpi index: it has no signed metadata at "
+            f"{address.url}tuf/ (HTTP 404). Give the index's root URL (https://HOST/) or "
+            "its simple API's (https://HOST/simple/)"
+        )
+    return refusal
+
+
+def _bind_cache(
+    address: IndexAddress,
+    cache_root: Path,
+    root_file: Path | None,
+    root_sha256: str | None,
+    client: HttpClient,
+    bounds: ClientBounds,
+) -> Location:
+    """The index's cache, bound to the pin (see ``open_index``)."""
     location = Location.of_index(address.url, cache_dir_for(cache_root, address))
     pinned_root = root_file.read_bytes() if root_file is not None else None
     pin = hashlib.sha256(pinned_root).hexdigest() if pinned_root is not None else root_sha256
@@ -90,9 +144,7 @@ def open_index(
         log.warning("%s", anchor.trusted_message(address.url, state))
     else:
         raise Refusal(f"no trusted root in {location.metadata_dir}: give --root or --root-sha256")
-    index = VerifiedIndex(location, None, client, bounds, refresh_interval)
-    index.refresh()
-    return index
+    return location
 
 
 def forget_credentialed_cache(cache_root: Path, raw_index_url: str) -> None:
@@ -114,11 +166,9 @@ def _limits() -> ServerLimits:
     return ServerLimits.from_settings(Settings(max_connections=cap), soft)
 
 
-def _server(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool) -> uvicorn.Server:
+def _server(index: VerifiedIndex, options: ProxyOptions) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_proxy_app(index, allow_unpublished),
-        host=host,
-        port=port,
+        create_proxy_app(index, options.allow_unpublished, options.publication_wait),
         # A client trickling its request (or never reading the answer) is cut off, and the
         # connections are capped, as for `tufpi serve` (tufpi.http).
         http=protocol_class(_limits()),
@@ -131,85 +181,91 @@ def _server(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool)
     return uvicorn.Server(config)
 
 
-def serve(index: VerifiedIndex, host: str, port: int, allow_unpublished: bool = False) -> None:
-    """Serve until interrupted."""
-    _server(index, host, port, allow_unpublished).run()
+def simple_url(index: VerifiedIndex, host: str, port: int) -> str:
+    """The proxy's simple API for ``index``, under the path that names the index
+    (``proxy.index_prefix``): stable from one start to the next on the same address."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{index_prefix(index.index_url)}/simple/"
+
+
+def serve(
+    index: VerifiedIndex,
+    host: str,
+    port: int,
+    options: ProxyOptions | None = None,
+    announce: Callable[[str], None] = log.info,
+) -> None:
+    """Serve on ``host:port`` until interrupted; ``announce`` is told the simple URL
+    (``simple_url``) once the address is bound.
+
+    Raises:
+        Refusal: the address cannot be bound (in use, not this machine's).
+    """
+    try:
+        sock = listening_socket(host, port)
+    except OSError as e:
+        raise Refusal(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    with sock:
+        announce(simple_url(index, host, sock.getsockname()[1]))
+        _server(index, options or ProxyOptions()).run(sockets=[sock])
 
 
 @contextlib.contextmanager
-def background(index: VerifiedIndex, allow_unpublished: bool = False) -> Iterator[str]:
-    """The proxy on an ephemeral 127.0.0.1 port for the duration; yields its simple URL."""
-    server = _server(index, "127.0.0.1", 0, allow_unpublished)
-    thread = threading.Thread(target=server.run, name="tufpi-proxy", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise Refusal("the verifying proxy did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+def background(index: VerifiedIndex, options: ProxyOptions | None = None) -> Iterator[str]:
+    """The proxy on 127.0.0.1:3141 if free, else any free port, for the duration; yields its
+    simple URL (``simple_url``)."""
     try:
-        yield f"http://127.0.0.1:{port}/simple/"
+        # The stable address: installers' caches (keyed by URL) stay valid from one run to
+        # the next. Taken (a running `tufpi proxy`, another install): any free port.
+        sock = listening_socket(STABLE_HOST, STABLE_PORT)
+    except OSError:
+        log.info("%s:%d is in use: the proxy takes another port", STABLE_HOST, STABLE_PORT)
+        sock = listening_socket(STABLE_HOST, 0)
+    server = _server(index, options or ProxyOptions())
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="tufpi-proxy", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise Refusal("the verifying proxy did not start")
+            time.sleep(0.02)
+        yield simple_url(index, STABLE_HOST, sock.getsockname()[1])
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def installer_timeout(download_timeout: float) -> float:
-    """The installer's network timeout: above tufpi's download deadline, so that a slow file
-    is refused by tufpi, in its words ("slow retrieval"), before the installer gives up on
-    the proxy with its own "Read timed out" (pip's default is 15 s, uv's 30 s; tufpi's 60 s).
-    """
-    return download_timeout + INSTALLER_TIMEOUT_MARGIN
-
-
-def installer_command(
-    installer: str, simple_url: str, args: Sequence[str], timeout: float | None = None
-) -> list[str]:
-    """pip or uv, told to use only the proxy and to ignore configured extra indexes (pip
-    also to reach every host through the proxy, which serves only itself: ``forward``);
-    pip given ``timeout`` (seconds) before ``args``, which may still override it (uv: see
-    ``installer_env``)."""
-    if installer == "pip":
-        pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
-        timeout_args = ["--timeout", f"{timeout:g}"] if timeout is not None else []
-        proxy_args = ["--proxy", origin_of(simple_url)]
-        return [*pip, "install", "--index-url", simple_url, *proxy_args, *timeout_args, *args]
-    if installer == "uv":
-        uv = shutil.which("uv")
-        program = [uv] if uv else [sys.executable, "-m", "uv"]
-        return [*program, "pip", "install", "--no-config", "--index-url", simple_url, *args]
-    raise ValueError(f"unknown installer {installer!r}")
-
-
-def installer_env(timeout: float | None = None, proxy_url: str | None = None) -> dict[str, str]:
-    """This environment without PIP_*/UV_* settings (extra indexes, find-links...), and
-    without the index token: the installer talks only to the proxy, and the build backends
-    it runs for sdists are code from the index. uv's HTTP timeout is ``timeout`` (whole
-    seconds, rounded up). With ``proxy_url``, every HTTP proxy variable names it and
-    ``NO_PROXY`` is dropped (``forward.installer_proxy_env``)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_INDEX_ENV_PREFIXES) and k != TOKEN_ENV
-    }
-    env["PIP_CONFIG_FILE"] = os.devnull
-    if timeout is not None:
-        env["UV_HTTP_TIMEOUT"] = str(math.ceil(timeout))
-    return env if proxy_url is None else installer_proxy_env(env, proxy_url)
+        sock.close()
 
 
 def install(
     index: VerifiedIndex,
     installer: str,
     args: Sequence[str],
-    allow_unpublished: bool = False,
+    python: str | None = None,
+    options: ProxyOptions | None = None,
 ) -> int:
-    """Run the installer against a proxy on an ephemeral port; its exit code. The
-    installer's timeout is set above the index's download deadline (``installer_timeout``).
+    """Run the installer for the interpreter ``python`` through a proxy in this process
+    (``background``); its exit code. The installer's timeout is set above the index's
+    download deadline (``installer_timeout``).
     """
     timeout = installer_timeout(index.bounds.download_timeout)
-    with background(index, allow_unpublished) as simple_url:
-        command = installer_command(installer, simple_url, args, timeout)
-        env = installer_env(timeout, origin_of(simple_url))
+    with background(index, options) as url:
+        command = installer_command(installer, url, args, timeout, python)
+        env = installer_env(timeout, origin_of(url))
         return subprocess.run(command, env=env, check=False).returncode
+
+
+def first_root_fingerprint(address: IndexAddress, client: HttpClient, bounds: ClientBounds) -> str:
+    """The sha256 of the index's first root, as the index serves it now (trust on first
+    use): read within ``bounds``, and checked to be a root signed by its own keys.
+
+    Raises:
+        Refusal: unreachable, not a tufpi index, or not a valid first root.
+    """
+    try:
+        data = read_first_root(bounds.fetcher(client), address.url, bounds.config)
+    except Refusal as e:
+        raise _first_contact(address, e) from e.__cause__
+    return anchor.first_root_sha256(data)

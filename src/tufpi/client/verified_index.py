@@ -106,6 +106,28 @@ def make_updater(location: Location, fetcher: BoundedFetcher, config: UpdaterCon
     )
 
 
+def read_first_root(
+    fetcher: BoundedFetcher, index_url: str, config: UpdaterConfig | None = None
+) -> bytes:
+    """The bytes the index serves as its ``1.root.json``, trusted for nothing yet: within
+    the fetcher's deadline, and no more than ngclient's cap for a root.
+
+    Raises:
+        Refusal: unreachable, too slow or too large.
+    """
+    url = index_url + "tuf/1.root.json"
+    max_length = (config or UpdaterConfig()).root_max_length
+    try:
+        return fetcher.get(url, max_length)
+    except exceptions.DownloadLengthMismatchError as e:
+        raise Refusal(
+            f"the index's first root {url} is larger than the {max_length} bytes a root may "
+            "have (endless data): refusing to trust it"
+        ) from e
+    except exceptions.DownloadError as e:
+        raise Refusal(f"cannot fetch the index's first root: {explain(e, url).message}") from e
+
+
 def fetch_first_root(
     fetcher: BoundedFetcher, index_url: str, sha256: str, config: UpdaterConfig | None = None
 ) -> bytes:
@@ -117,17 +139,7 @@ def fetch_first_root(
     Raises:
         Refusal: unreachable, too slow, too large, or a different root.
     """
-    url = index_url + "tuf/1.root.json"
-    max_length = (config or UpdaterConfig()).root_max_length
-    try:
-        data = fetcher.get(url, max_length)
-    except exceptions.DownloadLengthMismatchError as e:
-        raise Refusal(
-            f"the index's first root {url} is larger than the {max_length} bytes a root may "
-            "have (endless data): refusing to trust it"
-        ) from e
-    except exceptions.DownloadError as e:
-        raise Refusal(f"cannot fetch the index's first root: {explain(e, url).message}") from e
+    data = read_first_root(fetcher, index_url, config)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256.lower():
         raise Refusal(
@@ -149,9 +161,14 @@ class VerifiedIndex:
         bounds: ClientBounds | None = None,
         refresh_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        recheck_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``root`` bootstraps trust the first time; later the cached, walked-forward root is
         used. ``client`` carries the index's credentials, if any (never in a URL).
+        ``recheck_interval``: the fewest seconds between two looks at the index's timestamp
+        outside the refresh interval (on a miss, on a page request: ``recheck``).
 
         Raises:
             Refusal: no trusted root, neither given nor cached.
@@ -170,12 +187,15 @@ class VerifiedIndex:
         self.bounds = bounds or ClientBounds()
         self.fetcher = self.bounds.fetcher(client)
         self.refresh_interval = refresh_interval
+        self.recheck_interval = recheck_interval
         self.clock = clock
+        self._sleep = sleep
         # Guards the metadata state (the updater, its refresh and delegation walk, the parsed
         # pages); never held while a file downloads.
         self._lock = threading.RLock()
         self._updater: Updater | None = None
         self._refreshed = float("-inf")
+        self._checked = float("-inf")
         self._generation = 0
         self._pages: dict[str, dict[str, Any]] = {}
 
@@ -189,7 +209,7 @@ class VerifiedIndex:
                 self._updater = None
                 raise explain(e, "refreshing the signed metadata") from e
             self._updater = updater
-            self._refreshed = self.clock()
+            self._refreshed = self._checked = self.clock()
             self._generation += 1
             self._pages.clear()
         return self._updater
@@ -200,18 +220,72 @@ class VerifiedIndex:
             self._refreshed = float("-inf")
             self._fresh_updater()
 
-    def _targetinfo(self, path: str) -> tuple[Updater, TargetFile]:
-        """The signed entry for ``path``, and the updater that verified it (under the lock:
-        ngclient's delegation walk loads and verifies bin-n metadata)."""
+    def recheck(self) -> bool:
+        """Look whether the index published since the last refresh, and refresh now if so:
+        at most once per ``recheck_interval`` however often it is called (a flood of
+        requests for absent names costs the index one small read per interval). Whether it
+        refreshed.
+
+        The look is one bounded read of ``timestamp.json``, compared with the verified one
+        the cache holds; it decides only whether to refresh, and the refresh verifies all.
+
+        Raises:
+            Refusal: the refresh failed verification.
+        """
+        with self._lock:
+            now = self.clock()
+            if now - self._checked < self.recheck_interval:
+                return False
+            self._checked = now  # this interval's look is this call's: others go on
+        # The look holds no lock: a slow index delays only the request that looks.
+        url = self.location.metadata_url + "timestamp.json"
+        try:
+            served = self.fetcher.get(url, self.bounds.config.timestamp_max_length)
+        except exceptions.DownloadError as e:
+            log.info("the index's timestamp was not read: %r", str(e))
+            return False
+        try:  # ngclient replaces it atomically
+            held = (self.metadata_dir / "timestamp.json").read_bytes()
+        except OSError:
+            held = b""
+        if served == held:
+            return False
+        with self._lock:
+            self._refreshed = float("-inf")
+            self._fresh_updater()
+        return True
+
+    def _lookup(self, path: str) -> tuple[Updater, TargetFile | None]:
+        """The signed entry for ``path`` (None: not listed), and the updater that verified
+        it (under the lock: ngclient's delegation walk loads and verifies bin-n metadata)."""
         with self._lock:
             updater = self._fresh_updater()
             try:
-                info = updater.get_targetinfo(path)
+                return updater, updater.get_targetinfo(path)
             except (exceptions.RepositoryError, exceptions.DownloadError) as e:
                 raise explain(e, path) from e
+
+    def _targetinfo(self, path: str) -> tuple[Updater, TargetFile]:
+        """The signed entry for ``path``; on a miss, after a ``recheck`` (a new upload)."""
+        updater, info = self._lookup(path)
+        if info is None and self.recheck():
+            updater, info = self._lookup(path)
         if info is None:
             raise NotListed(path)
         return updater, info
+
+    def wait_listed(self, path: str, timeout: float) -> bool:
+        """Whether ``path`` is listed within ``timeout`` seconds, looking once per
+        ``recheck_interval`` (an upload the index accepted, whose publication is pending)."""
+        deadline = self.clock() + timeout
+        while self._lookup(path)[1] is None:
+            with self._lock:
+                due = self._checked + self.recheck_interval
+            if due > deadline:
+                return False
+            self._sleep(max(0.0, due - self.clock()))
+            self.recheck()
+        return True
 
     def _cached_name(self, info: TargetFile) -> Path:
         """Where a verified target is kept: ngclient's default name, the URL-quoted path."""

@@ -14,7 +14,7 @@ A foundation package: it imports only ``tufpi.config`` and third-party libraries
   the status line and enforces ``ServerLimits`` (``protocol.py``).
 - ``ServerLimits``, ``connection_budget``: the limits, as pure decisions (``limits.py``).
 - ``serve_app``, ``server_limits``, ``open_files_limit``: run an app under uvicorn with
-  them (``serving.py``).
+  them (``serving.py``); ``listening_socket``: bind an address first, to hand uvicorn.
 """
 
 from tufpi.http import negotiate
@@ -22,7 +22,7 @@ from tufpi.http.deadline import bound_transports, deadline_at
 from tufpi.http.decoding import Decoder, EncodingError, raw_limit
 from tufpi.http.limits import ServerLimits, connection_budget
 from tufpi.http.protocol import REASON_HEADER, protocol_class
-from tufpi.http.serving import open_files_limit, serve_app, server_limits
+from tufpi.http.serving import listening_socket, open_files_limit, serve_app, server_limits
 
 __all__ = [
     "REASON_HEADER",
@@ -34,6 +34,7 @@ __all__ = [
     "deadline",
     "deadline_at",
     "decoding",
+    "listening_socket",
     "negotiate",
     "open_files_limit",
     "protocol_class",

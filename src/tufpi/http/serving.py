@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import socket
 from typing import Any
 
 import uvicorn
@@ -80,3 +81,23 @@ def serve_app(app: Any, settings: Settings, log_level: str = "info") -> None:
         limits.max_connections,
     )
     uvicorn.Server(config).run()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (IPv6 for an address with a colon; port 0: any
+    free port) and listening, for ``uvicorn.Server.run(sockets=...)``: the caller learns
+    at once whether the address is free, and which port it got.
+
+    Raises:
+        OSError: the address cannot be bound (in use, not this machine's).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock

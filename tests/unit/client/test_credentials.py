@@ -130,3 +130,34 @@ def test_a_token_in_pyproject_is_refused_without_being_printed(
     assert "holds credentials" in result.output
     assert TOKEN not in result.output
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://pypi.example.org",
+        "https://pypi.example.org/",
+        "https://pypi.example.org/simple",
+        "https://pypi.example.org/simple/",
+        " https://pypi.example.org/simple/ ",
+    ],
+)
+def test_the_index_is_its_root_or_its_simple_url(given: str) -> None:
+    assert parse_index_url(given).url == "https://pypi.example.org/"
+
+
+def test_an_index_under_a_path_keeps_it() -> None:
+    assert parse_index_url("http://h:8080/org/pypi/simple/").url == "http://h:8080/org/pypi/"
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("https://pypi.example.org/simple/requests/", "names a project page"),
+        ("https://pypi.example.org/?x=1", "query or fragment"),
+        ("pypi.example.org", "must be http"),
+    ],
+)
+def test_urls_that_name_no_index_are_refused_in_words(given: str, words: str) -> None:
+    with pytest.raises(CredentialsError, match=words):
+        parse_index_url(given)
