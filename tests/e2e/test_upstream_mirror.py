@@ -235,6 +235,39 @@ def test_pip_and_the_verifying_client_install_mirrored_projects(
     }
 
 
+def test_the_verifying_client_installs_a_local_project_with_a_dependency_nobody_asked_for(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """The whole path cold: an application uploaded here depends on a library only upstream
+    has and nobody requested. The verifying client misses it in the signed metadata, asks
+    the index's page (which mirrors it), waits for its publication and installs both,
+    verified with the one pinned root."""
+    for built in make_dists(tmp_path, "cold-lib", "1.0"):
+        built.rename(setup.packages / built.name)
+    app = make_dists(tmp_path, "acme-app", "1.0", dependencies=["cold-lib>=1"])
+    result = clients.twine_upload(setup.index.url, setup.token, app)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not query(
+        setup.index.database_url, "SELECT id FROM projects WHERE normalized_name = 'cold-lib'"
+    )
+    root = tmp_path / "1.root.json"
+    root.write_bytes(first_root(setup.index))
+    result = tufpi_install(
+        setup.index.url,
+        tmp_path / "cache",
+        ["--root", str(root)],
+        "--target",
+        str(tmp_path / "verified"),
+        "acme-app",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {p.name for p in (tmp_path / "verified").glob("*.dist-info")} == {
+        "acme_app-1.0.dist-info",
+        "cold_lib-1.0.dist-info",
+    }
+    assert _upstream_gets(setup, "cold_lib-1.0-py3-none-any.whl") == 1
+
+
 def test_dependency_confusion_works_on_plain_pip_and_not_through_tufpi(
     setup: Setup, tmp_path: Path
 ) -> None:
