@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ class Settings:
         database_url: SQLAlchemy URL; empty means SQLite inside ``data_dir``.
         storage_dir: where distributions live; empty means ``data_dir/files``.
         host, port: where ``serve`` listens.
+        public_url: the index's root URL as its clients reach it (for example behind a
+            TLS proxy), shown on the home page and at ``serve`` start; empty means the
+            request's own host, checked, or ``http://host:port/``.
         max_upload_bytes: largest accepted upload body.
         private: when true, reads need a token as uploads do.
         keys_dir: where ``trust init`` keeps the development key set (never the data dir).
@@ -65,6 +70,7 @@ class Settings:
     storage_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     max_upload_bytes: int = 100 * MiB
     private: bool = False
     keys_dir: Path = Path("tufpi-keys")
@@ -167,6 +173,29 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+# What public_url may hold: RFC 3986's unreserved characters and its delimiters, less the
+# quotes, brackets outside a host, and anything a shell or HTML would read differently.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/\[\]@%+=,-]+")
+
+
+def _public_url(value: str) -> str:
+    """An http(s) URL with a host and nothing a command line or a page would trip on
+    (credentials, a query, a fragment, spaces, quotes); with a final slash. Empty stays
+    empty."""
+    text = value.strip()
+    if not text:
+        return ""
+    parts = urllib.parse.urlsplit(text)
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {value!r}")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ValueError(f"no credentials, query or fragment in the public URL: {value!r}")
+    if not _URL_CHARACTERS.fullmatch(text):
+        raise ValueError(f"characters a URL must escape in the public URL: {value!r}")
+    return text if text.endswith("/") else text + "/"
+
+
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
@@ -191,6 +220,8 @@ def _coerce(name: str, value: Any) -> Any:
             return seconds
         if not isinstance(value, str):
             raise ValueError(f"not a string: {value!r}")
+        if name == "public_url":
+            return _public_url(value)
     except ValueError as e:
         raise ConfigError(f"setting {name}: {e}") from e
     return value

@@ -124,6 +124,14 @@ def test_booleans_from_the_environment(text: str, expected: bool) -> None:
         ("TUFPI_MAX_UPLOAD_BYTES", "100MB"),
         ("TUFPI_PRIVATE", "maybe"),
         ("TUFPI_PRIVATE", "2"),
+        ("TUFPI_PUBLIC_URL", "ftp://index.example/"),
+        ("TUFPI_PUBLIC_URL", "index.example"),
+        ("TUFPI_PUBLIC_URL", "https://user:secret@index.example/"),
+        ("TUFPI_PUBLIC_URL", "https://index.example/?q=1"),
+        ("TUFPI_PUBLIC_URL", "https://index.example/#top"),
+        ("TUFPI_PUBLIC_URL", 'https://index.example/"><script>'),
+        ("TUFPI_PUBLIC_URL", "https://index.example/a b"),
+        ("TUFPI_PUBLIC_URL", "https://index.example:99999/"),
     ],
 )
 def test_bad_environment_values_raise_config_error(variable: str, value: str) -> None:
@@ -233,3 +241,9 @@ def test_server_limits_and_metrics_settings(tmp_path: Path) -> None:
 
 def test_the_metrics_token_is_not_in_the_settings_repr() -> None:
     assert "t0ken-secret" not in repr(Settings(metrics_token="t0ken-secret"))
+
+
+def test_public_url_gets_a_final_slash() -> None:
+    settings = load_settings({"TUFPI_PUBLIC_URL": "https://pypi.example.org/tufpi"})
+    assert settings.public_url == "https://pypi.example.org/tufpi/"
+    assert load_settings({"TUFPI_PUBLIC_URL": " "}).public_url == ""

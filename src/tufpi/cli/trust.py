@@ -34,7 +34,7 @@ from tufpi.signer import (
 from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
 from tufpi.trust.log import recent_changes
-from tufpi.trust.status import expiry_warnings, gather
+from tufpi.trust.status import expiry_warnings, gather, root_fingerprint
 from tufpi.trust.store import MetadataStore
 
 
@@ -94,7 +94,7 @@ def serve(
     with a development key set (see `tufpi trust init`).
     """
     from tufpi.http import serve_app
-    from tufpi.web import create_app
+    from tufpi.web import create_app, listening_url, start_lines
 
     settings = obj.settings(
         host=host, port=port, private=private, signer=False if no_signer else None
@@ -111,6 +111,9 @@ def serve(
     sweep_staged(services)
     services.index.checkpoint = upload_checkpoint()
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    # At every start, not only the first: the pin users need, without database access.
+    for line in start_lines(listening_url(settings), root_fingerprint(services.storage)):
+        click.echo(line)
     signer_command = _signer_command(obj, log_level) if settings.signer else None
     serve_app(create_app(services, signer_command), settings, log_level)
 
