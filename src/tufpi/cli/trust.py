@@ -19,6 +19,7 @@ from tufpi.cli._common import (
     sweep_staged,
     upload_checkpoint,
 )
+from tufpi.cli.progress import progress
 from tufpi.cli.rotation import run_recovery
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
@@ -57,16 +58,18 @@ def _init_with_dev_keys(services: Services) -> None:
         online_public = public_key(settings.online_key)
         keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
-    result = initialise(
-        services.sessions,
-        services.storage,
-        keyset,
-        OfflineSigners(root=keys.root, targets=[keys.targets], bins=[keys.bins]),
-        online,
-        settings.bins,
-        services.policy,
-        services.clock(),
-    )
+    with progress("signing bins", settings.bins) as advance:
+        result = initialise(
+            services.sessions,
+            services.storage,
+            keyset,
+            OfflineSigners(root=keys.root, targets=[keys.targets], bins=[keys.bins]),
+            online,
+            settings.bins,
+            services.policy,
+            services.clock(),
+            advance,
+        )
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"
