@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -224,7 +225,10 @@ def _uv() -> list[str]:
 def command(client: str, index: Index, caches: Path, target: Path, tree: Tree) -> list[str]:
     """The command line of one install by ``client`` into ``target``, its caches in
     ``caches``."""
-    pip_args = ["--cache-dir", str(caches / "pip"), "--target", str(target), *tree.requirements]
+    # pip caches nothing from an http:// index unless its host is trusted: as from an https
+    # index (the case that matters), so that a warm install can use pip's cache.
+    pip_args = ["--cache-dir", str(caches / "pip"), "--trusted-host", "127.0.0.1"]
+    pip_args += ["--target", str(target), *tree.requirements]
     uv_args = ["--cache-dir", str(caches / "uv"), "--python", sys.executable]
     uv_args += ["--target", str(target), *tree.requirements]
     simple = index.url + "simple/"
@@ -282,7 +286,7 @@ def measure(index: Index, trees: list[Tree], rounds: int, work: Path) -> Figures
     for number in range(rounds):
         for tree in trees:
             for client in CLIENTS:
-                caches = work / "caches" / client.replace(" ", "-").strip("()")
+                caches = work / "caches" / re.sub(r"[^a-z]+", "-", client).strip("-")
                 shutil.rmtree(caches, ignore_errors=True)
                 caches.mkdir(parents=True)
                 for cache in ("cold", "warm"):
