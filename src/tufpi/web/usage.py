@@ -79,7 +79,11 @@ def plain_commands(url: str) -> list[Command]:
         Command("pip", "pip", f"pip install --index-url {simple} {NAME}"),
         Command("uv", "uv", f"uv pip install --index-url {simple} {NAME}"),
         Command("uv-add", "uv project", f"uv add --default-index {simple} {NAME}"),
-        Command("poetry", "poetry", f"poetry source add --priority=primary tufpi {simple}"),
+        Command(
+            "poetry",
+            "poetry",
+            f"poetry source add --priority=primary tufpi {simple} && poetry add {NAME}",
+        ),
     ]
 
 
