@@ -33,6 +33,9 @@ class Settings:
         database_url: SQLAlchemy URL; empty means SQLite inside ``data_dir``.
         storage_dir: where distributions live; empty means ``data_dir/files``.
         host, port: where ``serve`` listens.
+        public_url: the index's root URL as its clients reach it (for example behind a
+            TLS proxy), shown on the home page and at ``serve`` start; empty means the
+            request's own host, checked, or ``http://host:port/``.
         max_upload_bytes: largest accepted upload body.
         private: when true, reads need a token as uploads do.
         keys_dir: where ``trust init`` keeps the development key set (never the data dir).
@@ -80,6 +83,7 @@ class Settings:
     storage_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     max_upload_bytes: int = 100 * MiB
     private: bool = False
     keys_dir: Path = Path("tufpi-keys")
@@ -235,11 +239,37 @@ def _as_path(value: Any) -> Path:
     return Path(value)
 
 
+# What public_url may hold: RFC 3986's unreserved characters and its delimiters, less the
+# quotes, brackets outside a host, and anything a shell or HTML would read differently.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/\[\]@%+=,-]+")
+
+
+def _public_url(value: Any) -> str:
+    """An http(s) URL with a host and nothing a command line or a page would trip on
+    (credentials, a query, a fragment, spaces, quotes); with a final slash. Empty stays
+    empty."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    text = value.strip()
+    if not text:
+        return ""
+    parts = urllib.parse.urlsplit(text)
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {value!r}")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ValueError(f"no credentials, query or fragment in the public URL: {value!r}")
+    if not _URL_CHARACTERS.fullmatch(text):
+        raise ValueError(f"characters a URL must escape in the public URL: {value!r}")
+    return text if text.endswith("/") else text + "/"
+
+
 # Settings with a converter of their own (the others are converted by their type).
 _CONVERTERS = {
     **dict.fromkeys(_PATHS, _as_path),
     "upstream": _as_upstreams,
     "upstream_allow": _as_names,
+    "public_url": _public_url,
 }
 
 

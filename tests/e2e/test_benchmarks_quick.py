@@ -20,6 +20,9 @@ FIGURES = {
     "bench_backsign.py": r"timestamp\.json in place after [\d.]+ s",
     "bench_client_bytes.py": r"snapshot\.json: [\d,]+ B, [\d,]+ B gzip-9 on the wire",
     "bench_import.py": r"sign and publish the batch +[\d.]+ s",
+    "bench_install.py": (
+        r"\| small \(5 wheels\) \| warm \| tufpi install \(pip\) \| [\d.]+ \| [\d.]+x pip"
+    ),
     "bench_publish.py": r"published p50 \d+ ms, p99 \d+ ms",
     "bench_signer_memory.py": r"signer peak RSS \d+ MiB",
     "bench_simple.py": r"\| `/simple/big-project/` \| SQLite \| pip \(JSON\) \| [\d.]+x",

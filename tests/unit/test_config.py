@@ -124,6 +124,14 @@ def test_booleans_from_the_environment(text: str, expected: bool) -> None:
         ("TUFPI_MAX_UPLOAD_BYTES", "100MB"),
         ("TUFPI_PRIVATE", "maybe"),
         ("TUFPI_PRIVATE", "2"),
+        ("TUFPI_PUBLIC_URL", "ftp://index.example/"),
+        ("TUFPI_PUBLIC_URL", "index.example"),
+        ("TUFPI_PUBLIC_URL", "https://user:secret@index.example/"),
+        ("TUFPI_PUBLIC_URL", "https://index.example/?q=1"),
+        ("TUFPI_PUBLIC_URL", "https://index.example/#top"),
+        ("TUFPI_PUBLIC_URL", 'https://index.example/"><script>'),
+        ("TUFPI_PUBLIC_URL", "https://index.example/a b"),
+        ("TUFPI_PUBLIC_URL", "https://index.example:99999/"),
     ],
 )
 def test_bad_environment_values_raise_config_error(variable: str, value: str) -> None:
@@ -283,3 +291,9 @@ def test_an_upstream_url_with_credentials_is_not_in_the_repr() -> None:
 def test_bad_upstream_settings_raise_config_error(tmp_path: Path, line: str) -> None:
     with pytest.raises(ConfigError, match="setting upstream"):
         load_settings({}, toml(tmp_path, f"[tufpi]\n{line}\n"))
+
+
+def test_public_url_gets_a_final_slash() -> None:
+    settings = load_settings({"TUFPI_PUBLIC_URL": "https://pypi.example.org/tufpi"})
+    assert settings.public_url == "https://pypi.example.org/tufpi/"
+    assert load_settings({"TUFPI_PUBLIC_URL": " "}).public_url == ""

@@ -19,6 +19,7 @@ from tufpi.cli._common import (
     sweep_staged,
     upload_checkpoint,
 )
+from tufpi.cli.progress import progress
 from tufpi.cli.rotation import run_recovery
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
@@ -34,7 +35,7 @@ from tufpi.signer import (
 from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
 from tufpi.trust.log import recent_changes
-from tufpi.trust.status import expiry_warnings, gather
+from tufpi.trust.status import expiry_warnings, gather, root_fingerprint
 from tufpi.trust.store import MetadataStore
 
 
@@ -57,16 +58,18 @@ def _init_with_dev_keys(services: Services) -> None:
         online_public = public_key(settings.online_key)
         keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
-    result = initialise(
-        services.sessions,
-        services.storage,
-        keyset,
-        OfflineSigners(root=keys.root, targets=[keys.targets], bins=[keys.bins]),
-        online,
-        settings.bins,
-        services.policy,
-        services.clock(),
-    )
+    with progress("signing bins", settings.bins) as advance:
+        result = initialise(
+            services.sessions,
+            services.storage,
+            keyset,
+            OfflineSigners(root=keys.root, targets=[keys.targets], bins=[keys.bins]),
+            online,
+            settings.bins,
+            services.policy,
+            services.clock(),
+            advance,
+        )
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"
@@ -94,7 +97,7 @@ def serve(
     with a development key set (see `tufpi trust init`).
     """
     from tufpi.http import serve_app
-    from tufpi.web import create_app
+    from tufpi.web import create_app, listening_url, start_lines
 
     settings = obj.settings(
         host=host, port=port, private=private, signer=False if no_signer else None
@@ -111,6 +114,9 @@ def serve(
     sweep_staged(services)
     services.index.checkpoint = upload_checkpoint()
     click.echo(f"tufpi: serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    # At every start, not only the first: the pin users need, without database access.
+    for line in start_lines(listening_url(settings), root_fingerprint(services.storage)):
+        click.echo(line)
     signer_command = _signer_command(obj, log_level) if settings.signer else None
     serve_app(create_app(services, signer_command), settings, log_level)
 

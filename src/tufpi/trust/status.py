@@ -13,6 +13,7 @@ import hashlib
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from tuf.api.metadata import Root
 
 from tufpi.db.models import RoleState, TargetChange
 from tufpi.storage import Storage
@@ -40,10 +41,21 @@ class RepositoryStatus:
     last_publication: dt.datetime | None
 
 
+def root_fingerprint(storage: Storage) -> str:
+    """The index's root fingerprint: the sha256 (hex) of its first root, ``1.root.json``,
+    which ``tufpi install --root-sha256`` pins. It never changes for an index: a new root
+    is trusted by the signatures of the one before, back to this one.
+
+    Raises:
+        FileNotFoundError: the signed metadata is not initialised.
+    """
+    return hashlib.sha256(MetadataStore(storage).read_bytes(Root.type, 1)).hexdigest()
+
+
 def gather(sessions: sessionmaker[Session], storage: Storage) -> RepositoryStatus:
     """Read the published metadata and the signer's bookkeeping."""
     store = MetadataStore(storage)
-    fingerprint = hashlib.sha256(store.read_bytes("root", 1)).hexdigest()
+    fingerprint = root_fingerprint(storage)
     timestamp = store.timestamp().signed
     snapshot = store.snapshot(timestamp.snapshot_meta.version).signed
     root, targets, bins = current(store)

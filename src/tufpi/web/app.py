@@ -10,8 +10,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,6 +20,7 @@ from tufpi.services import Services
 from tufpi.signer import running
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
+from tufpi.web.home import Fingerprint, home
 from tufpi.web.jsonapi import project_json
 from tufpi.web.metadata import metadata_file
 from tufpi.web.metrics import StatusCache, metrics
@@ -28,21 +28,6 @@ from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
 log = logging.getLogger("tufpi")
-
-_HOME = """<!DOCTYPE html><html><head><title>tufpi</title></head><body>
-<h1>tufpi</h1>
-<p>A Python package index that signs its repository metadata (PEP 458): storage, CDNs,
-mirrors and the network cannot alter or hide the files it accepted without clients noticing.
-It does not protect against a stolen maintainer account or a compromised index.</p>
-<ul><li><a href="/simple/">/simple/</a>: the simple API for pip, uv and poetry</li>
-<li><code>/legacy/</code>: the upload API for twine and <code>uv publish</code></li>
-<li><a href="/tuf/timestamp.json">/tuf/</a>: the signed repository metadata</li></ul>
-</body></html>
-"""
-
-
-async def home(_request: Request) -> Response:
-    return HTMLResponse(_HOME)
 
 
 class CompressMetadata:
@@ -136,4 +121,5 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
     )
     app.state.ctx = ctx
     app.state.metrics = StatusCache(services.settings.metrics_max_age)
+    app.state.fingerprint = Fingerprint()
     return app
