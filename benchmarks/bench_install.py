@@ -229,16 +229,17 @@ def command(client: str, index: Index, caches: Path, target: Path, tree: Tree) -
     # index (the case that matters), so that a warm install can use pip's cache.
     pip_args = ["--cache-dir", str(caches / "pip"), "--trusted-host", "127.0.0.1"]
     pip_args += ["--target", str(target), *tree.requirements]
-    uv_args = ["--cache-dir", str(caches / "uv"), "--python", sys.executable]
-    uv_args += ["--target", str(target), *tree.requirements]
+    uv_args = ["--cache-dir", str(caches / "uv"), "--target", str(target), *tree.requirements]
     simple = index.url + "simple/"
     tufpi = [sys.executable, "-m", "tufpi.cli", "install", "--index", index.url]
     tufpi += ["--root-sha256", index.fingerprint, "--cache-dir", str(caches / "tufpi")]
+    tufpi += ["--python", sys.executable]  # the target: no virtual environment is active
     if client == "pip":
         pip = [sys.executable, "-m", "pip", "install", "--isolated", "--index-url", simple]
         return [*pip, *pip_args]
     if client == "uv":
-        return [*_uv(), "pip", "install", "--no-config", "--index-url", simple, *uv_args]
+        uv = [*_uv(), "pip", "install", "--no-config", "--index-url", simple]
+        return [*uv, "--python", sys.executable, *uv_args]
     if client == "tufpi install (pip)":
         return [*tufpi, "--installer", "pip", "--", *pip_args]
     return [*tufpi, "--installer", "uv", "--", *uv_args]

@@ -48,12 +48,13 @@ def _command(page: str, key: str) -> list[str]:
 
 
 def _tufpi_install(args: list[str], cache: Path, target: Path) -> list[str]:
-    """The page's ``tufpi install ... -- NAME`` as this test runs it: from this Python, with
+    """The page's ``tufpi install ... -- NAME`` as this test runs it: for this Python, with
     a cache of its own, pip, and ``--target`` with home-lib for NAME."""
     separator = args.index("--")
     assert args[:2] == ["tufpi", "install"]
     assert args[separator + 1 :] == ["NAME"]
     options = [*args[2:separator], "--cache-dir", str(cache), "--installer", "pip"]
+    options += ["--python", sys.executable]  # no virtual environment is active here
     return [sys.executable, "-m", "tufpi.cli", "install", *options, "--", "--target", str(target),
             "home-lib"]  # fmt: skip
 
