@@ -185,7 +185,7 @@ def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> Staged
         InvalidUpload: the content is empty.
         InsufficientStorage: no space left for the temp file.
     """
-    hashers = _hashers()
+    hashers = new_hashers()
     size = 0
     fd, name = tempfile.mkstemp(prefix="tufpi-upload-", dir=directory)
     path = Path(name)
@@ -205,10 +205,12 @@ def stage(source: BinaryIO, limit: int, directory: Path | None = None) -> Staged
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InsufficientStorage("The index's disk is full; nothing was stored.") from e
         raise
-    return StagedFile(path, _digests(hashers, size))
+    return StagedFile(path, digests_of(hashers, size))
 
 
-def _hashers() -> dict[str, Any]:
+def new_hashers() -> dict[str, Any]:
+    """One hasher per digest a File row keeps (the keys of ``Digests``); ``digests_of``
+    reads them."""
     return {
         "sha256": hashlib.sha256(),
         "sha512": hashlib.sha512(),
@@ -217,7 +219,8 @@ def _hashers() -> dict[str, Any]:
     }
 
 
-def _digests(hashers: dict[str, Any], size: int) -> Digests:
+def digests_of(hashers: dict[str, Any], size: int) -> Digests:
+    """The digests ``hashers`` (from ``new_hashers``) hold, of ``size`` bytes."""
     return Digests(size=size, **{k: h.hexdigest() for k, h in hashers.items()})
 
 
@@ -227,14 +230,14 @@ def hash_file(path: Path) -> Digests:
     Raises:
         OSError: the file cannot be read.
     """
-    hashers = _hashers()
+    hashers = new_hashers()
     size = 0
     with path.open("rb") as source:
         while chunk := source.read(_CHUNK):
             size += len(chunk)
             for h in hashers.values():
                 h.update(chunk)
-    return _digests(hashers, size)
+    return digests_of(hashers, size)
 
 
 def check_digests(form: UploadForm, digests: Digests) -> None:

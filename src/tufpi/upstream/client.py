@@ -15,14 +15,14 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
 
 from tufpi.http import bound_transports
 from tufpi.index.names import is_valid_project_name, normalize
-from tufpi.index.upload import Digests
+from tufpi.index.upload import Digests, digests_of, new_hashers
 from tufpi.upstream import pages
 from tufpi.upstream.listing import project_of, shown
 from tufpi.upstream.model import UpstreamFile, UpstreamProject
@@ -94,15 +94,6 @@ def split_credentials(source: str) -> tuple[str, httpx.BasicAuth | None]:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
-
-
-def _hashers() -> dict[str, Any]:
-    return {
-        "sha256": hashlib.sha256(),
-        "sha512": hashlib.sha512(),
-        "blake2_256": hashlib.blake2b(digest_size=32),
-        "md5": hashlib.md5(usedforsecurity=False),
-    }
 
 
 def _same_digest(actual: str, expected: str) -> bool:
@@ -217,7 +208,7 @@ class Upstream:
                     f"lists it at {file.size} bytes, more than the {size_text(limit)} allowed"
                 )
             limit = file.size
-        hashers = _hashers()
+        hashers = new_hashers()
 
         def sink(piece: bytes) -> None:
             for h in hashers.values():
@@ -229,7 +220,7 @@ class Upstream:
             if response.status_code != _OK:
                 raise transfer.fail(f"answered {response.status_code}")
             size = transfer.read(response, limit, sink, decode=False)
-        digests = Digests(size=size, **{k: h.hexdigest() for k, h in hashers.items()})
+        digests = digests_of(hashers, size)
         self._check(transfer, file, digests)
         return digests
 
