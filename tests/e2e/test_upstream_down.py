@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from tests.support.hostile_http import Action, HostileServer, endless, trickle_body
-from tests.support.proxy import tufpi_install
+from tests.support.proxy import verified_install
 from tests.support.server import IndexServer, start
 from tests.support.state import query
-from tests.support.tuf_client import first_root, updater, wait_for_target
+from tests.support.tuf_client import updater, wait_for_target
 from tests.support.uploads import post_wheel, tiny_wheel
 from tests.support.waiting import wait_until
 
@@ -220,18 +220,7 @@ def test_upstream_stopped_the_verifying_client_still_installs(setup: Setup, tmp_
         wait_for_target(setup.index, tmp_path, target)
     _close_once(setup.hostile)
     _check_served_and_refused(setup, (502, 504))
-    root = tmp_path / "1.root.json"
-    root.write_bytes(first_root(setup.index))
-    result = tufpi_install(
-        setup.index.url,
-        tmp_path / "cache",
-        ["--root", str(root)],
-        "--target",
-        str(tmp_path / "t"),
-        "down-held",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "t" / "down_held-1.0.dist-info").is_dir()
+    assert verified_install(setup.index, tmp_path, "down-held") == {"down_held-1.0.dist-info"}
     client = updater(setup.index, tmp_path, "ng")
     client.refresh()
     info = client.get_targetinfo(setup.held_key)

@@ -24,10 +24,10 @@ from tests.support.dists import make_dists
 from tests.support.hostile_http import Action, HostileServer
 from tests.support.hostile_http import running as hostile_server
 from tests.support.importing import pypiserver
-from tests.support.proxy import tufpi_install
+from tests.support.proxy import verified_install
 from tests.support.server import IndexServer, postgres_database, start
 from tests.support.state import query
-from tests.support.tuf_client import first_root, updater, wait_for_target
+from tests.support.tuf_client import updater, wait_for_target
 from tests.support.uploads import tiny_wheel
 from tests.support.waiting import wait_until
 
@@ -218,18 +218,7 @@ def test_pip_and_the_verifying_client_install_mirrored_projects(
         "up_lib-1.0.dist-info",
     }
     _signed(setup, tmp_path, "up-app", "up-lib")
-    root = tmp_path / "1.root.json"
-    root.write_bytes(first_root(setup.index))
-    result = tufpi_install(
-        setup.index.url,
-        tmp_path / "cache",
-        ["--root", str(root)],
-        "--target",
-        str(tmp_path / "verified"),
-        "up-app",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert {p.name for p in (tmp_path / "verified").glob("*.dist-info")} == {
+    assert verified_install(setup.index, tmp_path, "up-app") == {
         "up_app-0.1.dist-info",
         "up_lib-1.0.dist-info",
     }
@@ -250,18 +239,7 @@ def test_the_verifying_client_installs_a_local_project_with_a_dependency_nobody_
     assert not query(
         setup.index.database_url, "SELECT id FROM projects WHERE normalized_name = 'cold-lib'"
     )
-    root = tmp_path / "1.root.json"
-    root.write_bytes(first_root(setup.index))
-    result = tufpi_install(
-        setup.index.url,
-        tmp_path / "cache",
-        ["--root", str(root)],
-        "--target",
-        str(tmp_path / "verified"),
-        "acme-app",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert {p.name for p in (tmp_path / "verified").glob("*.dist-info")} == {
+    assert verified_install(setup.index, tmp_path, "acme-app") == {
         "acme_app-1.0.dist-info",
         "cold_lib-1.0.dist-info",
     }
@@ -286,18 +264,7 @@ def test_dependency_confusion_works_on_plain_pip_and_not_through_tufpi(
         "acme_internal-1.0.dist-info"
     }
     _signed(setup, tmp_path, "acme-internal")
-    root = tmp_path / "1.root.json"
-    root.write_bytes(first_root(setup.index))
-    result = tufpi_install(
-        setup.index.url,
-        tmp_path / "cache",
-        ["--root", str(root)],
-        "--target",
-        str(tmp_path / "verified"),
-        "acme-internal",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert {p.name for p in (tmp_path / "verified").glob("*.dist-info")} == {
+    assert verified_install(setup.index, tmp_path, "acme-internal") == {
         "acme_internal-1.0.dist-info"
     }
 

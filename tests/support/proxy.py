@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.clients import clean_env, run
-from tests.support.server import free_port, wait_until_serving
+from tests.support.server import IndexServer, free_port, wait_until_serving
+from tests.support.tuf_client import first_root
 
 
 @contextlib.contextmanager
@@ -87,3 +88,17 @@ def tufpi_install(
         ],
         **env,
     )
+
+
+def verified_install(index: IndexServer, work: Path, *requirements: str) -> set[str]:
+    """``tufpi install`` of ``requirements`` from ``index`` into ``work/verified``, pinned to
+    the index's first root (given as a file), with a cache in ``work/cache``: the names of
+    the ``.dist-info`` directories installed. AssertionError, with the output, if it fails."""
+    root = work / "1.root.json"
+    root.write_bytes(first_root(index))
+    target = work / "verified"
+    result = tufpi_install(
+        index.url, work / "cache", ["--root", str(root)], "--target", str(target), *requirements
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {p.name for p in target.glob("*.dist-info")}
