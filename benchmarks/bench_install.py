@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,8 @@ sys.path.insert(0, str(HERE.parent))  # tests.support.clients: isolated pip, uv 
 from common import free_port, machine, run_tufpi, tree_env  # noqa: E402
 
 from tests.support.clients import clean_env, twine_upload  # noqa: E402
+from tests.support.server import wait_until_serving  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 # The big tree: a web application with data work and its tools (56 wheels, 85 MB). Not pandas
 # or boto3: they require six, python-dateutil, botocore, jmespath and s3transfer, whose
@@ -159,20 +161,6 @@ class Index:
     pid: int
 
 
-def _wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            sys.exit(f"{what} not within {timeout:g} s")
-        time.sleep(0.2)
-
-
-def _answers(url: str) -> bool:
-    with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(url, timeout=2).status_code == 200
-    return False
-
-
 def _nothing_pending(url: str) -> bool:
     with contextlib.suppress(httpx.HTTPError):
         return "\ntufpi_pending_changes 0\n" in httpx.get(url + "metrics", timeout=5).text
@@ -200,11 +188,13 @@ def serving(data: Path, bins: int, wheels: list[Path]) -> Iterator[Index]:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until(lambda: process.poll() is None and _answers(url), "tufpi serve", 300)
+        wait_until_serving(process, url, "tufpi serve", timeout=300, log=data / "serve.log")
         uploaded = twine_upload(url, token, wheels)
         if uploaded.returncode != 0:
             sys.exit(f"twine upload failed:\n{uploaded.stdout}{uploaded.stderr}")
-        _wait_until(lambda: _nothing_pending(url), "publication of the uploads", 300)
+        wait_until(
+            lambda: _nothing_pending(url), "publication of the uploads", timeout=300, interval=0.2
+        )
         root = httpx.get(url + "tuf/1.root.json", timeout=10).content
         yield Index(url, hashlib.sha256(root).hexdigest(), process.pid)
     finally:
