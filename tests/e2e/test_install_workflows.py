@@ -12,14 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support import clients
 from tests.support.clients import clean_env
-from tests.support.dists import make_dists, make_project
+from tests.support.dists import make_project
+from tests.support.proxy import publish
 from tests.support.server import IndexServer
-from tests.support.tuf_client import first_root, wait_for_target
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +30,7 @@ def database_url() -> None:
 @pytest.fixture(scope="module")
 def fingerprint(index_server: IndexServer, workdir: Path) -> str:
     """Projects published once per module; the index's root fingerprint."""
-    token = index_server.new_user("workflow-user")
-    for name, version, kwargs in (
+    releases = (
         ("wf-lib", "1.0", {}),
         ("wf-lib", "2.0", {}),
         ("wf-app", "0.1", {"dependencies": ["wf-lib>=1.0"]}),
@@ -41,15 +39,9 @@ def fingerprint(index_server: IndexServer, workdir: Path) -> str:
             "1.0",
             {"extras": ["fast"], "dependencies": ['wf-app; extra == "fast"']},
         ),
-    ):
-        dists = make_dists(workdir, name, version, **kwargs)  # type: ignore[arg-type]
-        result = clients.twine_upload(index_server.url, token, dists)
-        assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("wf-lib", "wf-app", "wf-extra"):
-        page = httpx.get(f"{index_server.simple}{name}/").content
-        sha256 = hashlib.sha256(page).hexdigest()
-        wait_for_target(index_server, workdir, f"simple/{name}/index.html", sha256)
-    return hashlib.sha256(first_root(index_server)).hexdigest()
+    )
+    root = publish(index_server, workdir, "workflow-user", releases)
+    return hashlib.sha256(root.read_bytes()).hexdigest()
 
 
 def _venv(path: Path) -> Path:

@@ -13,33 +13,22 @@ import pytest
 from tests.support import clients
 from tests.support.clients import clean_env
 from tests.support.dists import make_dists
-from tests.support.proxy import proxy, tufpi_install
+from tests.support.proxy import proxy, publish, tufpi_install
 from tests.support.rotation import rotate_root
 from tests.support.server import IndexServer
-from tests.support.tuf_client import first_root, wait_for_target
+from tests.support.tuf_client import first_root
 
 
 @pytest.fixture(scope="module")
 def published(index_server: IndexServer, workdir: Path) -> Path:
     """A library, an app depending on it (sdist and wheel each), all published; returns the
     trusted root file."""
-    token = index_server.new_user("proxy-user")
-    for name, version, deps in (
-        ("px-lib", "1.0", []),
-        ("px-lib", "2.0", []),
-        ("px-app", "0.1", ["px-lib>=1.0"]),
-    ):
-        dists = make_dists(workdir, name, version, dependencies=deps)
-        result = clients.twine_upload(index_server.url, token, dists)
-        assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("px-lib", "px-app"):
-        page = httpx.get(f"{index_server.simple}{name}/").content
-        wait_for_target(
-            index_server, workdir, f"simple/{name}/index.html", hashlib.sha256(page).hexdigest()
-        )
-    root = workdir / "1.root.json"
-    root.write_bytes(first_root(index_server))
-    return root
+    releases = (
+        ("px-lib", "1.0", {}),
+        ("px-lib", "2.0", {}),
+        ("px-app", "0.1", {"dependencies": ["px-lib>=1.0"]}),
+    )
+    return publish(index_server, workdir, "proxy-user", releases)
 
 
 def _installed(target: Path) -> set[str]:

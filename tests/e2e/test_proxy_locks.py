@@ -4,22 +4,17 @@ index under a path that names it (``/<index host:port>/simple/``)."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import clients
 from tests.support.clients import clean_env
-from tests.support.dists import make_dists
-from tests.support.proxy import proxy
+from tests.support.proxy import proxy, publish
 from tests.support.server import IndexServer, free_port
-from tests.support.tuf_client import first_root, wait_for_target
 from tufpi.client.proxy import index_prefix
 
 
@@ -31,22 +26,12 @@ def database_url() -> None:
 
 @pytest.fixture(scope="module")
 def root(index_server: IndexServer, workdir: Path) -> Path:
-    token = index_server.new_user("lock-user")
-    for name, version, deps in (
-        ("lk-lib", "1.0", []),
-        ("lk-lib", "1.1", []),
-        ("lk-app", "0.1", ["lk-lib>=1.0"]),
-    ):
-        dists = make_dists(workdir, name, version, dependencies=deps)
-        result = clients.twine_upload(index_server.url, token, dists)
-        assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("lk-lib", "lk-app"):
-        page = httpx.get(f"{index_server.simple}{name}/").content
-        sha256 = hashlib.sha256(page).hexdigest()
-        wait_for_target(index_server, workdir, f"simple/{name}/index.html", sha256)
-    path = workdir / "1.root.json"
-    path.write_bytes(first_root(index_server))
-    return path
+    releases = (
+        ("lk-lib", "1.0", {}),
+        ("lk-lib", "1.1", {}),
+        ("lk-app", "0.1", {"dependencies": ["lk-lib>=1.0"]}),
+    )
+    return publish(index_server, workdir, "lock-user", releases)
 
 
 def _run(command: list[str], cwd: Path) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tests.support.clients import clean_env, run
+import httpx
+
+from tests.support.clients import clean_env, run, twine_upload
+from tests.support.dists import make_dists
 from tests.support.server import IndexServer, free_port, wait_until_serving
-from tests.support.tuf_client import first_root
+from tests.support.tuf_client import first_root, wait_for_target
 
 
 @contextlib.contextmanager
@@ -102,3 +106,26 @@ def verified_install(index: IndexServer, work: Path, *requirements: str) -> set[
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return {p.name for p in target.glob("*.dist-info")}
+
+
+def publish(
+    index: IndexServer,
+    workdir: Path,
+    user: str,
+    releases: Sequence[tuple[str, str, Mapping[str, object]]],
+) -> Path:
+    """Build each release (name, version, ``make_dists`` keyword arguments), upload it with
+    twine as a new ``user``, and wait until the signed metadata lists each project's page as
+    it is now; the index's first root, written to ``workdir/1.root.json``."""
+    token = index.new_user(user)
+    for name, version, options in releases:
+        dists = make_dists(workdir, name, version, **options)
+        result = twine_upload(index.url, token, dists)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for name in dict.fromkeys(name for name, _, _ in releases):
+        page = httpx.get(f"{index.simple}{name}/").content
+        sha256 = hashlib.sha256(page).hexdigest()
+        wait_for_target(index, workdir, f"simple/{name}/index.html", sha256)
+    root = workdir / "1.root.json"
+    root.write_bytes(first_root(index))
+    return root
