@@ -1,16 +1,54 @@
-"""The ``tufpi`` command line."""
+"""The ``tufpi`` command line.
+
+Each command's module is imported only when that command runs (or help lists it): the
+client's ``install``, ``proxy`` and ``pin`` start without loading the database, storage and
+trust layers the server's commands need.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
-from tufpi.cli import admin, ceremony, client, importing, publishing, rotation, trust
-from tufpi.cli._common import Obj
+from tufpi.cli.obj import Obj
+
+# Command name -> "module:attribute" in tufpi.cli.
+COMMANDS = {
+    "db": "admin:db",
+    "user": "admin:user",
+    "token": "admin:token",
+    "yank": "admin:yank",
+    "remove": "admin:remove",
+    "serve": "trust:serve",
+    "signer": "trust:signer",
+    "trust": "trust:trust",
+    "proxy": "client:proxy",
+    "install": "client:install",
+    "pin": "client:pin",
+    "import": "importing:import_",
+    "ceremony": "ceremony:ceremony_group",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name, when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, _, attribute = where.partition(":")
+        command = getattr(importlib.import_module(f"tufpi.cli.{module}"), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file."
 )
@@ -32,20 +70,5 @@ def main(
     """
     ctx.obj = Obj(config, {"data_dir": data_dir, "database_url": database_url})
 
-
-ceremony.ceremony_group.add_command(rotation.rotate_online)
-trust.trust.add_command(publishing.trust_publish)
-for command in (
-    *admin.COMMANDS,
-    trust.serve,
-    trust.signer,
-    trust.trust,
-    client.proxy,
-    client.install,
-    client.pin,
-    importing.import_,
-    ceremony.ceremony_group,
-):
-    main.add_command(command)
 
 __all__ = ["main"]

@@ -9,11 +9,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
-from tufpi.config import ConfigError, Settings, from_environment
+from tufpi.config import Settings
 from tufpi.db import make_engine, upgrade
 from tufpi.index.errors import IndexProblem
 from tufpi.index.sweep import SweepResult, sweep
@@ -31,23 +31,6 @@ UPLOAD_PAUSE_ENV = "TUFPI_DEBUG_UPLOAD_PAUSE_AT"
 # it is asked to stop, as ``--debug-pause-at`` does (see ``pause_at``).
 SIGNER_PAUSE_ENV = "TUFPI_DEBUG_SIGNER_PAUSE_AT"
 log = logging.getLogger("tufpi.signer")
-
-
-class Obj:
-    """Global options, turned into settings on demand."""
-
-    def __init__(self, config: Any, overrides: dict[str, Any]) -> None:
-        self.config = config
-        self.overrides = overrides
-
-    def settings(self, **more: Any) -> Settings:
-        try:
-            return from_environment(self.config, **{**self.overrides, **more})
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from e
-
-    def services(self, **more: Any) -> Services:
-        return Services.from_settings(self.settings(**more))
 
 
 def migrate(settings: Settings) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tufpi.cli._common import Obj, migrate, reporting_problems
+from tufpi.cli._common import migrate, reporting_problems
+from tufpi.cli.obj import Obj
 
 
 @click.group()

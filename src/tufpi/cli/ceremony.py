@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli._common import Obj
+from tufpi.cli.obj import Obj
+from tufpi.cli.rotation import rotate_online
 from tufpi.keys.keyfiles import (
     KeyFileError,
     generate,
@@ -204,3 +205,6 @@ def import_(obj: Obj, proposal: Path, signatures: tuple[Path, ...]) -> None:
         else ("the signer lists it in the next snapshot")
     )
     click.echo(f"imported {parsed.role} version {version}; {then}")
+
+
+ceremony_group.add_command(rotate_online)

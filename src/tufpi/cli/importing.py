@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from tufpi.cli._common import Obj, crash_at, sweep_staged
+from tufpi.cli._common import crash_at, sweep_staged
+from tufpi.cli.obj import Obj
 from tufpi.importer import KINDS, ImportFailed, ImportOptions, run_import
 from tufpi.importer.report import render
 

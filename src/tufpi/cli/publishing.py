@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tufpi.cli._common import Obj
+from tufpi.cli.obj import Obj
 from tufpi.services import Services
 from tufpi.signer import leadership
 from tufpi.trust import state

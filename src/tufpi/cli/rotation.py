@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tufpi.cli._common import Obj
+from tufpi.cli.obj import Obj
 from tufpi.keys.keyfiles import KeyFileError, read_public
 from tufpi.services import Services
 from tufpi.signer import leadership

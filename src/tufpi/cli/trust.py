@@ -12,14 +12,15 @@ from securesystemslib.signer import Signer
 
 from tufpi.cli._common import (
     SIGNER_PAUSE_ENV,
-    Obj,
     crash_at,
     migrate,
     pause_at,
     sweep_staged,
     upload_checkpoint,
 )
+from tufpi.cli.obj import Obj
 from tufpi.cli.progress import progress
+from tufpi.cli.publishing import trust_publish
 from tufpi.cli.rotation import run_recovery
 from tufpi.index.names import normalize
 from tufpi.keys import dev, load_signer, public_key
@@ -305,3 +306,6 @@ def trust_log(obj: Obj, limit: int, project: str | None) -> None:
 
 
 __all__ = ["serve", "signer", "trust"]
+
+
+trust.add_command(trust_publish)
