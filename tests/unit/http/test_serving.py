@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
+import socket
 
 import pytest
 
 from tufpi.config import Settings
 from tufpi.http.limits import connection_budget
 from tufpi.http.repeats import RepeatFilter
-from tufpi.http.serving import open_files_limit, quiet_repeats, server_limits
+from tufpi.http.serving import (
+    listening_socket,
+    open_files_limit,
+    quiet_repeats,
+    server_limits,
+)
 
 
 def test_the_open_files_limit_is_the_soft_rlimit() -> None:
@@ -47,3 +54,40 @@ def test_repeats_are_quieted_once_per_logger() -> None:
     finally:  # the loggers are the process's: leave them as they were
         for logger in loggers:
             logger.filters[:] = before[logger.name]
+
+
+def _nodelay_of_accepted(listening: socket.socket) -> int:
+    """TCP_NODELAY on the connection asyncio accepts on ``listening`` (as uvicorn's
+    ``run(sockets=...)`` does)."""
+
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Record(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Record, sock=listening)
+        async with server:
+            _reader, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            result = await asyncio.wait_for(accepted, 10)
+            writer.close()
+            return result
+
+    return asyncio.run(accept_one())
+
+
+def test_connections_on_a_listening_socket_send_without_delay() -> None:
+    """Without TCP_NODELAY a response's body waits for the client's delayed ACK of its head:
+    40 ms per request on a kept-alive connection (pip's 280 requests for a 56-wheel tree
+    took 7.8 s through the proxy instead of 1.1 s)."""
+    with listening_socket("127.0.0.1", 0) as sock:
+        assert _nodelay_of_accepted(sock) != 0
+    # What it guards against: a socket made without IPPROTO_TCP, as it was.
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    plain.bind(("127.0.0.1", 0))
+    plain.listen()
+    with plain:
+        assert _nodelay_of_accepted(plain) == 0
