@@ -73,6 +73,13 @@ UNPUBLISHED_FILE_MAX_LENGTH = 1024 * 1024 * 1024
 PUBLICATION_WAIT = 10.0
 # Unpublished files announced by the pages served, remembered at most (the newest).
 _ANNOUNCED_MAX = 10_000
+# Checked PEP 658 files, by sha256, in the index's target cache.
+CORE_METADATA_DIR = "core-metadata"
+# Files and PEP 658 files are named by their sha256 (packages/ab/cd/<rest>/<name>): what a URL
+# serves never changes, so installers may keep it (PyPI says the same of its files). Pages
+# change with each publication: revalidated on every use, by their ETag.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "max-age=0, must-revalidate"
 _T = TypeVar("_T")
 
 
@@ -163,19 +170,26 @@ class Proxy:
             return PlainTextResponse(f"{printable(e.message)}\n", status_code=404)
         except Refusal as e:
             return refused(e)
-        return Response(body, media_type=media, headers={"cache-control": "no-cache"})
+        return _page_response(request, body, media)
 
     async def package(self, request: Request) -> Response:
         path = "packages/" + request.path_params["path"]
         try:
             if path.endswith(".metadata"):
                 data = await self._in_thread(self._page_threads, self._core_metadata, path)
-                return Response(data, media_type="text/plain; charset=utf-8")
+                headers = {"cache-control": IMMUTABLE}
+                return Response(data, media_type="text/plain; charset=utf-8", headers=headers)
             served = await self._in_thread(self._file_threads, self._file, path)
         except Refusal as e:
             return refused(e)
-        cleanup = BackgroundTask(_remove, served.path) if served.temporary else None
-        return FileResponse(served.path, media_type="application/octet-stream", background=cleanup)
+        if served.temporary:  # unverified: an installer must not keep it as if it were
+            cleanup = BackgroundTask(_remove, served.path)
+            headers = {"cache-control": "no-store"}
+        else:
+            cleanup, headers = None, {"cache-control": IMMUTABLE}
+        return FileResponse(
+            served.path, media_type="application/octet-stream", headers=headers, background=cleanup
+        )
 
     @staticmethod
     async def _in_thread(
@@ -361,13 +375,64 @@ class Proxy:
         expected = self.index.core_metadata_sha256(project, file_path)
         if expected is None:
             raise NotListed(f"{path} (the signed page announces no metadata file)")
+        kept = self._kept_core_metadata(expected)
+        if kept is not None:
+            return self._release(path, kept)
         try:
             data = self.index.fetcher.get(self.index.index_url + path, CORE_METADATA_MAX_LENGTH)
         except exceptions.DownloadError as e:
             raise explain(e, path) from e
         if hashlib.sha256(data).hexdigest() != expected:
             raise Refusal(f"file hash does not match the signed metadata: {path}")
+        self._keep_core_metadata(expected, data)
         return self._release(path, data)
+
+    def _core_metadata_name(self, sha256: str) -> Path | None:
+        if self.index.target_dir is None:
+            return None
+        return self.index.target_dir / CORE_METADATA_DIR / sha256
+
+    def _kept_core_metadata(self, sha256: str) -> bytes | None:
+        """A PEP 658 file kept from an earlier request, by its sha256, if the bytes still
+        have it (a cache someone altered is read again from the index)."""
+        name = self._core_metadata_name(sha256)
+        try:
+            data = name.read_bytes() if name is not None else None
+        except OSError:
+            return None
+        if data is None or hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        return data
+
+    def _keep_core_metadata(self, sha256: str, data: bytes) -> None:
+        """Keep a checked PEP 658 file, best-effort, atomically (a reader sees all or none)."""
+        name = self._core_metadata_name(sha256)
+        if name is None:
+            return
+        try:
+            name.parent.mkdir(exist_ok=True)
+            fd, part = tempfile.mkstemp(dir=name.parent, prefix=".keep-", suffix=".part")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(part, name)
+        except OSError as e:
+            log.info("a PEP 658 file was not kept: %s", e)
+
+
+def _page_response(request: Request, body: bytes, media: str) -> Response:
+    """A verified page, with an ETag: an installer revalidating its cached copy gets 304
+    when the page is the same (it was verified again before this answer)."""
+    etag = '"' + hashlib.sha256(body).hexdigest() + '"'
+    headers = {"cache-control": REVALIDATE, "etag": etag, "vary": "Accept"}
+    if etag in _entity_tags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+def _entity_tags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compared as strong: RFC 9110
+    13.1.2 uses the weak comparison for If-None-Match)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 def index_prefix(index_url: str) -> str:

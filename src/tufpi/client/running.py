@@ -211,9 +211,13 @@ def serve(
 
 
 @contextlib.contextmanager
-def background(index: VerifiedIndex, options: ProxyOptions | None = None) -> Iterator[str]:
+def background(
+    index: VerifiedIndex, options: ProxyOptions | None = None, stop_wait: float = 10.0
+) -> Iterator[str]:
     """The proxy on 127.0.0.1:3141 if free, else any free port, for the duration; yields its
-    simple URL (``simple_url``)."""
+    simple URL (``simple_url``). At the end it is told to stop, and waited for at most
+    ``stop_wait`` seconds; with 0, not waited for (its thread is a daemon: for a process
+    that exits next)."""
     try:
         # The stable address: installers' caches (keyed by URL) stay valid from one run to
         # the next. Taken (a running `tufpi proxy`, another install): any free port.
@@ -235,8 +239,9 @@ def background(index: VerifiedIndex, options: ProxyOptions | None = None) -> Ite
         yield simple_url(index, STABLE_HOST, sock.getsockname()[1])
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        if stop_wait > 0:
+            thread.join(timeout=stop_wait)
+            sock.close()
 
 
 def install(
@@ -247,11 +252,15 @@ def install(
     options: ProxyOptions | None = None,
 ) -> int:
     """Run the installer for the interpreter ``python`` through a proxy in this process
-    (``background``); its exit code. The installer's timeout is set above the index's
-    download deadline (``installer_timeout``).
+    (``background``); its exit code. The caller exits next: the proxy is not waited for.
+    The installer's timeout is set above the index's download deadline
+    (``installer_timeout``).
     """
     timeout = installer_timeout(index.bounds.download_timeout)
-    with background(index, options) as url:
+    # The process exits once the installer has: uvicorn's orderly stop (its 0.1 s polling,
+    # then 0.1 s for connections) would only delay that. Nothing is lost by not waiting:
+    # the installer is gone, and every cache write is a temporary file renamed into place.
+    with background(index, options, stop_wait=0) as url:
         command = installer_command(installer, url, args, timeout, python)
         env = installer_env(timeout, origin_of(url))
         return subprocess.run(command, env=env, check=False).returncode
