@@ -157,6 +157,49 @@ def test_unpublished_upload_is_hidden_unless_allowed(
     assert _installed(tmp_path / "b") == {"px_pending-1.0.dist-info"}
 
 
+def test_installers_may_keep_what_the_proxy_verified(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    """Files and PEP 658 files are immutable (their URLs carry their sha256), pages are
+    revalidated by ETag: a warm installer asks for nothing it has. A PEP 658 file is read
+    from the index once, and read again if the kept copy was altered."""
+    json_page = {"accept": "application/vnd.pypi.simple.v1+json"}
+    with proxy(index_server.url, tmp_path / "cache", "--root", str(published)) as simple:
+        page = httpx.get(simple + "px-lib/", headers=json_page)
+        assert page.status_code == 200
+        assert page.headers["cache-control"] == "max-age=0, must-revalidate"
+        etag = page.headers["etag"]
+        same = httpx.get(simple + "px-lib/", headers={**json_page, "if-none-match": etag})
+        assert same.status_code == 304
+        assert same.content == b""
+        html = httpx.get(simple + "px-lib/", headers={"if-none-match": etag})
+        assert html.status_code == 200  # another representation, another tag
+        assert html.headers["etag"] != etag
+
+        wheel = next(f for f in page.json()["files"] if f["filename"].endswith(".whl"))
+        base = simple.removesuffix("simple/")
+        url = base + wheel["url"].removeprefix("../../")
+        served = httpx.get(url)
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert hashlib.sha256(served.content).hexdigest() == wheel["hashes"]["sha256"]
+
+        expected = wheel["core-metadata"]["sha256"]
+        log = tmp_path / "cache" / "proxy.log"
+        for _ in range(2):
+            metadata = httpx.get(url + ".metadata")
+            assert metadata.status_code == 200
+            assert metadata.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert hashlib.sha256(metadata.content).hexdigest() == expected
+        fetched = wheel["filename"] + '.metadata "HTTP/1.1 200'
+        assert log.read_text().count(fetched) == 1
+        kept = next((tmp_path / "cache").glob(f"*/targets/core-metadata/{expected}"))
+        kept.write_bytes(b"Metadata-Version: 2.1\nName: evil\n")
+        metadata = httpx.get(url + ".metadata")
+        assert hashlib.sha256(metadata.content).hexdigest() == expected
+        assert log.read_text().count(fetched) == 2
+        assert hashlib.sha256(kept.read_bytes()).hexdigest() == expected
+
+
 def test_pinned_root_survives_two_root_rotations(
     index_server: IndexServer, published: Path, tmp_path: Path
 ) -> None:

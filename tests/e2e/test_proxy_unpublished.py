@@ -143,6 +143,9 @@ def test_a_signed_file_is_not_replaced(
         result = clients.pip_install(simple, tmp_path / "p", f"{PROJECT}==1.1")
         assert result.returncode == 0, result.stdout + result.stderr
         assert _summary(tmp_path / "p") == "pending release"
+        unverified = httpx.get(simple.removesuffix("simple/") + pending_path)
+        assert unverified.status_code == 200
+        assert unverified.headers["cache-control"] == "no-store"  # not kept as if verified
         mirror.invent("/" + pending_path, evil, "application/octet-stream")
         swapped = httpx.get(simple.removesuffix("simple/") + pending_path)
         assert swapped.status_code == 403
