@@ -28,7 +28,7 @@ from tests.support.mirror import Mirror, running
 from tests.support.proxy import proxy, tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import first_root, wait_for_target
-from tufpi.client import running as client_running
+from tufpi.client import installers
 
 PROJECT = "slow-pkg"
 DEADLINE = "18"  # seconds; pip's default --timeout is 15
@@ -74,7 +74,7 @@ def test_pip_with_its_default_timeout_gives_up_first(
     """Before: pip run as ``tufpi install`` ran it (no ``--timeout``) against the proxy."""
     trust = ["--root", str(published[0]), "--download-timeout", DEADLINE]
     with proxy(trickling.url, tmp_path / "cache", *trust) as simple:
-        old = client_running.installer_command("pip", simple, _pip_args(tmp_path / "t"))
+        old = installers.installer_command("pip", simple, _pip_args(tmp_path / "t"))
         assert "--timeout" not in old
         result = subprocess.run(
             old, env=clients.clean_env(), capture_output=True, text=True, check=False, timeout=120

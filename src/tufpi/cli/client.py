@@ -9,26 +9,31 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufpi.client import installers, running
+from tufpi.client import installers, launch
 from tufpi.client.credentials import (
     TOKEN_ENV,
     CredentialsError,
     IndexAddress,
     Redactor,
+    forget_credentialed_cache,
     parse_index_url,
 )
 from tufpi.client.exposure import listen_warning
-from tufpi.client.fetcher import HttpClient, http_client
 from tufpi.client.pins import Pin, PinError, choose, pin_line, read_pins, requirement_files
 from tufpi.client.refusals import Refusal
-from tufpi.client.running import ProxyOptions, forget_credentialed_cache
 from tufpi.client.settings import SettingsError, find_project_settings
 from tufpi.client.text import Sanitiser, printable
-from tufpi.client.verified_index import ClientBounds, VerifiedIndex
+
+# The verifying machinery (tuf, httpx, uvicorn: a quarter of a second to import) is imported
+# in the functions that use it: `tufpi install` starts its installer first (client/launch.py).
+if TYPE_CHECKING:
+    from tufpi.client.fetcher import HttpClient
+    from tufpi.client.running import ProxyOptions
+    from tufpi.client.verified_index import VerifiedIndex
 
 
 def _default_cache() -> Path:
@@ -171,11 +176,16 @@ class TrustArgs:
 
     def options(self) -> ProxyOptions:
         """How the proxy answers."""
+        from tufpi.client.running import ProxyOptions
+
         return ProxyOptions(self.allow_unpublished, self.publication_wait)
 
     def open(self, trust: Trust, client: HttpClient) -> VerifiedIndex:
         """The verified index ``trust`` names; a clean CLI error when it is refused.
         ``client`` carries the credentials (``trust.address.auth``)."""
+        from tufpi.client import running
+        from tufpi.client.verified_index import ClientBounds
+
         bounds = ClientBounds(download_timeout=self.download_timeout)
         try:
             return running.open_index(
@@ -202,6 +212,8 @@ def _log_safely(address: IndexAddress) -> None:
 
 def _connect(address: IndexAddress) -> HttpClient:
     """The one HTTP client of a command: the credentials ride in it, not in any URL."""
+    from tufpi.client.fetcher import http_client
+
     return http_client(address.auth)
 
 
@@ -218,7 +230,7 @@ def _listen(listen: str) -> tuple[str, int]:
 @_trust_options
 @click.option(
     "--listen",
-    default=f"{running.STABLE_HOST}:{running.STABLE_PORT}",
+    default=f"{launch.STABLE_HOST}:{launch.STABLE_PORT}",
     show_default=True,
     help="HOST:PORT. Keep it stable: installers record the proxy's URL (lock files, caches).",
 )
@@ -228,6 +240,8 @@ def proxy(listen: str, **trust_options: Any) -> None:
     Point any installer at the URL it prints, which names the index:
     pip install --index-url http://127.0.0.1:3141/pypi.example.org/simple/ NAME
     """
+    from tufpi.client import running
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = TrustArgs(**trust_options)
     trust = args.resolve()
@@ -311,10 +325,24 @@ def install(
         f"verified against {trust.address.url}",
         err=True,
     )
+    launched = launch.start(
+        chosen, trust.address.url, args_out, target.python, args.download_timeout
+    )
+    with launch.stopped_on_failure(launched):
+        code = _serve_installer(args, trust, launched)
+    sys.exit(code)
+
+
+def _serve_installer(args: TrustArgs, trust: Trust, launched: launch.Launched) -> int:
+    """Verify the index and serve the started installer through the proxy; its exit code."""
+    from tufpi.client import running
+
     with _connect(trust.address) as client:
         index = args.open(trust, client)
-        code = running.install(index, chosen, args_out, target.python, args.options())
-    sys.exit(code)
+        try:
+            return running.serve_installer(index, launched, args.options())
+        except Refusal as e:
+            raise click.ClickException(e.message) from None
 
 
 @click.command()
@@ -340,6 +368,9 @@ def pin(url: str, download_timeout: float) -> None:
         address = parse_index_url(url, os.environ.get(TOKEN_ENV) or None)
     except CredentialsError as e:
         raise click.UsageError(str(e)) from e
+    from tufpi.client import running
+    from tufpi.client.verified_index import ClientBounds
+
     bounds = ClientBounds(download_timeout=download_timeout)
     with _connect(address) as client:
         try:

@@ -2,11 +2,12 @@
 
 ``verified_index`` is python-tuf's ngclient over one bounded ``fetcher`` (every byte the
 client reads goes through it); ``proxy`` is the local simple index unmodified pip, uv and
-poetry install through; ``running`` runs it in the foreground or around an installer. The
+poetry install through; ``running`` runs it in the foreground or for an installer that
+``launch`` started first (before tuf, httpx and uvicorn are even imported). The
 rest are their parts (refusal wording, credentials, the trust anchor, what may be handed on).
 
 Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,
-``installers``, ``pins``, ``refusals``, ``settings``, ``text``, ``verified_index``;
+``installers``, ``launch``, ``pins``, ``refusals``, ``settings``, ``text``, ``verified_index``;
 ``conformance`` is a program of its own (``tufpi-conformance-client``).
 """
 
@@ -16,6 +17,7 @@ __all__ = [
     "exposure",
     "fetcher",
     "installers",
+    "launch",
     "pins",
     "refusals",
     "running",

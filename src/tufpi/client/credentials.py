@@ -17,10 +17,14 @@ import base64
 import dataclasses
 import logging
 import re
+import shutil
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from tufpi.client.fetcher import OriginAuth
+if TYPE_CHECKING:
+    from tufpi.client.fetcher import OriginAuth
 
 TOKEN_ENV = "TUFPI_INDEX_TOKEN"  # noqa: S105 - the variable's name, not a secret
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the fixed username of token auth
@@ -47,6 +51,10 @@ class IndexAddress:
         None for a public index."""
         if self.password is None:
             return None
+        # Here, not at the top: the fetcher imports httpx and tuf, which `tufpi install`
+        # loads only once its installer is starting (``launch``).
+        from tufpi.client.fetcher import OriginAuth
+
         return OriginAuth.basic(self.url, self.username or TOKEN_USERNAME, self.password)
 
     @property
@@ -144,3 +152,13 @@ class Redactor(logging.Filter):
         for logger in loggers or (logging.getLogger(),):
             for handler in logger.handlers:
                 handler.addFilter(self)
+
+
+def forget_credentialed_cache(cache_root: Path, raw_index_url: str) -> None:
+    """Remove the cache directory that earlier versions made for an index URL with
+    credentials: its name held the token (the cache is now named for the URL without)."""
+    if "@" not in raw_index_url:
+        return
+    legacy = cache_root / quote(raw_index_url.strip().rstrip("/"), safe="")
+    if legacy.is_dir() and legacy.parent == cache_root:
+        shutil.rmtree(legacy, ignore_errors=True)

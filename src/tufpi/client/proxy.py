@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 from starlette.applications import Starlette
@@ -44,6 +43,7 @@ from tufpi.client import unpublished
 from tufpi.client.dependencies import check_core_metadata, check_distribution
 from tufpi.client.fetcher import CORE_METADATA_MAX_LENGTH, UNSIGNED_PAGE_MAX_LENGTH
 from tufpi.client.forward import OnlyThisOrigin
+from tufpi.client.launch import index_prefix
 from tufpi.client.refusals import NotFound, NotListed, Refusal, explain
 from tufpi.client.text import printable, reason_phrase
 from tufpi.client.unpublished import Addition
@@ -433,16 +433,6 @@ def _entity_tags(header: str) -> set[str]:
     """The entity tags of an If-None-Match header (weak ones compared as strong: RFC 9110
     13.1.2 uses the weak comparison for If-None-Match)."""
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
-
-
-def index_prefix(index_url: str) -> str:
-    """The path under which the proxy also serves the index at ``index_url``: its host (and
-    port, and path), ``/pypi.example.org``. An installer pointed at
-    ``http://127.0.0.1:3141/pypi.example.org/simple/`` records that URL in what it writes
-    (``uv.lock``, ``pip-compile``'s output, its caches), which then says which index it came
-    from, and stays the same from one proxy start to the next."""
-    parts = urlsplit(index_url)
-    return "/" + (parts.netloc + parts.path).strip("/")
 
 
 def create_proxy_app(

@@ -1,21 +1,16 @@
 """Run the proxy: in the foreground (``tufpi proxy``, on 127.0.0.1:3141 by default) or in
-this process around an installer (``tufpi install``: on 127.0.0.1:3141 when it is free, else
-an ephemeral loopback port). Either serves the index under a path that names it
-(``proxy.index_prefix``)."""
+this process for an installer already started against its address (``tufpi install``, see
+``launch``). Either serves the index under a path that names it (``launch.index_prefix``)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
-import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
 
 import uvicorn
 from tuf.api import exceptions
@@ -23,9 +18,8 @@ from tuf.api import exceptions
 from tufpi.client import anchor
 from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import HttpClient
-from tufpi.client.forward import origin_of
-from tufpi.client.installers import installer_command, installer_env, installer_timeout
-from tufpi.client.proxy import PUBLICATION_WAIT, create_proxy_app, index_prefix
+from tufpi.client.launch import Launched, simple_url
+from tufpi.client.proxy import PUBLICATION_WAIT, create_proxy_app
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import (
     ClientBounds,
@@ -48,9 +42,8 @@ from tufpi.http import (
 _MAX_CONNECTIONS = 256
 
 log = logging.getLogger("tufpi.client")
-# Where ``tufpi proxy`` listens, and ``tufpi install``'s proxy when it is free.
-STABLE_HOST = "127.0.0.1"
-STABLE_PORT = 3141
+# Seconds the proxy of ``tufpi install`` may take to start.
+_START_TIMEOUT = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,16 +140,6 @@ def _bind_cache(
     return location
 
 
-def forget_credentialed_cache(cache_root: Path, raw_index_url: str) -> None:
-    """Remove the cache directory that earlier versions made for an index URL with
-    credentials: its name held the token (the cache is now named for the URL without)."""
-    if "@" not in raw_index_url:
-        return
-    legacy = cache_root / quote(raw_index_url.strip().rstrip("/"), safe="")
-    if legacy.is_dir() and legacy.parent == cache_root:
-        shutil.rmtree(legacy, ignore_errors=True)
-
-
 def _limits() -> ServerLimits:
     """What a connection to the proxy may hold: ``tufpi serve``'s defaults (request head
     within 15 s, a body making progress), and connections at most half of what the open-file
@@ -181,13 +164,6 @@ def _server(index: VerifiedIndex, options: ProxyOptions) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def simple_url(index: VerifiedIndex, host: str, port: int) -> str:
-    """The proxy's simple API for ``index``, under the path that names the index
-    (``proxy.index_prefix``): stable from one start to the next on the same address."""
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{index_prefix(index.index_url)}/simple/"
-
-
 def serve(
     index: VerifiedIndex,
     host: str,
@@ -196,7 +172,7 @@ def serve(
     announce: Callable[[str], None] = log.info,
 ) -> None:
     """Serve on ``host:port`` until interrupted; ``announce`` is told the simple URL
-    (``simple_url``) once the address is bound.
+    (``launch.simple_url``) once the address is bound.
 
     Raises:
         Refusal: the address cannot be bound (in use, not this machine's).
@@ -206,64 +182,39 @@ def serve(
     except OSError as e:
         raise Refusal(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     with sock:
-        announce(simple_url(index, host, sock.getsockname()[1]))
+        announce(simple_url(index.index_url, host, sock.getsockname()[1]))
         _server(index, options or ProxyOptions()).run(sockets=[sock])
 
 
-@contextlib.contextmanager
-def background(
-    index: VerifiedIndex, options: ProxyOptions | None = None, stop_wait: float = 10.0
-) -> Iterator[str]:
-    """The proxy on 127.0.0.1:3141 if free, else any free port, for the duration; yields its
-    simple URL (``simple_url``). At the end it is told to stop, and waited for at most
-    ``stop_wait`` seconds; with 0, not waited for (its thread is a daemon: for a process
-    that exits next)."""
-    try:
-        # The stable address: installers' caches (keyed by URL) stay valid from one run to
-        # the next. Taken (a running `tufpi proxy`, another install): any free port.
-        sock = listening_socket(STABLE_HOST, STABLE_PORT)
-    except OSError:
-        log.info("%s:%d is in use: the proxy takes another port", STABLE_HOST, STABLE_PORT)
-        sock = listening_socket(STABLE_HOST, 0)
+def serve_installer(
+    index: VerifiedIndex, launched: Launched, options: ProxyOptions | None = None
+) -> int:
+    """Serve the proxy on the installer's address until the installer exits; its exit
+    code. The installer was started first (``launch.start``): its connections wait in the
+    socket's backlog until the server accepts them.
+
+    The caller exits next: the proxy is not waited for. uvicorn's orderly stop (its 0.1 s
+    polling, then 0.1 s for connections) would only delay that, and nothing is lost: the
+    installer is gone, and every cache write is a temporary file renamed into place.
+
+    Raises:
+        Refusal: the proxy did not start (the caller stops the installer).
+    """
     server = _server(index, options or ProxyOptions())
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="tufpi-proxy", daemon=True
+        target=server.run, kwargs={"sockets": [launched.sock]}, name="tufpi-proxy", daemon=True
     )
     thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise Refusal("the verifying proxy did not start")
-            time.sleep(0.02)
-        yield simple_url(index, STABLE_HOST, sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        if stop_wait > 0:
-            thread.join(timeout=stop_wait)
-            sock.close()
-
-
-def install(
-    index: VerifiedIndex,
-    installer: str,
-    args: Sequence[str],
-    python: str | None = None,
-    options: ProxyOptions | None = None,
-) -> int:
-    """Run the installer for the interpreter ``python`` through a proxy in this process
-    (``background``); its exit code. The caller exits next: the proxy is not waited for.
-    The installer's timeout is set above the index's download deadline
-    (``installer_timeout``).
-    """
-    timeout = installer_timeout(index.bounds.download_timeout)
-    # The process exits once the installer has: uvicorn's orderly stop (its 0.1 s polling,
-    # then 0.1 s for connections) would only delay that. Nothing is lost by not waiting:
-    # the installer is gone, and every cache write is a temporary file renamed into place.
-    with background(index, options, stop_wait=0) as url:
-        command = installer_command(installer, url, args, timeout, python)
-        env = installer_env(timeout, origin_of(url))
-        return subprocess.run(command, env=env, check=False).returncode
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise Refusal("the verifying proxy did not start")
+        if launched.process.poll() is not None:
+            break
+        time.sleep(0.01)
+    code = launched.process.wait()
+    server.should_exit = True
+    return code
 
 
 def first_root_fingerprint(address: IndexAddress, client: HttpClient, bounds: ClientBounds) -> str:

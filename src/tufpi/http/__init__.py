@@ -3,7 +3,9 @@ upstream reader (``tufpi.upstream``) share of HTTP: PEP 691 content negotiation,
 reason-phrase header, uvicorn's h11 protocol with limits on what a connection may hold, and
 the bounds on what a reader reads (one deadline per request, gzip inflated to a cap).
 
-A foundation package: it imports only ``tufpi.config`` and third-party libraries.
+A foundation package: it imports only ``tufpi.config`` and third-party libraries. The names
+below are imported on first use (PEP 562): ``tufpi install`` binds its proxy's socket
+before it imports uvicorn and httpx.
 
 - ``bound_transports``, ``deadline_at``: one total deadline per request, enforced under
   httpx on every name lookup, connect, read and write (``deadline.py``).
@@ -14,20 +16,57 @@ A foundation package: it imports only ``tufpi.config`` and third-party libraries
   the status line and enforces ``ServerLimits`` (``protocol.py``).
 - ``ServerLimits``, ``connection_budget``: the limits, as pure decisions (``limits.py``).
 - ``serve_app``, ``server_limits``, ``open_files_limit``: run an app under uvicorn with
-  them (``serving.py``); ``listening_socket``: bind an address first, to hand uvicorn.
+  them (``serving.py``); ``listening_socket``: bind an address first, to hand uvicorn
+  (``sockets.py``).
 """
 
-from tufpi.http import negotiate
-from tufpi.http.deadline import bound_transports, deadline_at
-from tufpi.http.decoding import Decoder, EncodingError, raw_limit
-from tufpi.http.limits import ServerLimits, connection_budget
-from tufpi.http.protocol import REASON_HEADER, protocol_class
-from tufpi.http.serving import listening_socket, open_files_limit, serve_app, server_limits
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tufpi.http.deadline import bound_transports, deadline_at
+    from tufpi.http.decoding import Decoder, EncodingError, raw_limit
+    from tufpi.http.limits import ServerLimits, connection_budget
+    from tufpi.http.protocol import REASON_HEADER, protocol_class
+    from tufpi.http.serving import open_files_limit, serve_app, server_limits
+    from tufpi.http.sockets import ListeningSocket, listening_socket
+
+# Each exported name's module.
+_HOMES = {
+    "bound_transports": "deadline",
+    "deadline_at": "deadline",
+    "Decoder": "decoding",
+    "EncodingError": "decoding",
+    "raw_limit": "decoding",
+    "ServerLimits": "limits",
+    "connection_budget": "limits",
+    "REASON_HEADER": "protocol",
+    "protocol_class": "protocol",
+    "open_files_limit": "serving",
+    "serve_app": "serving",
+    "server_limits": "serving",
+    "listening_socket": "sockets",
+    "ListeningSocket": "sockets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """An exported name or module, imported now."""
+    home = _HOMES.get(name)
+    if home is not None:
+        return getattr(importlib.import_module(f"tufpi.http.{home}"), name)
+    if name in __all__:
+        return importlib.import_module(f"tufpi.http.{name}")
+    raise AttributeError(f"module 'tufpi.http' has no attribute {name!r}")
+
 
 __all__ = [
     "REASON_HEADER",
     "Decoder",
     "EncodingError",
+    "ListeningSocket",
     "ServerLimits",
     "bound_transports",
     "connection_budget",

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tufpi.cli import main
-from tufpi.client import conformance, running
+from tufpi.client import conformance, credentials, installers
 from tufpi.client.credentials import (
     TOKEN_ENV,
     CredentialsError,
@@ -83,14 +83,14 @@ def test_an_old_cache_named_for_the_token_is_removed(tmp_path: Path) -> None:
     raw = f"http://__token__:{TOKEN}@127.0.0.1:8080/"
     old = tmp_path / quote(raw.rstrip("/"), safe="")
     (old / "metadata").mkdir(parents=True)
-    running.forget_credentialed_cache(tmp_path, raw)
+    credentials.forget_credentialed_cache(tmp_path, raw)
     assert not old.exists()
 
 
 def test_the_installer_never_sees_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "http://elsewhere/")
-    env = running.installer_env()
+    env = installers.installer_env()
     assert TOKEN_ENV not in env
     assert "PIP_EXTRA_INDEX_URL" not in env
 

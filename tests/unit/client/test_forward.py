@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
 
-from tufpi.client import running
+from tufpi.client import installers
 from tufpi.client.forward import OnlyThisOrigin, installer_proxy_env, origin_of
 from tufpi.client.refusals import Refusal
 
@@ -29,9 +29,9 @@ def test_the_installer_reaches_every_host_through_the_proxy_only() -> None:
 
 def test_tufpi_install_gives_pip_the_proxy(monkeypatch: Any) -> None:
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    command = running.installer_command("pip", PROXY + "simple/", ["demo"])
+    command = installers.installer_command("pip", PROXY + "simple/", ["demo"])
     assert command[command.index("--proxy") + 1] == PROXY
-    env = running.installer_env(proxy_url=PROXY)
+    env = installers.installer_env(proxy_url=PROXY)
     assert "no_proxy" not in env
     assert env["HTTPS_PROXY"] == PROXY
 

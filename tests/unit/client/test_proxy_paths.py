@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tufpi.client.proxy import create_proxy_app, index_prefix
+from tufpi.client.launch import index_prefix
+from tufpi.client.proxy import create_proxy_app
 
 
 @pytest.mark.parametrize(

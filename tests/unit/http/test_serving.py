@@ -13,12 +13,8 @@ import pytest
 from tufpi.config import Settings
 from tufpi.http.limits import connection_budget
 from tufpi.http.repeats import RepeatFilter
-from tufpi.http.serving import (
-    listening_socket,
-    open_files_limit,
-    quiet_repeats,
-    server_limits,
-)
+from tufpi.http.serving import open_files_limit, quiet_repeats, server_limits
+from tufpi.http.sockets import listening_socket
 
 
 def test_the_open_files_limit_is_the_soft_rlimit() -> None:
