@@ -193,7 +193,8 @@ def serve_installer(
     code. The installer was started first (``launch.start``): its connections wait in the
     socket's backlog until the server accepts them.
 
-    The caller exits next: the proxy is not waited for. uvicorn's orderly stop (its 0.1 s
+    The proxy is left running, idle, in its daemon thread: the caller exits next (without
+    the interpreter's teardown: see ``cli.client``). uvicorn's orderly stop (its 0.1 s
     polling, then 0.1 s for connections) would only delay that, and nothing is lost: the
     installer is gone, and every cache write is a temporary file renamed into place.
 
@@ -212,9 +213,7 @@ def serve_installer(
         if launched.process.poll() is not None:
             break
         time.sleep(0.01)
-    code = launched.process.wait()
-    server.should_exit = True
-    return code
+    return launched.process.wait()
 
 
 def first_root_fingerprint(address: IndexAddress, client: HttpClient, bounds: ClientBounds) -> str:
