@@ -8,6 +8,7 @@ Real pip and uv into real virtual environments, against a real index."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,33 @@ def test_installs_into_the_active_virtualenv(
     # Not into tufpi's own environment, as pip did before.
     own = Path(sys.prefix).glob("lib/python*/site-packages/wf_app*")
     assert not list(own)
+
+
+def test_a_virtualenv_with_pip_installs_with_its_own_pip(
+    index_server: IndexServer, fingerprint: str, tmp_path: Path
+) -> None:
+    """``python -m pip`` of the environment, as its user would run it (not tufpi's pip
+    started twice by ``--python``): pip's own report says which pip ran."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean_env())
+    python = venv / "bin" / "python"
+    own_version = subprocess.run(
+        [str(python), "-c", "import pip; print(pip.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    report = tmp_path / "report.json"
+    result = _tufpi(
+        "install",
+        *("--index", index_server.url, "--root-sha256", fingerprint),
+        *("--cache-dir", str(tmp_path / "cache"), "--installer", "pip"),
+        *("--", "--report", str(report), "wf-app"),
+        VIRTUAL_ENV=str(venv),
+    )
+    assert result.returncode == 0, _output(result)
+    assert json.loads(report.read_text())["pip_version"] == own_version
+    assert _installed(venv) >= {"wf_app-0.1.dist-info", "wf_lib-2.0.dist-info"}
 
 
 @pytest.mark.parametrize("installer", ["pip", "uv"])

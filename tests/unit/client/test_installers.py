@@ -72,6 +72,21 @@ def test_pip_gets_python_before_its_subcommand() -> None:
     assert "--python" not in own
 
 
+def test_a_target_with_pip_runs_its_own(tmp_path: Path) -> None:
+    """``python -m pip`` of the target, as its user would run it: pip once, not twice."""
+    python = tmp_path / "v" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    without = installers.installer_command("pip", URL, ["x"], 90, str(python))
+    assert without[without.index("--python") + 1] == str(python)
+    pip = tmp_path / "v" / "lib" / "python3.12" / "site-packages" / "pip"
+    pip.mkdir(parents=True)
+    (pip / "__init__.py").write_text("")
+    command = installers.installer_command("pip", URL, ["x"], 90, str(python))
+    assert command[:3] == [str(python), "-m", "pip"]
+    assert "--python" not in command
+
+
 def test_uv_gets_python_and_no_config() -> None:
     command = installers.installer_command("uv", URL, ["x"], 90, "/v/bin/python")
     assert command[command.index("install") :][:4] == [
