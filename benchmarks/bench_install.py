@@ -291,27 +291,36 @@ def measure(index: Index, trees: list[Tree], rounds: int, work: Path) -> Figures
 
 
 def report(figures: Figures, trees: list[Tree]) -> list[str]:
-    """The medians, and each ``tufpi install`` against its plain installer."""
-    lines = ["", "| tree | caches | client | median s | ratio | goal |"]
+    """The medians; each ``tufpi install`` against the same installer run plainly, and
+    against plain pip (the goal, as the issue sets it: at most ``GOAL`` times plain pip)."""
+    lines = ["", "| tree | caches | client | median s | vs the same installer | vs plain pip |"]
     lines.append("|---|---|---|---:|---:|---|")
     for tree in trees:
         for cache in ("cold", "warm"):
+            pip = figures.median((tree.name, cache, "pip"))
             for client in CLIENTS:
                 seconds = figures.median((tree.name, cache, client))
                 base = BASELINE.get(client)
-                if base is None:
-                    lines.append(
-                        f"| {tree.name} ({tree.wheels} wheels) | {cache} | {client} "
-                        f"| {seconds:.2f} | | |"
-                    )
-                    continue
-                ratio = seconds / figures.median((tree.name, cache, base))
-                verdict = "met" if ratio <= GOAL else "NOT met"
+                same = (
+                    ""
+                    if base is None
+                    else _ratio(seconds, figures.median((tree.name, cache, base)))
+                )
+                against_pip = ""
+                if client != "pip":
+                    ratio = seconds / pip
+                    verdict = "" if base is None else (" met" if ratio <= GOAL else " NOT met")
+                    against_pip = f"{ratio:.2f}x{verdict}"
                 lines.append(
                     f"| {tree.name} ({tree.wheels} wheels) | {cache} | {client} | "
-                    f"{seconds:.2f} | {ratio:.2f}x {base} | {verdict} (<= {GOAL}x) |"
+                    f"{seconds:.2f} | {same} | {against_pip} |"
                 )
+    lines.append(f"\ngoal: tufpi install at most {GOAL}x plain pip")
     return lines
+
+
+def _ratio(seconds: float, base: float) -> str:
+    return f"{seconds / base:.2f}x"
 
 
 def _arguments() -> argparse.Namespace:

@@ -21,7 +21,8 @@ FIGURES = {
     "bench_client_bytes.py": r"snapshot\.json: [\d,]+ B, [\d,]+ B gzip-9 on the wire",
     "bench_import.py": r"sign and publish the batch +[\d.]+ s",
     "bench_install.py": (
-        r"\| small \(5 wheels\) \| warm \| tufpi install \(pip\) \| [\d.]+ \| [\d.]+x pip"
+        r"\| small \(5 wheels\) \| warm \| tufpi install \(pip\) \| [\d.]+ \| [\d.]+x \| "
+        r"[\d.]+x (met|NOT met) \|"
     ),
     "bench_publish.py": r"published p50 \d+ ms, p99 \d+ ms",
     "bench_signer_memory.py": r"signer peak RSS \d+ MiB",
