@@ -96,6 +96,25 @@ def test_installs_into_the_active_virtualenv(
     assert not list(own)
 
 
+def test_pip_keeps_what_the_proxy_served_in_its_cache(
+    index_server: IndexServer, fingerprint: str, tmp_path: Path
+) -> None:
+    """pip caches nothing from an http:// host it does not trust: tufpi tells it to trust
+    its proxy (which verified every byte), so a second install downloads nothing again."""
+    venv = _venv(tmp_path / "venv")
+    pip_cache = tmp_path / "pip-cache"
+    result = _tufpi(
+        "install",
+        *("--index", index_server.url, "--root-sha256", fingerprint),
+        *("--cache-dir", str(tmp_path / "cache"), "--installer", "pip"),
+        *("--", "--cache-dir", str(pip_cache), "wf-lib==2.0"),
+        VIRTUAL_ENV=str(venv),
+    )
+    assert result.returncode == 0, _output(result)
+    kept = [p for p in (pip_cache / "http-v2").rglob("*") if p.is_file()]
+    assert kept, "pip kept nothing from the proxy"
+
+
 def test_a_virtualenv_with_pip_installs_with_its_own_pip(
     index_server: IndexServer, fingerprint: str, tmp_path: Path
 ) -> None:

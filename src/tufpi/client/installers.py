@@ -216,6 +216,9 @@ def installer_command(
         pip = [*_pip(python), "--isolated", "--disable-pip-version-check"]
         timeout_args = ["--timeout", f"{timeout:g}"] if timeout is not None else []
         proxy_args = ["--proxy", origin_of(simple_url)]
+        # pip keeps nothing in its cache from an http:// host it is not told to trust: the
+        # proxy is on loopback and verifies every byte, so a warm install may use the cache.
+        proxy_args += ["--trusted-host", urlsplit(simple_url).netloc]
         return [*pip, "install", "--index-url", simple_url, *proxy_args, *timeout_args, *args]
     if installer == UV:
         uv = shutil.which(UV)

@@ -72,6 +72,14 @@ def test_pip_gets_python_before_its_subcommand() -> None:
     assert "--python" not in own
 
 
+def test_pip_trusts_the_proxy_so_its_cache_is_used() -> None:
+    """pip caches nothing from an http:// host it does not trust (its insecure adapter has
+    no cache): without this every warm install downloads every file again."""
+    command = installers.installer_command("pip", "http://127.0.0.1:3141/h/simple/", ["x"])
+    assert command[command.index("--trusted-host") + 1] == "127.0.0.1:3141"
+    assert "--trusted-host" not in installers.installer_command("uv", URL, ["x"])
+
+
 def test_a_target_with_pip_runs_its_own(tmp_path: Path) -> None:
     """``python -m pip`` of the target, as its user would run it: pip once, not twice."""
     python = tmp_path / "v" / "bin" / "python"
