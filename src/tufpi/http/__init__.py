@@ -22,8 +22,9 @@ before it imports uvicorn and httpx.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tufpi.exports import lazy_exports
 
 if TYPE_CHECKING:
     from tufpi.http.deadline import bound_transports, deadline_at
@@ -52,16 +53,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """An exported name or module, imported now."""
-    home = _HOMES.get(name)
-    if home is not None:
-        return getattr(importlib.import_module(f"tufpi.http.{home}"), name)
-    if name in __all__:
-        return importlib.import_module(f"tufpi.http.{name}")
-    raise AttributeError(f"module 'tufpi.http' has no attribute {name!r}")
-
-
 __all__ = [
     "REASON_HEADER",
     "Decoder",
@@ -81,3 +72,5 @@ __all__ = [
     "serve_app",
     "server_limits",
 ]
+
+__getattr__ = lazy_exports(__name__, _HOMES, __all__)

@@ -7,8 +7,9 @@ database layer with it (about 0.3 s of CPU and its memory, in every worker).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tufpi.exports import lazy_exports
 
 if TYPE_CHECKING:
     from tufpi.index.accounts import AccountService, Identity
@@ -49,16 +50,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """An exported name or module, imported now."""
-    home = _HOMES.get(name)
-    if home is not None:
-        return getattr(importlib.import_module(f"tufpi.index.{home}"), name)
-    if name in __all__:
-        return importlib.import_module(f"tufpi.index.{name}")
-    raise AttributeError(f"module 'tufpi.index' has no attribute {name!r}")
-
-
 __all__ = [
     "AccountService",
     "ArchiveTooCostly",
@@ -93,3 +84,5 @@ __all__ = [
     "upload",
     "views",
 ]
+
+__getattr__ = lazy_exports(__name__, _HOMES, __all__)
