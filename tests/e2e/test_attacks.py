@@ -337,7 +337,13 @@ def test_arbitrary_installation(
     assert result.returncode == 0, result.stdout + result.stderr
     assert _installed(tmp_path / "pip-ghost") == {"atk_ghost-1.0.dist-info"}
 
-    result = _tufpi(mirror, root, tmp_path / "cache", tmp_path / "t3", "atk-ghost")
+    # The mirror's page lists it: the proxy waits for a publication that never comes (1 s
+    # here, not the default 10), then refuses.
+    wait = ["--publication-wait", "1"]
+    ghost_install = _tufpi_command(
+        mirror, root, tmp_path / "cache", tmp_path / "t3", "atk-ghost", options=wait
+    )
+    result = clients.run(ghost_install)
     _refused(result, "not listed in the signed metadata: simple/atk-ghost/")
     assert _nothing_in(tmp_path / "t3")
 

@@ -20,6 +20,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["UV_NO_CONFIG"] = "1"
+    # pip's user agent asks `rustc --version` with a 0.5 s timeout; under load rustup's proxy
+    # is killed at the timeout and the real rustc it started is left behind, an orphan the
+    # suite's leak check then reports. No test builds Rust: rustc is kept off the PATH.
+    path = env.get("PATH", os.defpath).split(os.pathsep)
+    env["PATH"] = os.pathsep.join(d for d in path if not (Path(d) / "rustc").exists())
     env.update(extra)
     return env
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ log = logging.getLogger("tufpi.client")
 # Where ``tufpi proxy`` listens, and ``tufpi install``'s proxy when it is free.
 STABLE_HOST = "127.0.0.1"
 STABLE_PORT = 3141
-# Seconds a stopped installer has to exit on SIGTERM before it is killed.
+# Seconds a stopped installer has to exit on SIGINT before it is killed.
 _STOP_GRACE = 5.0
 
 
@@ -94,10 +95,12 @@ def start(
 
 
 def stop(launched: Launched) -> None:
-    """Stop the installer (SIGTERM, then SIGKILL after a grace) and close the address."""
+    """Stop the installer and close the address. SIGINT, as Ctrl-C would: pip and uv then
+    clean up (their temporary directories, the child processes they wait for), which they
+    do not on SIGTERM; SIGKILL if it has not exited after a grace."""
     process = launched.process
     if process.poll() is None:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=_STOP_GRACE)
         except subprocess.TimeoutExpired:
