@@ -295,3 +295,25 @@ def test_a_download_cut_at_its_listed_size_leaves_nothing(tmp_path: Path, index:
     assert list(staging.iterdir()) == []
     # The server had more to send: the cut was the client's.
     assert index.server.attacks_on(index.file("1.0"))[0].sent > len(data)
+
+
+def test_a_trickled_list_of_projects_stops_the_import_in_words(
+    database_url: str | None, tmp_path: Path, index: Index
+) -> None:
+    """Nothing can be listed without the root page: the import stops, within the time one
+    file may take, saying why (before: a byte every 0.2 s kept it waiting for as long as the
+    page lasted)."""
+    index.server.attack("/simple/", hostile_http.trickle_body(0.2))
+    with fresh_index(database_url, tmp_path / "index", **SETTINGS) as srv:
+        started = time.monotonic()
+        result, _summary = run_import(srv, index.url)
+        took = time.monotonic() - started
+        assert result.returncode != 0
+        said = " ".join((result.stdout + result.stderr).split())
+        assert re.search(
+            rf"index {re.escape(index.url)} sent \d+ bytes in [\d.]+ s and had not finished "
+            r"by the 3 s allowed \(the list of projects\)",
+            said,
+        ), said
+        assert took < FILE_SECONDS + MARGIN, f"the import took {took:.1f} s"
+        assert index_rows(srv.database_url)["files"] == []

@@ -255,7 +255,7 @@ class UrlSource:
             text, is_json = self._text(body)
             return links.json_projects(text) if is_json else links.html_projects(text)
         except UpstreamError as e:
-            raise SourceError(str(e)) from e
+            raise SourceError(f"index {e.upstream} {e.detail}") from e
         except links.PageError as e:
             raise SourceError(f"{self.url} sent a list of projects tufpi cannot read: {e}") from e
 
