@@ -27,7 +27,7 @@ import httpx
 from tufpi.clock import Clock, utcnow
 from tufpi.importer.inspect import Rejection, parse_filename
 from tufpi.importer.model import Candidate, Group, Skipped, SkipReason
-from tufpi.index.names import normalize
+from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.upstream import (
     PageBody,
     Received,
@@ -260,6 +260,10 @@ class UrlSource:
             raise SourceError(f"{self.url} sent a list of projects tufpi cannot read: {e}") from e
 
     def _page(self, project: str) -> list[Candidate | Skipped]:
+        if not is_valid_project_name(project):
+            # Not asked for: "https://elsewhere/" would send the import to another host.
+            why = f"it lists {listing.shown(project)!r}, which is not a valid project name"
+            return [Skipped(self.url, SkipReason.UNREADABLE, why)]
         page_url = urljoin(self.url, f"{normalize(project)}/")
         try:
             body = self.upstream.page(page_url, f"the page of {listing.shown(project)!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tufpi.importer.sources import (
     open_source,
     unambiguous,
 )
-from tufpi.upstream import UpstreamBounds, split_credentials
+from tufpi.upstream import UpstreamBounds, pages, split_credentials
 
 
 def test_a_directory_offers_files_anywhere_below(tmp_path: Path) -> None:
@@ -210,3 +211,24 @@ def test_a_file_listed_larger_than_the_upload_limit_is_not_fetched(tmp_path: Pat
         "(max_upload_bytes)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_listed_name_that_is_no_project_name_is_not_asked_for() -> None:
+    """A root page listing "https://elsewhere.example/" would otherwise send the import to
+    another host; such a name is skipped, saying so, before any request."""
+    root = {"meta": {"api-version": "1.0"}, "projects": [{"name": "https://elsewhere.example/"}]}
+    with hostile_http.running() as index:
+        index.serve("/simple/", json.dumps(root).encode(), {"content-type": pages.JSON_TYPE})
+        source = UrlSource(f"{index.url}simple/")
+        try:
+            found = list(source.discover())
+        finally:
+            source.close()
+        assert index.requests == ["/simple/"]
+    assert found == [
+        Skipped(
+            f"{index.url}simple/",
+            SkipReason.UNREADABLE,
+            "it lists 'https://elsewhere.example/', which is not a valid project name",
+        )
+    ]
