@@ -217,6 +217,16 @@ class MirrorSource(_LocalFetch):
         return _candidate(str(target), link.filename, project, link)
 
 
+def _text(body: PageBody) -> tuple[str, bool]:
+    """The page's text (in its declared charset), and whether it is PEP 691 JSON.
+
+    Raises:
+        PageError: JSON that is not UTF-8, a charset Python does not know.
+    """
+    is_json = body.content_type.partition(";")[0].strip().lower() == links.JSON_TYPE
+    return links.page_text(body.content, body.content_type), is_json
+
+
 class UrlSource:
     """Another index, by its simple API URL: PEP 691 JSON when offered, else PEP 503 HTML.
 
@@ -243,16 +253,11 @@ class UrlSource:
         self.url = self.upstream.base_url
         self.description = f"index {self.url}"
 
-    def _text(self, body: PageBody) -> tuple[str, bool]:
-        """The page's text, and whether it is PEP 691 JSON. Raises PageError."""
-        is_json = body.content_type.partition(";")[0].strip().lower() == links.JSON_TYPE
-        return links.page_text(body.content, body.content_type), is_json
-
     def _projects(self) -> list[str]:
         seconds = self.bounds.file_seconds
         try:
             body = self.upstream.page(self.url, "the list of projects", INDEX_MAX_BYTES, seconds)
-            text, is_json = self._text(body)
+            text, is_json = _text(body)
             return links.json_projects(text) if is_json else links.html_projects(text)
         except UpstreamError as e:
             raise SourceError(f"index {e.upstream} {e.detail}") from e
@@ -266,8 +271,8 @@ class UrlSource:
             return [Skipped(self.url, SkipReason.UNREADABLE, why)]
         page_url = urljoin(self.url, f"{normalize(project)}/")
         try:
-            body = self.upstream.page(page_url, f"the page of {listing.shown(project)!r}")
-            text, is_json = self._text(body)
+            body = self.upstream.page(page_url, f"the page of {project!r}")
+            text, is_json = _text(body)
             read = links.read_json if is_json else links.read_html
             found = read(text, self.bounds.max_files).links
         except UpstreamError as e:
