@@ -1,8 +1,9 @@
 """A hostile HTTP/1.1 server for the fetcher's tests: protocol-level attacks an honest server
 library cannot even express, on a raw asyncio socket server on 127.0.0.1.
 
-It forwards every GET to an index (``upstream``), honestly, unless a rule for the request
-path says otherwise: ``103 Early Hints`` forever, the response head trickled a byte at a
+It forwards every GET to an index (``upstream``), honestly, or answers it with a fixed
+page (``serve``: an upstream page a test writes), unless a rule for the request path says
+otherwise: ``103 Early Hints`` forever, the response head trickled a byte at a
 time, the body trickled, a body without end, a gzip decompression bomb. It records, per
 attack, when the attack started and whether the client is still connected, so a test can
 wait for a positive signal ("the naive client is still being served after 2x the deadline")
@@ -185,6 +186,7 @@ class HostileServer:
         self.requests: list[str] = []
         self.connections = 0
         self._rules: list[tuple[Callable[[str], bool], Action]] = []
+        self._fixed: dict[str, _Honest] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -211,6 +213,14 @@ class HostileServer:
         predicate = (lambda p: p == matches) if isinstance(matches, str) else matches
         with self._lock:
             self._rules.append((predicate, action))
+
+    def serve(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None, status: int = 200
+    ) -> None:
+        """Answer ``path`` with ``body`` and ``headers`` instead of forwarding it (an attack
+        on ``path`` starts from this answer)."""
+        with self._lock:
+            self._fixed[path] = _Honest(status, dict(headers or {}), body)
 
     def honest(self) -> None:
         """Stop every attack in progress and forget the rules."""
@@ -259,6 +269,10 @@ class HostileServer:
         return None
 
     async def _forward(self, full_path: str, headers: dict[str, str]) -> _Honest:
+        with self._lock:
+            fixed = self._fixed.get(full_path.partition("?")[0])
+        if fixed is not None:
+            return fixed
         if self.upstream is None:
             return _Honest(404, {"content-type": "text/plain"}, b"no such thing\n")
         passed = {k.strip(): v.strip() for k, v in headers.items() if k.strip().lower() == "accept"}

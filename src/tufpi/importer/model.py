@@ -22,6 +22,9 @@ class SkipReason(enum.StrEnum):
     MISSING_METADATA = "missing metadata"
     INVALID_METADATA = "invalid metadata"
     CONFLICT = "conflict"
+    AMBIGUOUS = "listed twice, differently"
+    TOO_SLOW = "past a time bound"
+    TOO_BIG = "past a size bound"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +45,14 @@ class Candidate:
         dist: what its filename says.
         expected: a hash the source claims, as (hashlib name, hex digest).
         upload_time: PEP 700's upload-time when the source gives one.
+        size: PEP 700's size when the source gives one: a download is cut past it.
     """
 
     location: str
     dist: DistFilename
     expected: tuple[str, str] | None = None
     upload_time: dt.datetime | None = None
+    size: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

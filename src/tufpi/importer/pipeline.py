@@ -98,7 +98,7 @@ class Reader:
         try:
             fetched = self.source.fetch(candidate, self.staging)
         except FetchError as e:
-            skipped = Skipped(candidate.location, SkipReason.UNREADABLE, str(e))
+            skipped = Skipped(candidate.location, e.reason, str(e))
             failed = Read(candidate, skipped, None)
             self.on_read(failed)
             return failed

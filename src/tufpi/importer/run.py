@@ -43,7 +43,7 @@ from tufpi.services import Services
 from tufpi.storage import StorageFull
 from tufpi.trust import changes
 from tufpi.trust.errors import NotInitialised
-from tufpi.upstream import split_credentials
+from tufpi.upstream import mirror, split_credentials
 
 Checkpoint = Callable[[str], None]
 # Storage writes of one project's files at once (each file is fsynced).
@@ -238,7 +238,8 @@ def run_import(
     data_dir = services.settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        source = open_source(options.source, options.kind, services.clock)
+        bounds = mirror.bounds_from(services.settings)
+        source = open_source(options.source, options.kind, services.clock, bounds)
     except SourceError as e:
         raise ImportFailed(str(e)) from e
     try:

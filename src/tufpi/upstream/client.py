@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.index.upload import Digests, digests_of, new_hashers
 from tufpi.upstream import pages
 from tufpi.upstream.listing import project_of, shown
-from tufpi.upstream.model import UpstreamFile, UpstreamProject
+from tufpi.upstream.model import PageBody, Received, UpstreamFile, UpstreamProject
 from tufpi.upstream.transfer import Budget, Transfer, size_text
 
 __all__ = [
@@ -163,33 +163,56 @@ class Upstream:
         if not valid or normalize(normalized_name) != normalized_name:
             raise ValueError(f"not a normalised project name: {shown(normalized_name)}")
         transfer = self._transfer(f"the page of {normalized_name!r}", self.bounds.page_seconds)
+        url = f"{self.base_url}{normalized_name}/"
+        body = self._page(transfer, url, self.bounds.page_max_bytes)
+        if body is None:
+            return None
+        page = self._parse(transfer, body)
+        return project_of(page, normalized_name, body.url, self.base_url)
+
+    def page(
+        self, url: str, what: str, max_bytes: int | None = None, seconds: float | None = None
+    ) -> PageBody:
+        """Any page of this index at ``url`` (its root, a project page), unparsed: read as a
+        project page is, within ``max_bytes`` decoded bytes and ``seconds`` in all (the
+        page bounds when None). ``what`` names it in an error (``"the page of 'demo'"``).
+
+        Raises:
+            UpstreamError: unreachable, too slow, another status than 200, too big.
+        """
+        transfer = self._transfer(what, seconds or self.bounds.page_seconds)
+        body = self._page(transfer, url, max_bytes or self.bounds.page_max_bytes)
+        if body is None:
+            raise transfer.fail(f"answered {_NOT_FOUND}")
+        return body
+
+    @staticmethod
+    def _page(transfer: Transfer, url: str, limit: int) -> PageBody | None:
+        """The page at ``url`` (None when upstream answers 404)."""
         headers = {"accept": pages.ACCEPT, "accept-encoding": _PAGE_ENCODING}
-        body = bytearray()
-        with transfer.response("GET", f"{self.base_url}{normalized_name}/", headers) as response:
+        content = bytearray()
+        with transfer.response("GET", url, headers) as response:
             if response.status_code == _NOT_FOUND:
                 return None
             if response.status_code != _OK:
                 raise transfer.fail(f"answered {response.status_code}")
-            transfer.read(response, self.bounds.page_max_bytes, body.extend, decode=True)
-            page_url = str(response.url)
+            transfer.read(response, limit, content.extend, decode=True)
             content_type = response.headers.get("content-type", "")
-        page = self._parse(transfer, content_type, bytes(body))
-        return project_of(page, normalized_name, page_url, self.base_url)
+            return PageBody(str(response.url), content_type, bytes(content))
 
-    def _parse(self, transfer: Transfer, content_type: str, body: bytes) -> pages.Page:
-        kind = content_type.partition(";")[0].strip().lower()
+    def _parse(self, transfer: Transfer, body: PageBody) -> pages.Page:
+        kind = body.content_type.partition(";")[0].strip().lower()
         not_simple = "sent a page that is not a simple API page"
+        if kind not in _HTML_TYPES and kind != pages.JSON_TYPE:
+            shown_type = shown(body.content_type)
+            raise transfer.fail(f"{not_simple}: its content type is {shown_type!r}")
         try:
+            text = pages.page_text(body.content, body.content_type)
             if kind == pages.JSON_TYPE:
-                return pages.read_json(body.decode("utf-8"), self.bounds.max_files)
-            if kind in _HTML_TYPES:
-                text = body.decode("utf-8", errors="replace")
-                return pages.read_html(text, self.bounds.max_files)
-        except UnicodeDecodeError as e:
-            raise transfer.fail(f"{not_simple}: its JSON is not UTF-8") from e
+                return pages.read_json(text, self.bounds.max_files)
+            return pages.read_html(text, self.bounds.max_files)
         except pages.PageError as e:
             raise transfer.fail(f"{not_simple}: {e}") from e
-        raise transfer.fail(f"{not_simple}: its content type is {shown(content_type)!r}")
 
     def download(self, file: UpstreamFile, out: BinaryIO) -> Digests:
         """Stream ``file`` into ``out``, hashing it; the digests once its bytes matched.
@@ -215,14 +238,32 @@ class Upstream:
                 h.update(piece)
             out.write(piece)
 
+        received = self._stream(transfer, file.url, limit, sink)
+        digests = digests_of(hashers, received.size)
+        self._check(transfer, file, digests)
+        return digests
+
+    def fetch(self, url: str, what: str, out: BinaryIO, max_bytes: int) -> Received:
+        """Stream the file at ``url`` into ``out`` as sent (never decoded), ``max_bytes`` at
+        most and within the file bounds; checking it is the caller's. ``out`` holds what
+        arrived even when this raises: the caller discards it.
+
+        Raises:
+            UpstreamError: unreachable, too slow, not 200, more than ``max_bytes``.
+        """
+        transfer = self._transfer(what, self.bounds.file_seconds)
+        return self._stream(transfer, url, max_bytes, out.write)
+
+    @staticmethod
+    def _stream(
+        transfer: Transfer, url: str, limit: int, sink: Callable[[bytes], object]
+    ) -> Received:
         headers = {"accept-encoding": _FILE_ENCODING}
-        with transfer.response("GET", file.url, headers) as response:
+        with transfer.response("GET", url, headers) as response:
             if response.status_code != _OK:
                 raise transfer.fail(f"answered {response.status_code}")
             size = transfer.read(response, limit, sink, decode=False)
-        digests = digests_of(hashers, size)
-        self._check(transfer, file, digests)
-        return digests
+            return Received(size, response.headers.get("last-modified"))
 
     @staticmethod
     def _check(transfer: Transfer, file: UpstreamFile, digests: Digests) -> None:

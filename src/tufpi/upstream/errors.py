@@ -19,10 +19,14 @@ class UpstreamError(Exception):
         detail: what failed, in plain words (the message is ``upstream {upstream} {detail}``).
         timed_out: whether a time bound ended the request (no connection, no answer, a body
             not finished in time): a gateway answers 504 for it, 502 for the rest.
+        too_big: whether a byte bound ended it (a body, or a gzip body inflated, past its cap).
     """
 
-    def __init__(self, upstream: str, detail: str, *, timed_out: bool = False) -> None:
+    def __init__(
+        self, upstream: str, detail: str, *, timed_out: bool = False, too_big: bool = False
+    ) -> None:
         self.upstream = upstream
         self.detail = detail
         self.timed_out = timed_out
+        self.too_big = too_big
         super().__init__(f"upstream {upstream} {detail}")

@@ -3,14 +3,17 @@
 
 Everything on the page is hostile input. A link is taken only when its URL resolves to an
 absolute http(s) URL, its filename is a safe wheel or sdist filename (``tufpi.index.names``:
-no separator, ``..``, control or non-ASCII character) of *this* project, it is listed once,
-and upstream gives a well-formed sha256 to check its bytes against. Every other link is
-skipped with the reason, in plain words.
+no separator, ``..``, control or non-ASCII character) of *this* project, and upstream gives
+a well-formed sha256 to check its bytes against. A filename listed more than once is taken
+once when every entry lists the same sha256, and not at all when they differ (``conflicting``:
+nothing tells which file is meant, and the first entry is no more to be trusted than the
+second). Every other link is skipped with the reason, in plain words.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 from tufpi.index.errors import InvalidUpload
@@ -20,7 +23,7 @@ from tufpi.upstream.errors import UpstreamError
 from tufpi.upstream.model import UpstreamFile, UpstreamProject
 from tufpi.upstream.pages import Link, Page
 
-__all__ = ["MAX_REQUIRES_PYTHON", "project_of", "shown"]
+__all__ = ["MAX_REQUIRES_PYTHON", "conflict_text", "conflicting", "project_of", "shown"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _PRINTABLE = re.compile(r"[\x20-\x7e]*", re.ASCII)
@@ -112,6 +115,26 @@ def _file(link: Link, project: str, page_url: str) -> UpstreamFile | str:
     )
 
 
+def conflicting(listed: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """The filenames of ``listed`` (``(filename, hash)`` in a page's order) that come with
+    more than one hash, each with its distinct hashes in the order listed. A filename listed
+    twice with the same hash is no conflict (it is collapsed)."""
+    hashes: dict[str, list[str]] = {}
+    for filename, digest in listed:
+        seen = hashes.setdefault(filename, [])
+        if digest not in seen:
+            seen.append(digest)
+    return {name: tuple(found) for name, found in hashes.items() if len(found) > 1}
+
+
+def conflict_text(hashes: tuple[str, ...], kind: str = "sha256") -> str:
+    """Why a filename listed with ``hashes`` is left off, in plain words."""
+    return (
+        f"listed more than once with different {kind} values ({', '.join(hashes)}): "
+        "which file is meant cannot be told, so none is taken"
+    )
+
+
 def project_of(page: Page, project: str, page_url: str, upstream: str) -> UpstreamProject:
     """The files of ``page``, read at ``page_url`` from ``upstream`` for ``project`` (its
     normalised name), and the links skipped with their reasons.
@@ -123,18 +146,22 @@ def project_of(page: Page, project: str, page_url: str, upstream: str) -> Upstre
         raise UpstreamError(
             upstream, f"sent the page of project {shown(page.name)} when asked for {project!r}"
         )
+    found = [(link, _file(link, project, page_url)) for link in page.links]
+    conflicts = conflicting((f.filename, f.sha256) for _, f in found if not isinstance(f, str))
     files: list[UpstreamFile] = []
     skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for link in page.links:
-        found = _file(link, project, page_url)
-        if isinstance(found, str):
-            skipped.append((shown(link.filename or link.href), found))
-        elif found.filename in seen:
-            skipped.append((found.filename, "listed more than once"))
+    for link, file in found:
+        if isinstance(file, str):
+            skipped.append((shown(link.filename or link.href), file))
+        elif file.filename in seen:
+            continue  # the same sha256 again (a conflict was noted at its first entry)
+        elif file.filename in conflicts:
+            seen.add(file.filename)
+            skipped.append((file.filename, conflict_text(conflicts[file.filename])))
         else:
-            seen.add(found.filename)
-            files.append(found)
+            seen.add(file.filename)
+            files.append(file)
     return UpstreamProject(
         name=page.name or project,
         page_url=page_url,
@@ -144,4 +171,5 @@ def project_of(page: Page, project: str, page_url: str, upstream: str) -> Upstre
         versions=page.versions,
         tracks=page.tracks,
         alternate_locations=page.alternate_locations,
+        conflicts=tuple(conflicts.items()),
     )

@@ -206,6 +206,14 @@ class Mirror:
             log.info("%s: not upstream now; its stored page is served", normalized)
             self._note_read(normalized)
             return
+        for filename, hashes in project.conflicts:
+            log.warning(
+                "upstream %s, project %s: %s: left off, listed with different sha256 values: %s",
+                project.upstream,
+                normalized,
+                filename,
+                ", ".join(hashes),
+            )
         self._record(normalized, project)
 
     def _note_read(self, normalized: str) -> None:

@@ -14,7 +14,7 @@ import datetime as dt
 
 from tufpi.index.names import DistFilename
 
-__all__ = ["UpstreamFile", "UpstreamProject"]
+__all__ = ["PageBody", "Received", "UpstreamFile", "UpstreamProject"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +70,9 @@ class UpstreamProject:
         versions: PEP 700 ``versions`` when the page lists them (JSON 1.1+), else empty.
         tracks: PEP 708 ``tracks`` the upstream page declares.
         alternate_locations: PEP 708 ``alternate-locations`` the upstream page declares.
+        conflicts: ``(filename, sha256 values)`` for each filename the page lists more than
+            once with different sha256 values: none of its entries is taken (it is in
+            ``skipped`` too), since nothing tells which file is meant.
     """
 
     name: str
@@ -80,3 +83,27 @@ class UpstreamProject:
     versions: tuple[str, ...] = ()
     tracks: tuple[str, ...] = ()
     alternate_locations: tuple[str, ...] = ()
+    conflicts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PageBody:
+    """A page as one bounded GET brought it (decoded from gzip, not yet parsed).
+
+    Attributes:
+        url: where it was read from, after redirects (relative links resolve against it).
+        content_type: its Content-Type header ("" when none).
+        content: its bytes.
+    """
+
+    url: str
+    content_type: str
+    content: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Received:
+    """What one bounded download wrote: its byte count and its Last-Modified header."""
+
+    size: int
+    last_modified: str | None

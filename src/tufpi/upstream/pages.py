@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from email.message import Message
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -35,6 +36,7 @@ __all__ = [
     "html_projects",
     "json_links",
     "json_projects",
+    "page_text",
     "preferred_hash",
     "read_html",
     "read_json",
@@ -46,6 +48,9 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.1"
 # PEP 629 / PEP 691: a client refuses a page of a major API version it does not know.
 _API_MAJOR = "1"
+# PEP 503 pages are UTF-8 in practice; HTML that declares no charset is read as such.
+_DEFAULT_CHARSET = "utf-8"
+_CHARSET_SHOWN = 40
 # No bound given: as many links as the page holds.
 _UNBOUNDED = 2**62
 
@@ -173,6 +178,38 @@ def _html_link(attrs: dict[str, str | None], text: str, href: str) -> Link:
         core_metadata=_html_metadata(attrs),
         provenance=attrs.get("data-provenance") or None,
     )
+
+
+def _charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type value, as HTTP parses it (RFC 9110 8.3)."""
+    message = Message()
+    message["content-type"] = content_type
+    found = message.get_param("charset")
+    return found.strip() if isinstance(found, str) else None
+
+
+def page_text(body: bytes, content_type: str) -> str:
+    """The text of a page served as ``content_type``. JSON is UTF-8 whatever is declared (RFC
+    8259 8.1, PEP 691); HTML is decoded in the charset its Content-Type declares, UTF-8 when
+    it declares none, a byte that is not of the charset replaced (the anchors still parse).
+
+    Raises:
+        PageError: JSON that is not UTF-8, or HTML in a charset Python has no codec for.
+    """
+    kind = content_type.partition(";")[0].strip().lower()
+    if kind == JSON_TYPE:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PageError("its JSON is not UTF-8") from e
+    charset = _charset(content_type) or _DEFAULT_CHARSET
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError as e:  # unknown, or a codec that is not a text encoding (base64)
+        shown = ascii(charset[:_CHARSET_SHOWN])
+        raise PageError(
+            f"it declares the charset {shown}, which is not a known text encoding"
+        ) from e
 
 
 def read_html(html: str, max_links: int = _UNBOUNDED) -> Page:

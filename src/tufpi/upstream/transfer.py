@@ -69,9 +69,11 @@ class Transfer:
         self.phase: Phase = "connect"
         self.received = 0
 
-    def fail(self, detail: str, *, timed_out: bool = False) -> UpstreamError:
+    def fail(self, detail: str, *, timed_out: bool = False, too_big: bool = False) -> UpstreamError:
         """The error for ``detail``, about this request."""
-        return UpstreamError(self.upstream, f"{detail} ({self.what})", timed_out=timed_out)
+        return UpstreamError(
+            self.upstream, f"{detail} ({self.what})", timed_out=timed_out, too_big=too_big
+        )
 
     def _late(self) -> UpstreamError:
         elapsed = time.monotonic() - self.started
@@ -170,7 +172,7 @@ class Transfer:
         raise self.fail(f"redirected more than {self.budget.max_redirects} times")
 
     def read(
-        self, response: httpx.Response, limit: int, sink: Callable[[bytes], None], decode: bool
+        self, response: httpx.Response, limit: int, sink: Callable[[bytes], object], decode: bool
     ) -> int:
         """Pass the body of ``response`` to ``sink`` piece by piece, ``limit`` bytes at most
         (decoded, when ``decode``: gzip undone, inflated to the limit and no further; else as
@@ -191,13 +193,13 @@ class Transfer:
                 break
             self.received += len(raw)
             if self.received > raw_cap:
-                raise self.fail(f"sent more than {size_text(limit)}")
+                raise self.fail(f"sent more than {size_text(limit)}", too_big=True)
             pieces = decoder.decode(raw) if decoder is not None else iter((raw,))
             try:
                 for piece in pieces:
                     passed += len(piece)
                     if passed > limit:
-                        raise self.fail(f"sent more than {size_text(limit)}")
+                        raise self.fail(f"sent more than {size_text(limit)}", too_big=True)
                     sink(piece)
             except EncodingError as e:
                 raise self.fail(f"sent a body tufpi cannot decode: {e}") from e

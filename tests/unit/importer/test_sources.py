@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from benchmarks.simple_data import sdist, wheel
+from tests.support import hostile_http
 from tufpi.importer.inspect import Rejection, parse_filename
 from tufpi.importer.model import Candidate, Skipped, SkipReason
 from tufpi.importer.sources import (
@@ -21,8 +24,9 @@ from tufpi.importer.sources import (
     detect,
     group,
     open_source,
+    unambiguous,
 )
-from tufpi.upstream import split_credentials
+from tufpi.upstream import UpstreamBounds, pages, split_credentials
 
 
 def test_a_directory_offers_files_anywhere_below(tmp_path: Path) -> None:
@@ -127,24 +131,104 @@ def test_an_index_file_without_a_date_is_dated_by_the_injected_clock(tmp_path: P
     fetched, read from the clock the import was given (the one clock), not the machine's."""
     fetched_at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
     modified = dt.datetime(2023, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    answers = {
-        "/files/a-1.0.tar.gz": {},
-        "/files/b-1.0.tar.gz": {"last-modified": "Mon, 02 Jan 2023 03:04:05 GMT"},
-    }
-    source = UrlSource("https://index.example.org/simple/", clock=lambda: fetched_at)
-    source.client = httpx.Client(
-        transport=httpx.MockTransport(
-            lambda r: httpx.Response(200, content=b"dist", headers=answers[r.url.path])
+    with hostile_http.running() as index:
+        index.serve("/files/a-1.0.tar.gz", b"dist")
+        index.serve(
+            "/files/b-1.0.tar.gz", b"dist", {"last-modified": "Mon, 02 Jan 2023 03:04:05 GMT"}
         )
+        source = UrlSource(f"{index.url}simple/", clock=lambda: fetched_at)
+        try:
+            _fetch_both(source, index.url, tmp_path, fetched_at, modified)
+        finally:
+            source.close()
+
+
+def _fetch_both(
+    source: UrlSource, url: str, tmp_path: Path, fetched_at: dt.datetime, modified: dt.datetime
+) -> None:
+    for name, expected in (("a", fetched_at), ("b", modified)):
+        filename = f"{name}-1.0.tar.gz"
+        parsed = parse_filename(filename)
+        assert not isinstance(parsed, Rejection)
+        candidate = Candidate(f"{url}files/{filename}", parsed)
+        fetched = source.fetch(candidate, tmp_path)
+        assert fetched.upload_time == expected
+        assert fetched.path.read_bytes() == b"dist"
+
+
+def _listed(filename: str, expected: tuple[str, str] | None, where: str = "a") -> Candidate:
+    parsed = parse_filename(filename)
+    assert not isinstance(parsed, Rejection)
+    return Candidate(f"https://index.example/{where}/{filename}", parsed, expected)
+
+
+def test_a_filename_listed_with_two_hashes_is_skipped_naming_both() -> None:
+    """The import took the first of two entries; now neither: which bytes are meant cannot
+    be told. The same file listed twice is taken once."""
+    sha_a, sha_b = "a" * 64, "b" * 64
+    other = Skipped("https://index.example/x", SkipReason.UNREADABLE, "whatever")
+    found = [
+        _listed("demo-1.0.tar.gz", ("sha256", sha_a)),
+        other,
+        _listed("demo-1.0.tar.gz", ("sha256", sha_b), "b"),
+        _listed("demo-1.1.tar.gz", ("sha256", sha_a)),
+        _listed("demo-1.1.tar.gz", ("sha256", sha_a), "b"),
+        _listed("demo-1.2.tar.gz", ("sha256", sha_a)),
+        _listed("demo-1.2.tar.gz", None),
+    ]
+    kept = unambiguous(found)
+    assert kept == [
+        Skipped(
+            "https://index.example/a/demo-1.0.tar.gz",
+            SkipReason.AMBIGUOUS,
+            f"listed more than once with different hash values (sha256:{sha_a}, "
+            f"sha256:{sha_b}): which file is meant cannot be told, so none is taken",
+        ),
+        other,
+        found[3],
+        Skipped(
+            "https://index.example/a/demo-1.2.tar.gz",
+            SkipReason.AMBIGUOUS,
+            f"listed more than once with different hash values (sha256:{sha_a}, no hash): "
+            "which file is meant cannot be told, so none is taken",
+        ),
+    ]
+
+
+def test_a_file_listed_larger_than_the_upload_limit_is_not_fetched(tmp_path: Path) -> None:
+    with hostile_http.running() as index:
+        source = UrlSource(f"{index.url}simple/", UpstreamBounds(file_max_bytes=1000))
+        try:
+            candidate = dataclasses.replace(_listed("demo-1.0.tar.gz", None), size=1001)
+            with pytest.raises(FetchError) as caught:
+                source.fetch(candidate, tmp_path)
+        finally:
+            source.close()
+        assert index.requests == []
+    assert caught.value.reason == SkipReason.TOO_BIG
+    assert str(caught.value) == (
+        "its page lists it at 1001 bytes, more than the 1000 bytes a file may have here "
+        "(max_upload_bytes)"
     )
-    try:
-        for name, expected in (("a", fetched_at), ("b", modified)):
-            filename = f"{name}-1.0.tar.gz"
-            parsed = parse_filename(filename)
-            assert not isinstance(parsed, Rejection)
-            candidate = Candidate(f"https://index.example.org/files/{filename}", parsed)
-            fetched = source.fetch(candidate, tmp_path)
-            assert fetched.upload_time == expected
-            assert fetched.path.read_bytes() == b"dist"
-    finally:
-        source.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_listed_name_that_is_no_project_name_is_not_asked_for() -> None:
+    """A root page listing "https://elsewhere.example/" would otherwise send the import to
+    another host; such a name is skipped, saying so, before any request."""
+    root = {"meta": {"api-version": "1.0"}, "projects": [{"name": "https://elsewhere.example/"}]}
+    with hostile_http.running() as index:
+        index.serve("/simple/", json.dumps(root).encode(), {"content-type": pages.JSON_TYPE})
+        source = UrlSource(f"{index.url}simple/")
+        try:
+            found = list(source.discover())
+        finally:
+            source.close()
+        assert index.requests == ["/simple/"]
+    assert found == [
+        Skipped(
+            f"{index.url}simple/",
+            SkipReason.UNREADABLE,
+            "it lists 'https://elsewhere.example/', which is not a valid project name",
+        )
+    ]

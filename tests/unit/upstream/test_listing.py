@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.upstream_pages import FILES, SHA_META, SHA_SDIST, SHA_WHL, pypi_json
 from tufpi.upstream import UpstreamError, UpstreamProject, pages
-from tufpi.upstream.listing import project_of, shown
+from tufpi.upstream.listing import conflicting, project_of, shown
 
 PAGE_URL = "https://pypi.example/simple/demo-project/"
 UPSTREAM = "https://pypi.example/simple/"
@@ -117,14 +117,13 @@ def test_links_that_are_not_http_are_skipped(url: str, why: str) -> None:
     assert why in project.skipped[0][1]
 
 
-def test_no_or_bad_sha256_duplicates_and_bad_sizes_are_skipped() -> None:
+def test_no_or_bad_sha256_and_bad_sizes_are_skipped() -> None:
     no_hash = {"filename": "demo_project-1.0.tar.gz", "url": "/a", "hashes": {"md5": "0" * 32}}
     bad = _entry("demo_project-1.1.tar.gz", sha256="zz" * 32)
     short = _entry("demo_project-1.2.tar.gz", sha256="ab")
     negative = {**_entry("demo_project-1.3.tar.gz"), "size": -5}
-    first = _entry("demo_project-1.4.tar.gz")
-    again = _entry("demo_project-1.4.tar.gz", sha256=SHA_SDIST)
-    project = _project(_files(no_hash, bad, short, negative, first, again))
+    good = _entry("demo_project-1.4.tar.gz")
+    project = _project(_files(no_hash, bad, short, negative, good))
     assert [f.filename for f in project.files] == ["demo_project-1.4.tar.gz"]
     assert project.files[0].sha256 == SHA_WHL
     assert [why for _name, why in project.skipped] == [
@@ -132,8 +131,33 @@ def test_no_or_bad_sha256_duplicates_and_bad_sizes_are_skipped() -> None:
         "its sha256 is not 64 hexadecimal digits",
         "its sha256 is not 64 hexadecimal digits",
         "its size -5 is negative",
-        "listed more than once",
     ]
+
+
+def test_a_filename_listed_with_two_sha256_values_is_taken_from_neither() -> None:
+    """Before, the first entry was taken: a page (or a cache, or a proxy in between) that
+    lists a file twice decides which bytes are signed by the order of its entries. An
+    ambiguous listing is no listing; the same entry twice is one."""
+    first = _entry("demo_project-1.4.tar.gz", url="/a/demo_project-1.4.tar.gz")
+    other = _entry("demo_project-1.4.tar.gz", url="/b/demo_project-1.4.tar.gz", sha256=SHA_SDIST)
+    third = _entry("demo_project-1.4.tar.gz", url="/c/demo_project-1.4.tar.gz")
+    same = _entry("demo_project-1.5.tar.gz")
+    project = _project(_files(first, other, third, same, same))
+    assert [f.filename for f in project.files] == ["demo_project-1.5.tar.gz"]
+    assert project.conflicts == (("demo_project-1.4.tar.gz", (SHA_WHL, SHA_SDIST)),)
+    assert project.skipped == (
+        (
+            "demo_project-1.4.tar.gz",
+            f"listed more than once with different sha256 values ({SHA_WHL}, {SHA_SDIST}): "
+            "which file is meant cannot be told, so none is taken",
+        ),
+    )
+
+
+def test_conflicting_names_each_filename_with_distinct_hashes() -> None:
+    listed = [("a", "1"), ("b", "2"), ("a", "1"), ("c", "3"), ("a", "4"), ("c", "3"), ("a", "1")]
+    assert conflicting(listed) == {"a": ("1", "4")}
+    assert conflicting([]) == {}
 
 
 def test_a_page_of_another_project_is_refused() -> None:

@@ -115,3 +115,44 @@ def test_too_many_links_are_refused_while_parsing() -> None:
 def test_json_that_nests_without_end_is_refused() -> None:
     with pytest.raises(links.PageError, match="nested too deep"):
         links.read_json('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "text"),
+    [
+        ("text/html; charset=ISO-8859-1", "café".encode("latin-1"), "café"),
+        ('text/html; charset="windows-1252"', "café€".encode("cp1252"), "café€"),
+        ("text/html; Charset=UTF-16", "café".encode("utf-16"), "café"),
+        ("text/html", "café".encode(), "café"),  # none declared: UTF-8
+        ("text/html", b"caf\xe9", "caf\ufffd"),  # not UTF-8: replaced, the anchors still parse
+        (f"{links.JSON_TYPE}; charset=latin-1", '{"a": "é"}'.encode(), '{"a": "é"}'),
+    ],
+)
+def test_page_text_honours_the_declared_charset(content_type: str, body: bytes, text: str) -> None:
+    """Before, every page was read as UTF-8: an index serving Latin-1 had its names mangled.
+    JSON is UTF-8 whatever a header says (RFC 8259)."""
+    assert links.page_text(body, content_type) == text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        (
+            "text/html; charset=klingon",
+            b"<a>",
+            "it declares the charset 'klingon', which is not a known text encoding",
+        ),
+        (
+            "text/html; charset=base64",
+            b"<a>",
+            "it declares the charset 'base64', which is not a known text encoding",
+        ),
+        (links.JSON_TYPE, "é".encode("latin-1"), "its JSON is not UTF-8"),
+    ],
+)
+def test_page_text_refuses_what_it_cannot_decode(
+    content_type: str, body: bytes, message: str
+) -> None:
+    with pytest.raises(links.PageError) as caught:
+        links.page_text(body, content_type)
+    assert str(caught.value) == message
