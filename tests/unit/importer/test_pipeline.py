@@ -64,7 +64,7 @@ def test_a_worker_starting_when_the_import_is_killed_ends(tmp_path: Path) -> Non
             capture_output=True,
             text=True,
             env=env,
-            timeout=30,
+            timeout=60,  # the worker starts (imports tufpi) once the import is dead
             check=False,
         )
     except subprocess.TimeoutExpired:
