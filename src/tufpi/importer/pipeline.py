@@ -48,10 +48,14 @@ class Batch:
     present: tuple[Candidate, ...]
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Worker initialiser: end when the import that started this worker is gone (a worker
-    waiting for work would otherwise outlive a killed import, holding its output open)."""
-    parent = os.getppid()
+    waiting for work would otherwise outlive a killed import, holding its output open).
+
+    ``parent`` is the import's pid, given by the import itself: a worker starts slowly (it
+    imports tufpi), and one that asked for its parent's pid here after a killed import had
+    gone would get its new parent's and wait for work forever.
+    """
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -79,7 +83,7 @@ class Reader:
         # _die_with_parent) and inherits no threads or database connections.
         context = multiprocessing.get_context("spawn")
         self.processes = concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_die_with_parent
+            jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
         )
         # Each thread fetches one file and waits for its worker: enough of them to keep
         # every process and every download busy.

@@ -34,12 +34,33 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 _syncfs = _load_syncfs()
 _serial = itertools.count()
+# Renames a publication tries while concurrent discards remove the target's directories.
+_PUBLISH_ATTEMPTS = 10
 
 
 def _storage_error(error: OSError, what: str) -> StorageError:
     if error.errno in FULL_ERRNOS:
         return StorageFull(f"No space left on the storage device ({what}).")
     return StorageError(f"Storage failed ({what}): {error.strerror or error}")
+
+
+def _replace_making_parents(source: str, target: Path) -> None:
+    """``os.replace(source, target)``, making ``target``'s directories again if they are gone.
+
+    Another process may remove them between two attempts: one discarding its own staged
+    copy of the same key (the twin of an upload, found already stored) prunes them while
+    they are empty, which they are until this rename lands. A discard prunes once, and a
+    twin has a handful of keys (file, alias, .metadata): attempts enough outlast them.
+    """
+    for attempt in range(_PUBLISH_ATTEMPTS):
+        try:
+            os.replace(source, target)
+            return
+        except FileNotFoundError:
+            if attempt == _PUBLISH_ATTEMPTS - 1:
+                raise
+        with contextlib.suppress(FileNotFoundError):  # a parent pruned under mkdir: again
+            target.parent.mkdir(parents=True, exist_ok=True)
 
 
 class LocalStorage:
@@ -200,11 +221,7 @@ class LocalStorage:
         if not os.path.lexists(source):
             return
         try:
-            try:
-                os.replace(source, target)
-            except FileNotFoundError:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, target)
+            _replace_making_parents(source, target)
         except OSError as e:
             raise _storage_error(e, f"publishing {staged.key}") from e
         self._prune_entry(staged, source)

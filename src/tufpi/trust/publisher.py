@@ -101,38 +101,55 @@ class Publisher:
             self.load()
         assert self._snapshot is not None
         assert self._timestamp is not None
-        if self._bin_count_changed():
+        now = self.clock()
+        expires = self.policy.online_expires(now)
+        # One read transaction: the bin count, the pending set and the bins' rows are one
+        # consistent view (a bins ceremony commits the new bins role, the new count and
+        # every target's new bin at once: seen apart, the new role would be listed beside
+        # bins signed for the old count, and the rebuild never noticed).
+        with self._one_view() as session:
+            rebuild = self._bin_count_changed(session)
+            signed = None if rebuild else self._sign_pending(session, now, expires)
+        if rebuild:
             # A bins role with another number of bins was imported: rebuild every bin. The
             # old bins stay listed: a snapshot may not drop what the last one named (TUF 5.5.5).
             return self.recover(keep_listed=True)
-        now = self.clock()
-        expires = self.policy.online_expires(now)
-        # One read transaction: the pending set and the bins' rows are one consistent view.
-        with self._one_view() as session:
-            changed_bins = self._pending_bins(session)
-            offline = self._imported_offline_roles(session)
-            plan = make_plan(
-                changed_bins,
-                self._expiring_bins(session, now),
-                self._snapshot.signed.expires,
-                self._timestamp.signed.expires,
-                now,
-                self.policy,
-                offline_changed=bool(offline),
-            )
-            if plan.empty:
-                return self._result(0, 0, published=False)
-            # Each bin of the plan is rebuilt from its rows, so this batch publishes every
-            # pending change of those bins (with a backlog, as when back-signing, all of
-            # them in one batch).
-            bin_versions, change_ids = self._sign_bins(session, plan.bins, expires)
-            bin_versions.update(offline)
+        if signed is None:
+            return self._result(0, 0, published=False)
+        plan, bin_versions, change_ids = signed
         self.checkpoint("bins")
         snapshot, snapshot_bytes = self._sign_snapshot(plan, bin_versions, expires)
         timestamp = self._sign_timestamp(snapshot, snapshot_bytes, expires)
         self._record(snapshot, timestamp, bin_versions, change_ids, now)
         self.checkpoint("commit")
         return self._result(len(bin_versions), len(change_ids), published=True)
+
+    def _sign_pending(
+        self, session: Session, now: dt.datetime, expires: dt.datetime
+    ) -> tuple[Plan, dict[str, int], list[int]] | None:
+        """Plan the publication and sign its bins in ``session``'s view; None if nothing
+        is pending or due. Returns the plan, the new bin (and imported offline role)
+        versions and the ids of the changes they publish."""
+        assert self._snapshot is not None
+        assert self._timestamp is not None
+        offline = self._imported_offline_roles(session)
+        plan = make_plan(
+            self._pending_bins(session),
+            self._expiring_bins(session, now),
+            self._snapshot.signed.expires,
+            self._timestamp.signed.expires,
+            now,
+            self.policy,
+            offline_changed=bool(offline),
+        )
+        if plan.empty:
+            return None
+        # Each bin of the plan is rebuilt from its rows, so this batch publishes every
+        # pending change of those bins (with a backlog, as when back-signing, all of them
+        # in one batch).
+        bin_versions, change_ids = self._sign_bins(session, plan.bins, expires)
+        bin_versions.update(offline)
+        return plan, bin_versions, change_ids
 
     @contextlib.contextmanager
     def _one_view(self) -> Iterator[Session]:
@@ -158,12 +175,12 @@ class Publisher:
             )
         )
 
-    def _bin_count_changed(self) -> bool:
-        """Whether the database's bin count differs from the one the published snapshot's
-        bins role delegates to (a bins role with another count was imported)."""
+    def _bin_count_changed(self, session: Session) -> bool:
+        """Whether the database's bin count (in ``session``'s view) differs from the one the
+        published snapshot's bins role delegates to (a bins role with another count was
+        imported)."""
         assert self._snapshot is not None
-        with self.sessions() as session:
-            configured = state.number_of_bins(session)
+        configured = state.number_of_bins(session)
         version = self._snapshot.signed.meta[f"{roles.BINS_ROLE}.json"].version
         if self._published_bins != (version, configured):
             bins = self.store.read(roles.BINS_ROLE, version).signed
@@ -334,6 +351,8 @@ class Publisher:
         now = self.clock()
         expires = self.policy.online_expires(now)
         with self._one_view() as session:
+            # The count of this view, with the bins role and the targets' bins it signs.
+            self._bins = state.number_of_bins(session) or self._bins
             offline = {
                 name: state.role_version(session, name) or 1
                 for name in (Targets.type, roles.BINS_ROLE)

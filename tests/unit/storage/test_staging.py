@@ -53,6 +53,32 @@ def test_discard_leaves_nothing(store: LocalStorage) -> None:
     assert list((store.root / "packages").iterdir()) == []  # its hash directories too
 
 
+def test_a_twin_discarded_during_the_publication_leaves_the_file_published(
+    store: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file uploaded through two web nodes at once (test_many_nodes' twins): one node
+    commits it and publishes; the other finds it stored and discards its own staged copies
+    (file, alias, .metadata), each discard pruning the hash directories, empty until the
+    first rename lands. Here one discard runs just before each rename: the publication
+    used to give up at the second and leave the committed file unserved (a 404)."""
+    other_node = LocalStorage(store.root)
+    won = store.stage(KEY, b"wheel")
+    lost = [other_node.stage(k, b"wheel") for k in (KEY, f"{KEY}.alias", f"{KEY}.metadata")]
+    rename = os.replace
+
+    def rename_after_a_discard(source: str, target: Path) -> None:
+        if lost:
+            other_node.discard(lost.pop(0))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", rename_after_a_discard)
+    store.publish(won)
+    monkeypatch.undo()
+    assert lost == []  # every discard ran in the middle of the publication
+    assert (store.root / KEY).read_bytes() == b"wheel"
+    assert staged_files(store) == []
+
+
 def test_staging_a_file_of_the_same_file_system_links_it(store: LocalStorage) -> None:
     scratch = store.scratch_dir()
     assert scratch.is_relative_to(store.root / ".staging")

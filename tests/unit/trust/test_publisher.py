@@ -17,7 +17,8 @@ from tufpi.db import make_engine, upgrade
 from tufpi.db.models import TargetChange
 from tufpi.keys import dev
 from tufpi.services import Services
-from tufpi.trust import changes, layout
+from tufpi.trust import changes, layout, offline, roles, state
+from tufpi.trust.ceremony import KeyChanges
 from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
 from tufpi.trust.publisher import Checkpoint, Publisher, PublishResult, no_checkpoint
 from tufpi.trust.store import MetadataStore
@@ -379,3 +380,44 @@ def test_changes_made_during_a_crashed_publication_are_published_too(repo: Repo)
     second = layout.page_path("second", "index.html")
     repo.add(second, b"2")
     assert_recovers(repo, [first, second], published_in=2)
+
+
+def test_a_bins_ceremony_committed_during_a_publication_is_rebuilt(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bins ceremony (16 -> 32 bins) commits right after the signer read the bin count.
+
+    Read apart from the rest of the publication, that count said nothing changed while the
+    rows already held the new bins role: it was listed beside the 16 old bins, and no later
+    publication rebuilt the 32 new ones (test_rebin's signer, waiting for ever)."""
+    publisher = repo.publisher()
+    publisher.publish()  # loaded: the ceremony lands in a running signer's loop
+    proposal = offline.propose(
+        repo.store, roles.BINS_ROLE, repo.clock(), 365, KeyChanges(number_of_bins=32)
+    )
+    proposal.metadata.sign(repo.keys.bins)
+    read_count = state.number_of_bins
+    imported: list[int] = []
+
+    def count_then_ceremony(session: Any) -> int | None:
+        count = read_count(session)
+        monkeypatch.undo()  # once (the import reads the count too)
+        imported.append(
+            offline.import_signed(
+                repo.services.sessions,
+                repo.services.storage,
+                roles.BINS_ROLE,
+                proposal.metadata,
+                repo.clock(),
+            )
+        )
+        return count
+
+    monkeypatch.setattr(state, "number_of_bins", count_then_ceremony)
+    publisher.publish()
+    assert imported == [2]
+    publisher.publish()
+    versions = repo.versions()
+    assert versions["bins"] == 2
+    new_bins = {layout.bin_name(i, 32) for i in range(32)}
+    assert new_bins <= set(versions), sorted(new_bins - set(versions))
