@@ -8,8 +8,6 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -20,9 +18,9 @@ from tufpi.importer.plan import Ready
 from tufpi.importer.sources import Fetched, FetchError, Source
 from tufpi.index.archive import Bounds
 from tufpi.index.core_metadata import DEFAULT_BOUNDS
+from tufpi.orphans import end_with_parent
 
 # Seconds between a worker's checks that the import still runs.
-_PARENT_POLL = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,23 +46,6 @@ class Batch:
     present: tuple[Candidate, ...]
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initialiser: end when the import that started this worker is gone (a worker
-    waiting for work would otherwise outlive a killed import, holding its output open).
-
-    ``parent`` is the import's pid, given by the import itself: a worker starts slowly (it
-    imports tufpi), and one that asked for its parent's pid here after a killed import had
-    gone would get its new parent's and wait for work forever.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_POLL)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 class Reader:
     """Owns the pools; use as a context manager."""
 
@@ -80,10 +61,10 @@ class Reader:
         self.bounds = bounds
         self.staging = staging
         # spawn: each worker is a child of this process (so it dies with it, see
-        # _die_with_parent) and inherits no threads or database connections.
+        # end_with_parent) and inherits no threads or database connections.
         context = multiprocessing.get_context("spawn")
         self.processes = concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+            jobs, mp_context=context, initializer=end_with_parent, initargs=(os.getpid(),)
         )
         # Each thread fetches one file and waits for its worker: enough of them to keep
         # every process and every download busy.

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import resource
 import threading
-import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +26,7 @@ from tufpi.index import archive
 from tufpi.index.archive import Bounds
 from tufpi.index.errors import ArchiveTooCostly, Busy, InvalidUpload
 from tufpi.index.names import DistFilename
+from tufpi.orphans import end_with_parent
 
 MiB = 1024 * 1024
 # A worker's address space: an inspection within the bounds needs far less (200,000 tar
@@ -39,7 +39,6 @@ WORKER_NICENESS = 10
 _CPU_MARGIN = 5
 # Seconds a client is told to wait when every slot is taken.
 RETRY_AFTER = 5
-_PARENT_POLL = 0.5
 
 
 def bounds_of(settings: Settings) -> Bounds:
@@ -52,25 +51,13 @@ def bounds_of(settings: Settings) -> Bounds:
     )
 
 
-def _watch_parent(parent: int) -> None:
-    """End this worker once ``parent`` (the server that started it) is gone; ``parent``
-    comes from the server, since it may have died while this worker was starting."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_POLL)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 def _start_worker(memory_bytes: int, parent: int) -> None:
     """Worker initialiser: lower priority, bounded memory, no core dumps; end with the
     server (a SIGKILLed server would otherwise leave its workers waiting)."""
     os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _watch_parent(parent)
+    end_with_parent(parent)
 
 
 def _cpu_seconds() -> float:

@@ -21,8 +21,6 @@ import dataclasses
 import datetime as dt
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 from securesystemslib.signer import Key, Signer
 from sqlalchemy.orm import Session, sessionmaker
 
+from tufpi.orphans import end_with_parent
 from tufpi.trust import layout, state
 from tufpi.trust.bins import sign_bins
 from tufpi.trust.store import MetadataStore
@@ -66,24 +65,11 @@ def _start(setup: WorkerSetup, signer_pid: int) -> None:
     from tufpi.storage import LocalStorage
 
     global _worker  # noqa: PLW0603 - per-process state, set once by the pool's initializer
-    _exit_with_parent(signer_pid)
+    end_with_parent(signer_pid, _PARENT_POLL)
     keys = [Key.from_dict(keyid, dict(data)) for keyid, data in setup.trusted_keys]
     sessions = make_sessionmaker(make_engine(setup.database_url))
     store = MetadataStore(LocalStorage(setup.storage_dir))
     _worker = (sessions, store, load_signer(setup.key_uri, keys))
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker when the signer that started it is gone (even by SIGKILL, even
-    while this worker was starting): the pool's queues would otherwise keep it waiting for
-    work forever."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_POLL)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="tufpi-worker-parent-watch", daemon=True).start()
 
 
 def _sign(
