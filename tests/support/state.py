@@ -61,14 +61,21 @@ def table_rows(database_url: str) -> dict[str, list[tuple[str, ...]]]:
         engine.dispose()
 
 
+def _bookkeeping(path: Path) -> bool:
+    """A process's staging lock (``.staging/<owner>.lock``), made the first time that process
+    stages a write, whatever the write: no stored data. A staged file is data, and counts."""
+    return path.parent.name == ".staging" and path.suffix == ".lock"
+
+
 def stored_tree(root: Path, skip: str = "files/tuf") -> dict[str, str]:
-    """The sha256 of every file anywhere under ``root``, less ``VOLATILE_FILES`` and what is
-    under ``skip`` (the signer refreshes tuf/ on its own schedule)."""
+    """The sha256 of every file anywhere under ``root``, less ``VOLATILE_FILES``, staging
+    locks and what is under ``skip`` (the signer refreshes tuf/ on its own schedule)."""
     return {
         key: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
         if p.is_file()
         and p.name not in VOLATILE_FILES
+        and not _bookkeeping(p)
         and not (key := p.relative_to(root).as_posix()).startswith(skip + "/")
     }
 
