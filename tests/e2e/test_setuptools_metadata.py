@@ -17,6 +17,8 @@ from tests.support import clients
 from tests.support.importing import run_import
 from tests.support.server import IndexServer
 from tests.support.setuptools_metadata import (
+    BOTOCORE_1_44,
+    BOTOCORE_WHEEL,
     DATEUTIL_2_9,
     DATEUTIL_WHEEL,
     SIX_1_17,
@@ -68,6 +70,17 @@ def test_twine_uploads_wheels_with_license_file_under_metadata_2_1(
     info = httpx.get(index_server.url + "pypi/six/json", timeout=30).json()["info"]
     assert info["license"] == "MIT"
     assert info["version"] == "1.17.0"
+
+
+def test_uv_publish_uploads_a_wheel_with_license_file_under_metadata_2_1(
+    index_server: IndexServer, token: str, tmp_path: Path
+) -> None:
+    """uv puts the file's License-File in its form (astral-sh/uv#9513), where PyPI, which
+    checks the form, refuses it; tufpi judges the file, and takes it from either client."""
+    path = _write(tmp_path, BOTOCORE_WHEEL, BOTOCORE_1_44)
+    result = clients.uv_publish(index_server.url, token, [path])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert path.name in _files(index_server, "botocore")
 
 
 def test_a_field_newer_than_its_metadata_version_pypi_refuses_is_refused(
