@@ -146,6 +146,20 @@ def _drop_early_license_files(raw: dict[str, Any], unparsed: dict[str, list[str]
         unparsed.pop("license-file", None)
 
 
+def _check_dynamic(raw: dict[str, Any], dist: DistFilename) -> None:
+    """Refuse ``Dynamic: Dynamic``, as PyPI does (its list of fields that may be dynamic,
+    warehouse/forklift/metadata.py ``DYNAMIC_FIELDS``, is packaging's less Dynamic itself;
+    packaging refuses Name, Version and Metadata-Version)."""
+    _refuse(
+        [
+            f"Invalid Dynamic: Dynamic field {value!r} is not a valid dynamic field"
+            for value in raw.get("dynamic") or []
+            if str(value).lower() == "dynamic"
+        ],
+        dist,
+    )
+
+
 def _check_strict(raw: dict[str, Any], dist: DistFilename) -> None:
     """packaging's validation in strict mode (as PyPI's): a Metadata-Version it knows, and
     every field defined, valid (Requires-Dist, Requires-Python...) and not newer than it.
@@ -233,5 +247,6 @@ def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
     _check_identity(fields, dist)
     _check_requires_python(fields, dist)
     _check_strict(fields, dist)
+    _check_dynamic(fields, dist)
     _check_no_direct_references(fields, dist)
     return fields

@@ -532,3 +532,21 @@ def test_license_file_does_not_hide_a_bad_metadata_version(
     data = data.replace(b"Metadata-Version: 2.1\n", replacement, 1)
     with pytest.raises(InvalidUpload, match=re.escape(message)):
         core_metadata.parse(data, parse_dist_filename(SIX_WHEEL))
+
+
+def test_setuptools_metadata_2_2_with_dynamic_license_file_is_accepted() -> None:
+    """The shape setuptools wrote under 2.2 (PEP 643): License-File, and Dynamic naming it."""
+    data = metadata(extra="License-File: LICENSE\nDynamic: license-file\nDynamic: author")
+    data = data.replace(b"Metadata-Version: 2.1", b"Metadata-Version: 2.2")
+    fields = core_metadata.parse(data, parse_dist_filename(WHEEL))
+    assert fields["dynamic"] == ["license-file", "author"]
+    assert "license_files" not in fields
+
+
+@pytest.mark.parametrize("value", ["Dynamic", "dynamic"])
+def test_dynamic_naming_itself_is_refused_as_pypi_refuses_it(value: str) -> None:
+    data = metadata(extra=f"Dynamic: {value}").replace(b"2.1", b"2.2", 1)
+    # packaging alone takes it
+    assert Metadata.from_raw(parse_email(data)[0], validate=True).dynamic == ["dynamic"]
+    with pytest.raises(InvalidUpload, match=f"Invalid Dynamic: Dynamic field '{value}' is not"):
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
