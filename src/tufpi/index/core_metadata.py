@@ -13,6 +13,7 @@ import packaging.metadata
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
 
 from tufpi.index import archive
 from tufpi.index.archive import MAX_METADATA_BYTES, Bounds
@@ -118,6 +119,47 @@ def _refuse(problems: list[str], dist: DistFilename) -> None:
         raise InvalidUpload(f"{listed} (core metadata of {dist.filename!r}).")
 
 
+# License-File is a field of Metadata-Version 2.4 (PEP 639), but setuptools wrote it under
+# 2.1 for years, until 2025 (pypa/setuptools#4759), so six, python-dateutil, botocore and
+# many more carry it, and PyPI serves them. PyPI validates the upload form, not the METADATA
+# file (warehouse/forklift/legacy.py: ``metadata.parse(None, form_data=...)``), and twine
+# (since 6.1.0, pypa/twine#1180) leaves License-File out of the form when the declared
+# version is below 2.4. So PyPI never sees these values: it takes them, whatever they are,
+# and records no license files for the release. tufpi reads the file, so it drops them the
+# same way before its strict check. Every other field newer than the declared version twine
+# does send, and PyPI refuses it ("license-expression introduced in metadata version 2.4,
+# not 2.1"), as the strict check below does.
+_LICENSE_FILE_SINCE = Version("2.4")
+
+
+def _drop_early_license_files(raw: dict[str, Any], unparsed: dict[str, list[str]]) -> None:
+    """Remove ``License-File`` from ``raw`` and ``unparsed`` (packaging before 24.2 leaves it
+    there) when the declared Metadata-Version is below 2.4 or absent, as twine does; a
+    Metadata-Version that is no version at all is left to the strict check to refuse."""
+    declared = raw.get("metadata_version", "0")
+    try:
+        early = Version(str(declared)) < _LICENSE_FILE_SINCE
+    except InvalidVersion:
+        return
+    if early:
+        raw.pop("license_files", None)
+        unparsed.pop("license-file", None)
+
+
+def _check_dynamic(raw: dict[str, Any], dist: DistFilename) -> None:
+    """Refuse ``Dynamic: Dynamic``, as PyPI does (its list of fields that may be dynamic,
+    warehouse/forklift/metadata.py ``DYNAMIC_FIELDS``, is packaging's less Dynamic itself;
+    packaging refuses Name, Version and Metadata-Version)."""
+    _refuse(
+        [
+            f"Invalid Dynamic: Dynamic field {value!r} is not a valid dynamic field"
+            for value in raw.get("dynamic") or []
+            if str(value).lower() == "dynamic"
+        ],
+        dist,
+    )
+
+
 def _check_strict(raw: dict[str, Any], dist: DistFilename) -> None:
     """packaging's validation in strict mode (as PyPI's): a Metadata-Version it knows, and
     every field defined, valid (Requires-Dist, Requires-Python...) and not newer than it.
@@ -179,14 +221,16 @@ def _check_no_direct_references(raw: dict[str, Any], dist: DistFilename) -> None
 def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
     """Parse core metadata strictly and check it describes the same project and version.
 
-    Returns packaging's raw metadata dict (JSON-serialisable).
+    Returns packaging's raw metadata dict (JSON-serialisable), without ``license_files``
+    when the declared Metadata-Version is below 2.4 (setuptools wrote License-File there for
+    years; PyPI accepts it and records none: see ``_LICENSE_FILE_SINCE``).
 
     Raises:
         InvalidUpload: unparseable or holding a NUL byte; an unknown Metadata-Version; a
             field undefined, repeated, invalid (Requires-Dist, Requires-Python...) or too
-            new for its Metadata-Version, naming it; a requirement on a URL (Requires-Dist,
-            Provides-Dist, Obsoletes-Dist: ``name @ https://...``), naming it; or another
-            project or version.
+            new for its Metadata-Version (License-File excepted, as above), naming it; a
+            requirement on a URL (Requires-Dist, Provides-Dist, Obsoletes-Dist:
+            ``name @ https://...``), naming it; or another project or version.
     """
     if b"\x00" in data:
         # No header or description has a use for NUL; PostgreSQL text cannot store it.
@@ -195,12 +239,14 @@ def parse(data: bytes, dist: DistFilename) -> dict[str, Any]:
         raw, unparsed = parse_email(data)
     except ValueError as e:
         raise InvalidUpload(f"Invalid core metadata in {dist.filename!r}: {e}") from e
+    fields = dict(raw)
+    _drop_early_license_files(fields, unparsed)
     # What packaging could not take (a repeated single-use field, an undefined field)
     # first: a repeated Name or Version is missing from ``raw``.
     _refuse([_unparsed_problem(k, v) for k, v in unparsed.items()], dist)
-    fields = dict(raw)
     _check_identity(fields, dist)
     _check_requires_python(fields, dist)
     _check_strict(fields, dist)
+    _check_dynamic(fields, dist)
     _check_no_direct_references(fields, dist)
     return fields

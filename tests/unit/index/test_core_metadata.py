@@ -10,8 +10,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from packaging.metadata import parse_email
+from packaging.metadata import Metadata, parse_email
 
+from tests.support.setuptools_metadata import (
+    BOTOCORE_1_44,
+    BOTOCORE_WHEEL,
+    DATEUTIL_2_9,
+    DATEUTIL_WHEEL,
+    SIX_1_17,
+    SIX_WHEEL,
+    with_header,
+)
 from tufpi.index import core_metadata
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename, parse_dist_filename
@@ -433,3 +442,111 @@ def test_strict_parse_accepts_requirements_without_a_url() -> None:
 def test_direct_references_lists_an_unparsable_requirement_that_may_hold_a_url() -> None:
     raw = {"provides_dist": ["weird @@ http://h/x", "fine-name"], "requires_dist": ["idna"]}
     assert core_metadata.direct_references(raw) == [("Provides-Dist", "weird @@ http://h/x")]
+
+
+# -- License-File under Metadata-Version 2.1: setuptools' habit, which PyPI accepts --------------
+
+
+def _packaging_alone_refuses(data: bytes) -> str:
+    """What packaging's strict validation alone (tufpi's check before) said of ``data``."""
+    with pytest.raises(ExceptionGroup) as refused:
+        Metadata.from_raw(parse_email(data)[0], validate=True)
+    return "; ".join(str(e) for e in refused.value.exceptions)
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [(SIX_1_17, SIX_WHEEL), (DATEUTIL_2_9, DATEUTIL_WHEEL), (BOTOCORE_1_44, BOTOCORE_WHEEL)],
+    ids=["six", "dateutil", "botocore"],
+)
+def test_real_setuptools_metadata_with_license_file_is_accepted(data: bytes, filename: str) -> None:
+    refused = _packaging_alone_refuses(data)
+    assert refused == "license-file introduced in metadata version 2.4, not 2.1"
+    fields = core_metadata.parse(data, parse_dist_filename(filename))
+    assert fields["metadata_version"] == "2.1"
+    assert fields["license"]
+    # Not recorded, as PyPI records none: twine leaves it out of the form below 2.4.
+    assert "license_files" not in fields
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "2.1", "2.2", "2.3"])
+def test_license_file_below_metadata_2_4_is_accepted_and_dropped(version: str) -> None:
+    data = (
+        f"Metadata-Version: {version}\nName: demo-pkg\nVersion: 1.0\n"
+        "License-File: LICENSE\nLicense-File: NOTICE\n\nbody\n"
+    ).encode()
+    fields = core_metadata.parse(data, parse_dist_filename(WHEEL))
+    assert fields["metadata_version"] == version
+    assert "license_files" not in fields
+
+
+def test_license_file_below_2_4_is_not_checked_as_pypi_never_sees_it() -> None:
+    data = metadata(extra="License-File: ../LICENSE")
+    assert "license_files" not in core_metadata.parse(data, parse_dist_filename(WHEEL))
+
+
+def test_license_file_from_metadata_2_4_is_kept_and_checked() -> None:
+    data = metadata(extra="License-File: LICENSE").replace(b"2.1", b"2.4", 1)
+    assert core_metadata.parse(data, parse_dist_filename(WHEEL))["license_files"] == ["LICENSE"]
+    bad = metadata(extra="License-File: ../LICENSE").replace(b"2.1", b"2.4", 1)
+    with pytest.raises(InvalidUpload, match=r"Invalid License-File: '\.\./LICENSE' is invalid"):
+        core_metadata.parse(bad, parse_dist_filename(WHEEL))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "License-Expression: MIT",
+            "Invalid License-Expression: license-expression introduced in metadata version 2.4, "
+            "not 2.1",
+        ),
+        (
+            "Dynamic: Requires-Dist",
+            "Invalid Dynamic: dynamic introduced in metadata version 2.2, not 2.1",
+        ),
+    ],
+    ids=["license-expression", "dynamic"],
+)
+def test_other_fields_newer_than_the_metadata_version_are_still_refused(
+    extra: str, message: str
+) -> None:
+    """twine sends these, and PyPI refuses them; beside License-File too."""
+    data = with_header(SIX_1_17, extra)
+    with pytest.raises(InvalidUpload, match=re.escape(message)) as refused:
+        core_metadata.parse(data, parse_dist_filename(SIX_WHEEL))
+    assert "License-File" not in refused.value.message
+    assert refused.value.message.endswith(f"(core metadata of {SIX_WHEEL!r}).")
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("banana", "'banana' is not a valid metadata version"), (None, "Metadata-Version")],
+    ids=["not-a-version", "missing"],
+)
+def test_license_file_does_not_hide_a_bad_metadata_version(
+    version: str | None, message: str
+) -> None:
+    data = with_header(SIX_1_17, "License-File: LICENSE")
+    replacement = b"" if version is None else f"Metadata-Version: {version}\n".encode()
+    data = data.replace(b"Metadata-Version: 2.1\n", replacement, 1)
+    with pytest.raises(InvalidUpload, match=re.escape(message)):
+        core_metadata.parse(data, parse_dist_filename(SIX_WHEEL))
+
+
+def test_setuptools_metadata_2_2_with_dynamic_license_file_is_accepted() -> None:
+    """The shape setuptools wrote under 2.2 (PEP 643): License-File, and Dynamic naming it."""
+    data = metadata(extra="License-File: LICENSE\nDynamic: license-file\nDynamic: author")
+    data = data.replace(b"Metadata-Version: 2.1", b"Metadata-Version: 2.2")
+    fields = core_metadata.parse(data, parse_dist_filename(WHEEL))
+    assert fields["dynamic"] == ["license-file", "author"]
+    assert "license_files" not in fields
+
+
+@pytest.mark.parametrize("value", ["Dynamic", "dynamic"])
+def test_dynamic_naming_itself_is_refused_as_pypi_refuses_it(value: str) -> None:
+    data = metadata(extra=f"Dynamic: {value}").replace(b"2.1", b"2.2", 1)
+    # packaging alone takes it
+    assert Metadata.from_raw(parse_email(data)[0], validate=True).dynamic == ["dynamic"]
+    with pytest.raises(InvalidUpload, match=f"Invalid Dynamic: Dynamic field '{value}' is not"):
+        core_metadata.parse(data, parse_dist_filename(WHEEL))
