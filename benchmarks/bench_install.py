@@ -14,11 +14,9 @@ The real wheels are downloaded once, with this machine's pip configuration, into
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -27,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from common import free_port, machine, run_tufpi, tree_env  # noqa: E402
 from tests.support.clients import clean_env, twine_upload  # noqa: E402
 from tests.support.server import wait_until_serving  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
+from tests.support.wheelfile import zip_wheel  # noqa: E402
 
 # The big tree: a web application with data work and its tools (63 wheels, 114 MiB).
 # pandas and boto3 bring six, python-dateutil, botocore, jmespath and s3transfer, whose wheels
@@ -89,11 +87,6 @@ class Tree:
 # --- the wheels -----------------------------------------------------------------------
 
 
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-
-
 def tiny_wheel(name: str, requires: Sequence[str]) -> tuple[str, bytes]:
     """A small valid wheel of ``name`` 1.0 requiring ``requires``: (filename, bytes)."""
     dist = name.replace("-", "_")
@@ -105,13 +98,7 @@ def tiny_wheel(name: str, requires: Sequence[str]) -> tuple[str, bytes]:
         f"{info}/METADATA": metadata.encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), data)
-    return f"{dist}-1.0-py3-none-any.whl", buffer.getvalue()
+    return f"{dist}-1.0-py3-none-any.whl", zip_wheel(files, info)
 
 
 def quick_wheels(directory: Path) -> tuple[list[Path], list[Tree]]:

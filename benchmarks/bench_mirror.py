@@ -13,12 +13,10 @@ Upstream is a real ``tufpi serve`` on 127.0.0.1 (PyPI's shape: PEP 691 JSON page
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
 import functools
 import hashlib
-import io
 import json
 import math
 import os
@@ -29,7 +27,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +39,7 @@ from common import machine  # noqa: E402
 
 from tests.support.server import IndexServer, start  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
+from tests.support.wheelfile import zip_wheel  # noqa: E402
 
 JSON = "application/vnd.pypi.simple.v1+json"
 SIZES = (10_000, 1_000_000, 20_000_000)
@@ -64,11 +62,6 @@ def label(size: int) -> str:
 # --- the files ----------------------------------------------------------------------------
 
 
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-
-
 def wheel(name: str, size: int, seed: int) -> tuple[str, bytes]:
     """A valid wheel of ``name`` 1.0 of about ``size`` bytes: random bytes, stored (not
     deflated, so the size is what travels), the same for the same arguments."""
@@ -80,13 +73,7 @@ def wheel(name: str, size: int, seed: int) -> tuple[str, bytes]:
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-        for path, data in files.items():
-            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), data)
-    return f"{dist}-1.0-py3-none-any.whl", buffer.getvalue()
+    return f"{dist}-1.0-py3-none-any.whl", zip_wheel(files, info)
 
 
 @dataclasses.dataclass(frozen=True)

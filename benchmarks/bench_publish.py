@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import random
@@ -37,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import TargetChange
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.wheelfile
+from tests.support.wheelfile import zip_wheel
 from tufpi.index.service import storage_key
 from tufpi.trust import layout
 
@@ -94,11 +95,6 @@ class Wheel:
         return storage_key(self.sha256, self.filename)
 
 
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-
-
 def make_wheel(index: int) -> Wheel:
     """Wheel number ``index``: release ``1.<index // PROJECTS>`` of ``bench-<index % PROJECTS>``.
 
@@ -119,13 +115,7 @@ def make_wheel(index: int) -> Wheel:
             b"Tag: py3-none-any\n"
         ),
     }
-    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), data)
-    data = buffer.getvalue()
+    data = zip_wheel(files, info)
     filename = f"{dist}-{version}-py3-none-any.whl"
     return Wheel(name, version, filename, data, hashlib.sha256(data).hexdigest())
 

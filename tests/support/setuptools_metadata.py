@@ -6,10 +6,9 @@ description is cut after its first lines.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import zipfile
+
+from tests.support.wheelfile import zip_wheel
 
 SIX_WHEEL = "six-1.17.0-py2.py3-none-any.whl"
 DATEUTIL_WHEEL = "python_dateutil-2.9.0.post0-py2.py3-none-any.whl"
@@ -159,11 +158,6 @@ def with_name(metadata: bytes, name: str) -> bytes:
     return b"\n".join(lines)
 
 
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-
-
 def wheel_of(filename: str, metadata: bytes) -> bytes:
     """A wheel named ``filename`` holding ``metadata`` as its METADATA and, as setuptools
     laid it out under Metadata-Version 2.1, its ``LICENSE`` beside it in ``.dist-info``;
@@ -177,10 +171,4 @@ def wheel_of(filename: str, metadata: bytes) -> bytes:
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: bdist_wheel (0.36.2)\n"
         b"Root-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n",
     }
-    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
-            archive.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), data)
-    return buffer.getvalue()
+    return zip_wheel(files, info, zipfile.ZIP_DEFLATED)
