@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "tufpi"
 
 # Bottom to top. Keep in step with docs/architecture.md.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"config", "clock", "exports", "orphans"}),
+    frozenset({"config", "clock", "exports", "orphans", "tlog"}),
     frozenset({"http"}),
     frozenset({"storage", "db", "keys"}),
     frozenset({"trust"}),
