@@ -91,3 +91,39 @@ CONSISTENCY: list[tuple[int, int, list[bytes]]] = [
     (6, 8, [N[1][2], N[1][3], N[2][0]]),
     (2, 5, [N[1][1], N[0][4]]),
 ]
+
+# Real signed checkpoints of sum.golang.org (the Go checksum database), quoted in public
+# repositories' tests and docs, with the published verifier key of sum.golang.org (also in
+# the Go source, cmd/go/internal/modfetch's knownGOSUMDB). The last one carries a second
+# signature by a key we do not know, which a verifier must ignore.
+SUMDB_VKEY = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+SUMDB_ORIGIN = "go.sum database tree"
+SUMDB_CHECKPOINTS: list[tuple[int, str, str]] = [
+    (
+        6476701,
+        "mb8QLQIs0Z0yP5Cstq6guj87oXWeC9gEM8oVikmm9Wk=",
+        "Az3grsLX85Gz+s1SiTbgkuqxgItqFq7gsMUEyVnrsa9LM7Us9S+1xbFIGu95949rj4nPRYfvimWEPWL+o3GeoWwOoAw=",
+    ),
+    (
+        3935567,
+        "SapHtgdNCeF00Cx8kqztePV24kgzNg++Xovae42HAMw=",
+        "Az3grsm7Wm4CVNR1RHq9BFnu9jzcRlU2uw7lr0gfUWgO6+rqPNjT+fUTl9gH0NRTgdwW9nItuQSMbhSaLCsk8YeYSAs=",
+    ),
+    (
+        28891140,
+        "++pUIeKTwGvykMUkmM3AT97PwQipMT6H/p7t86E0Sp0=",
+        "Az3grqNvOILDz7xwAKugtVFZwd+I9IyB/mHrUYzcVaS9zKsRVdRLNGLFpnAcLhyoBBkdIYEzK/+7Eu4wanYttLrPsQo=",
+    ),
+    (
+        52544510,
+        "+TGlZfnTizQCJgyZR56QixD8+X4dd8Wefy8U1w6k0Ig=",
+        "Az3grn6d1PSjcypDf9bfcFVU5fvJB7VkLc0MAbz8jqeQVnSbAj9pKcsB5dJt5VdswPDUtiFar5LPRBu+uEQAT1CDfAc=",
+    ),
+]
+SUMDB_WITH_UNKNOWN_SIGNER = (
+    "go.sum database tree\n15067302\ngJyioq6dwR9n+NjEWORfYmH+ubeYm3kH42BBQ0bTpYI=\n\n"
+    "\u2014 sum.golang.org Az3grp1rvWOs5NKlr/xR4GLN/CDyzzakmt1o61uSxYKpK1SerqOP2ClbX/peKUZjYnyo"
+    "mH5Xz7GZG3TpB7OeKn4E2ww=\n"
+    "\u2014 test.example.com qTGhC/xIPQ0AXKHK6Y+9ypRfuvMZWPjRXM8NiOg5M1WREn07VQXyuIXM3NRNav3ieV"
+    "FLUqDRK77PWDmL6w8w84UqeAw=\n"
+)
