@@ -5,7 +5,9 @@ Offered to other packages (modules):
 - ``hashing``: RFC 9162 Merkle tree hashes, inclusion and consistency proofs (``ProofError``);
 - ``notes``: C2SP signed notes, Ed25519 signatures and timestamped cosignatures, vkeys
   (``NoteError``);
-- ``checkpoints``: C2SP tlog checkpoints, formatted, parsed and verified.
+- ``checkpoints``: C2SP tlog checkpoints, formatted, parsed and verified;
+- ``tiles``: C2SP tlog-tiles coordinates and paths, entry bundles, tree hashes and proofs
+  from tile contents (``TileError``).
 """
 
-__all__ = ["checkpoints", "hashing", "notes"]
+__all__ = ["checkpoints", "hashing", "notes", "tiles"]

@@ -9,13 +9,19 @@ largest power of two below ``n``: the left subtree holds leaves ``[0, k)`` and t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+
+# MTH(D[start:end]) for a range the RFC 9162 recursion visits (``start`` is a multiple of
+# the largest power of two not above ``end - start``): from a list of leaf hashes, or
+# from tiles (``tiles.range_hasher``).
+RangeHash = Callable[[int, int], bytes]
 
 
 class ProofError(ValueError):
@@ -54,20 +60,35 @@ def _subtree(hashes: Sequence[bytes], start: int, end: int) -> bytes:
     return node_hash(_subtree(hashes, start, middle), _subtree(hashes, middle, end))
 
 
+def list_hasher(leaf_hashes: Sequence[bytes]) -> RangeHash:
+    """The ``RangeHash`` over a list of leaf hashes."""
+
+    def range_hash(start: int, end: int) -> bytes:
+        return _subtree(leaf_hashes, start, end)
+
+    return range_hash
+
+
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """The audit path (RFC 9162 PATH) of leaf ``index`` in the tree of ``leaf_hashes``,
     nearest sibling first."""
-    if not 0 <= index < len(leaf_hashes):
-        raise ValueError(f"leaf {index} is not in a tree of {len(leaf_hashes)} leaves")
+    return inclusion_proof_from(index, len(leaf_hashes), list_hasher(leaf_hashes))
+
+
+def inclusion_proof_from(index: int, size: int, range_hash: RangeHash) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves, its subtree hashes
+    read through ``range_hash``."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
     proof: list[bytes] = []
-    start, end = 0, len(leaf_hashes)
+    start, end = 0, size
     while end - start > 1:
         middle = start + split_point(end - start)
         if index < middle:
-            proof.append(_subtree(leaf_hashes, middle, end))
+            proof.append(range_hash(middle, end))
             end = middle
         else:
-            proof.append(_subtree(leaf_hashes, start, middle))
+            proof.append(range_hash(start, middle))
             start = middle
     proof.reverse()
     return proof
@@ -76,31 +97,28 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """The proof (RFC 9162 PROOF) that the tree of the first ``old_size`` leaves is a prefix
     of the tree of all ``leaf_hashes``; empty when the sizes are equal."""
-    new_size = len(leaf_hashes)
+    return consistency_proof_from(old_size, len(leaf_hashes), list_hasher(leaf_hashes))
+
+
+def consistency_proof_from(old_size: int, new_size: int, range_hash: RangeHash) -> list[bytes]:
+    """The consistency proof from ``old_size`` to ``new_size``, its subtree hashes read
+    through ``range_hash``."""
     if not 0 < old_size <= new_size:
         raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
     proof: list[bytes] = []
-    _subproof(old_size, leaf_hashes, 0, new_size, True, proof)
+    old, start, end, whole = old_size, 0, new_size, True
+    while old != end - start:  # RFC 9162 SUBPROOF, its tail recursion as a loop
+        middle = split_point(end - start)
+        if old <= middle:
+            proof.append(range_hash(start + middle, end))
+            end = start + middle
+        else:
+            proof.append(range_hash(start, start + middle))
+            old, start, whole = old - middle, start + middle, False
+    if not whole:
+        proof.append(range_hash(start, end))
+    proof.reverse()
     return proof
-
-
-def _subproof(
-    old: int, hashes: Sequence[bytes], start: int, end: int, whole: bool, out: list[bytes]
-) -> None:
-    """RFC 9162 SUBPROOF(old, D[start:end], whole), appended to ``out`` (no recursion on
-    the path length beyond the tree's height)."""
-    size = end - start
-    if old == size:
-        if not whole:
-            out.append(_subtree(hashes, start, end))
-        return
-    middle = split_point(size)
-    if old <= middle:
-        _subproof(old, hashes, start, start + middle, whole, out)
-        out.append(_subtree(hashes, start + middle, end))
-    else:
-        _subproof(old - middle, hashes, start + middle, end, False, out)
-        out.append(_subtree(hashes, start, start + middle))
 
 
 def _check_hash(what: str, value: bytes) -> None:
