@@ -7,7 +7,15 @@ import hashlib
 
 import pytest
 
-from tests.unit.tlog.vectors import CONSISTENCY, INCLUSION, LEAVES, NODES, ROOTS
+from tests.unit.tlog.vectors import (
+    CONSISTENCY,
+    INCLUSION,
+    LEAVES,
+    NODES,
+    PUBLISHED_CONSISTENCY,
+    PUBLISHED_INCLUSION,
+    ROOTS,
+)
 from tufpi.tlog import hashing
 from tufpi.tlog.hashing import ProofError
 
@@ -120,3 +128,73 @@ def test_making_proofs_outside_the_tree_is_refused() -> None:
         hashing.inclusion_proof(8, HASHES)
     with pytest.raises(ValueError, match="from size 9 to size 8"):
         hashing.consistency_proof(9, HASHES)
+
+
+@pytest.mark.parametrize(("index", "size", "hexes"), PUBLISHED_INCLUSION)
+def test_published_inclusion_proofs_are_made_and_survive_no_mutation(
+    index: int, size: int, hexes: list[str]
+) -> None:
+    proof = [bytes.fromhex(h) for h in hexes]
+    assert hashing.inclusion_proof(index, HASHES[:size]) == proof
+    root, leaf = ROOTS[size], HASHES[index]
+    hashing.verify_inclusion(index, size, leaf, proof, root)
+    some = bytes.fromhex("abacaba0" + "00" * 24 + "60061e00")
+    mutations = [
+        (index - 1, size, leaf, proof, root),
+        (index + 1, size, leaf, proof, root),
+        (index ^ 2, size, leaf, proof, root),
+        (index, size * 2, leaf, proof, root),
+        (index, size // 2, leaf, proof, root),
+        (index, size, hashing.leaf_hash(b"wrong"), proof, root),
+        (index, size, leaf, proof, ROOTS[0]),
+        (index, size, leaf, [*proof, b""], root),
+        (index, size, leaf, [*proof, root], root),
+        (index, size, leaf, [root, *proof], root),
+        (index, size, leaf, proof[:-1], root),
+        (index, size, leaf, [proof[0], some, *proof[1:]], root),
+        *(
+            (index, size, leaf, [*proof[:i], bytes([p[0] ^ 8]) + p[1:], *proof[i + 1 :]], root)
+            for i, p in enumerate(proof)
+        ),
+    ]
+    for mutated in mutations:
+        with pytest.raises(ProofError):
+            hashing.verify_inclusion(*mutated)
+
+
+@pytest.mark.parametrize(("old", "new", "hexes"), PUBLISHED_CONSISTENCY)
+def test_published_consistency_proofs_are_made_and_survive_no_mutation(
+    old: int, new: int, hexes: list[str]
+) -> None:
+    proof = [bytes.fromhex(h) for h in hexes]
+    assert hashing.consistency_proof(old, HASHES[:new]) == proof
+    r1, r2 = ROOTS[old], ROOTS[new]
+    hashing.verify_consistency(old, new, r1, r2, proof)
+    if not proof:
+        return
+    mutations = [
+        (old - 1, new, r1, r2, proof),
+        (old + 1, new, r1, r2, proof),
+        (old ^ 2, new, r1, r2, proof),
+        (old, new * 2, r1, r2, proof),
+        (old, new // 2, r1, r2, proof),
+        (old, new, ROOTS[0], r2, proof),
+        (old, new, r1, ROOTS[0], proof),
+        (old, new, r2, r1, proof),
+        (old, new, r1, r2, []),
+        (old, new, r1, r2, [*proof, b""]),
+        (old, new, r1, r2, [*proof, r1]),
+        (old, new, r1, r2, [*proof, r2]),
+        (old, new, r1, r2, [b"", *proof]),
+        (old, new, r1, r2, [r1, *proof]),
+        (old, new, r1, r2, [r2, *proof]),
+        (old, new, r1, r2, [proof[0], *proof]),
+        (old, new, r1, r2, proof[:-1]),
+        *(
+            (old, new, r1, r2, [*proof[:i], bytes([p[0] ^ 16]) + p[1:], *proof[i + 1 :]])
+            for i, p in enumerate(proof)
+        ),
+    ]
+    for mutated in mutations:
+        with pytest.raises(ProofError):
+            hashing.verify_consistency(*mutated)
