@@ -5,6 +5,7 @@ oversized and malformed notes are refused with their reason."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 
 import pytest
@@ -123,7 +124,7 @@ SIG = "\u2014 k AAAAAAAAAAAA\n"
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"a\n\n" + b"x" * 70_000, "over the limit"),
+        (b"a\n\n" + b"x" * 140_000, "over the limit"),
         (b"a\n\n\xff\n", "not valid UTF-8"),
         (("a\tb\n\n" + SIG).encode(), "control character 0x09"),
         (("a\n\n" + SIG.rstrip("\n")).encode(), "end with a newline"),
@@ -199,3 +200,8 @@ def test_signing_refuses_a_text_without_final_newline_and_a_bad_timestamp() -> N
         notes.cosign("a\n", "k", key, 2**63)
     with pytest.raises(NoteError, match="at least one signature"):
         notes.Note("a\n", ()).encode()
+    signature = notes.sign("a\n", "k", key)
+    with pytest.raises(NoteError, match="end with a newline"):
+        notes.Note("a", (signature,)).encode()
+    with pytest.raises(NoteError, match="space or a plus"):
+        notes.Note("a\n", (dataclasses.replace(signature, name="k k"),)).encode()
