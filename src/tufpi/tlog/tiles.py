@@ -71,6 +71,10 @@ class Tile:
         return start, start + self.width * span
 
 
+# Reads a tile's content (the caller fetches it: storage, HTTP, a cache).
+TileReader = Callable[[Tile], bytes]
+
+
 def encode_index(index: int) -> str:
     """A tile index as zero-padded 3-digit path elements, all but the last prefixed with
     ``x``: 1234067 is ``x001/x234/067``."""
@@ -156,6 +160,33 @@ def new_tiles(old_size: int, new_size: int) -> Iterator[Tile]:
         level += 1
 
 
+def tiles_after_append(
+    old_size: int, leaf_hashes: Sequence[bytes], read_tile: TileReader
+) -> dict[Tile, bytes]:
+    """The tiles to write when ``leaf_hashes`` are appended to a tree of ``old_size`` leaves
+    (exactly ``new_tiles(old_size, old_size + len(leaf_hashes))``), their contents
+    computed from the new hashes and the old tree's partial tiles (read through
+    ``read_tile``), never from the whole tree."""
+    written: dict[Tile, bytes] = {}
+    level, fresh = 0, list(leaf_hashes)  # the hashes this level gains, in order
+    while fresh:
+        old_count = old_size >> (TILE_HEIGHT * level)
+        base = old_count - old_count % TILE_WIDTH
+        hashes: list[bytes] = []
+        if old_count % TILE_WIDTH:
+            old_tile = Tile(level, base // TILE_WIDTH, old_count % TILE_WIDTH)
+            hashes = split_hashes(old_tile, read_tile(old_tile))
+        hashes += fresh
+        fresh = []
+        for start in range(0, len(hashes), TILE_WIDTH):
+            chunk = hashes[start : start + TILE_WIDTH]
+            written[Tile(level, (base + start) // TILE_WIDTH, len(chunk))] = b"".join(chunk)
+            if len(chunk) == TILE_WIDTH:
+                fresh.append(hashing.root_hash(chunk))
+        level += 1
+    return written
+
+
 def split_hashes(tile: Tile, data: bytes) -> list[bytes]:
     """A tile's content as its hashes; it must be exactly ``width`` hashes long."""
     if len(data) != tile.width * HASH_SIZE:
@@ -212,10 +243,6 @@ def parse_bundle(tile: Tile, data: bytes) -> list[bytes]:
     if len(entries) != tile.width:
         raise TileError(f"{tile.entries_path()} holds {len(entries)} entries, not {tile.width}")
     return entries
-
-
-# Reads a tile's content (the caller fetches it: storage, HTTP, a cache).
-TileReader = Callable[[Tile], bytes]
 
 
 def range_hasher(size: int, read_tile: TileReader) -> hashing.RangeHash:

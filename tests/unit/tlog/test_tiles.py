@@ -161,3 +161,32 @@ def test_entry_bundles_round_trip_and_malformed_ones_are_refused() -> None:
         tiles.parse_bundle(Tile(0, 0, 2), b"\x00\x00\x00")
     with pytest.raises(TileError, match="over 65535"):
         tiles.encode_bundle([b"x" * 65_536])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [(0, 1), (0, 256), (1, 255), (255, 257), (250, 70_000), (65_535, 65_537)]
+)
+def test_appending_writes_the_same_tiles_as_the_whole_tree_gives(old: int, new: int) -> None:
+    before = _store(old) if old else {}
+    written = tiles.tiles_after_append(old, _leaves()[old:new], before.__getitem__)
+    assert sorted(written) == list(tiles.new_tiles(old, new))
+    whole = hashing.list_hasher(_leaves()[:new])
+    assert written == {tile: tiles.tile_content(tile, whole) for tile in written}
+
+    def read(tile: Tile) -> bytes:
+        return written[tile] if tile in written else before[tile]
+
+    assert tiles.root_hash(new, read) == hashing.root_hash(_leaves()[:new])
+
+
+def test_appending_in_batches_builds_the_whole_tree() -> None:
+    store: dict[Tile, bytes] = {}
+    size = 0
+    for batch in [1, 300, 255, 1, 65_000, 4_443]:
+        store.update(
+            tiles.tiles_after_append(size, _leaves()[size : size + batch], store.__getitem__)
+        )
+        size += batch
+    assert size == SIZE
+    for tile in tiles.tiles_for_size(SIZE):
+        assert store[tile] == _store(SIZE)[tile]
