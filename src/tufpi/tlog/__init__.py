@@ -6,8 +6,10 @@ Offered to other packages (modules):
 - ``notes``: C2SP signed notes, Ed25519 signatures and timestamped cosignatures, vkeys
   (``NoteError``);
 - ``checkpoints``: C2SP tlog checkpoints, formatted, parsed and verified;
+- ``entries``: the log's entries (files added, yanks, removals, TUF publications), each
+  with one encoding (``EntryError``);
 - ``tiles``: C2SP tlog-tiles coordinates and paths, entry bundles, tree hashes and proofs
   from tile contents (``TileError``).
 """
 
-__all__ = ["checkpoints", "hashing", "notes", "tiles"]
+__all__ = ["checkpoints", "entries", "hashing", "notes", "tiles"]
