@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "clock", "exports", "orphans", "tlog"}),
     frozenset({"http"}),
     frozenset({"storage", "db", "keys"}),
-    frozenset({"trust"}),
+    frozenset({"trust", "transparency"}),
     frozenset({"index", "signer"}),
     frozenset({"upstream"}),
     frozenset({"services"}),

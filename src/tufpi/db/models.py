@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -258,3 +259,27 @@ class Superseded(Base):
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     since: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class LogPending(Base):
+    """A transparency-log entry written with the event it records (an upload, a yank, a
+    removal, an import, a mirrored listing, a publication), not yet in the log: the
+    sequencer (``tufpi.transparency``) moves it to ``log_leaves`` in ``id`` order."""
+
+    __tablename__ = "log_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogLeaf(Base):
+    """One leaf of the transparency log: its index, the entry's bytes and, for an entry
+    naming a TUF target (a file added), the target's path, by which a client finds it."""
+
+    __tablename__ = "log_leaves"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(500), index=True)

@@ -1,0 +1,13 @@
+"""The transparency log's I/O (issue 15): entries recorded with their events, the sequencer
+that appends them to the log in the elected signer, tiles and checkpoints in storage.
+
+The pure parts (hashes, proofs, tiles, notes, entries) are ``tufpi.tlog``.
+
+Offered to other packages:
+
+- ``record``: write log entries in the caller's transaction (the event's own).
+"""
+
+from tufpi.transparency.recording import record
+
+__all__ = ["record"]
