@@ -8,8 +8,9 @@ Offered to other packages (modules):
 - ``checkpoints``: C2SP tlog checkpoints, formatted, parsed and verified;
 - ``entries``: the log's entries (files added, yanks, removals, TUF publications), each
   with one encoding (``EntryError``);
+- ``policy``: the log a TUF root pins (``ROOT_FIELD``): its key, witnesses, threshold;
 - ``tiles``: C2SP tlog-tiles coordinates and paths, entry bundles, tree hashes and proofs
   from tile contents (``TileError``).
 """
 
-__all__ = ["checkpoints", "entries", "hashing", "notes", "tiles"]
+__all__ = ["checkpoints", "entries", "hashing", "notes", "policy", "tiles"]
