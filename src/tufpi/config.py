@@ -41,6 +41,12 @@ class Settings:
         keys_dir: where ``trust init`` keeps the development key set (never the data dir).
         online_key: securesystemslib URI of the online key; empty means the development key
             ``file2:<keys_dir>/online.pem``.
+        log_key: the transparency log's Ed25519 key (a PEM file, unencrypted, held by the
+            signer like the online key); empty means the development key
+            ``<keys_dir>/log.pem``, generated when missing.
+        log_origin: the log's name, the origin line of its checkpoints, fixed in the root at
+            ``trust init``; empty means the public URL (or ``host:port``) without its
+            scheme, followed by ``/tlog``.
         bins: number of bin-n roles chosen at ``trust init`` (a power of two).
         online_expiry: seconds a bin-n, snapshot or timestamp stays valid (PEP 458: a day).
         offline_expiry: seconds root, targets and bins stay valid (PEP 458: a year).
@@ -88,6 +94,8 @@ class Settings:
     private: bool = False
     keys_dir: Path = Path("tufpi-keys")
     online_key: str = ""
+    log_key: str = ""
+    log_origin: str = ""
     bins: int = 16384
     online_expiry: int = 86400
     offline_expiry: int = 365 * 86400
@@ -137,6 +145,19 @@ class Settings:
     def online_key_uri(self) -> str:
         """The online key's URI, defaulting to the development key."""
         return self.online_key or f"file2:{(self.keys_dir / 'online.pem').resolve()}"
+
+    @property
+    def log_key_path(self) -> Path:
+        """The log key's file, defaulting to the development key."""
+        return Path(self.log_key) if self.log_key else self.keys_dir / "log.pem"
+
+    @property
+    def effective_log_origin(self) -> str:
+        """The log's origin, defaulting to the public URL's host and path plus ``/tlog``."""
+        if self.log_origin:
+            return self.log_origin
+        base = self.public_url or f"http://{self.host}:{self.port}/"
+        return base.split("://", 1)[-1].rstrip("/") + "/tlog"
 
     @property
     def is_sqlite(self) -> bool:
