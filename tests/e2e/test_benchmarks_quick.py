@@ -18,6 +18,7 @@ from tests.support.benchmarks import BENCHMARKS, run_quick
 # Each benchmark smoke-run here, and a line its figures must include.
 FIGURES = {
     "bench_backsign.py": r"timestamp\.json in place after [\d.]+ s",
+    "bench_checkpoints.py": r"verified 200 checkpoints in [\d.]+ s: \d+ us each",
     "bench_client_bytes.py": r"snapshot\.json: [\d,]+ B, [\d,]+ B gzip-9 on the wire",
     "bench_import.py": r"sign and publish the batch +[\d.]+ s",
     "bench_install.py": (
