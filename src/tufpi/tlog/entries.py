@@ -42,11 +42,14 @@ def format_time(when: dt.datetime) -> str:
 
 
 def _parse_time(text: str) -> dt.datetime:
-    try:
-        when = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError as e:
-        raise EntryError(f"the time {text!r} is not YYYY-MM-DDTHH:MM:SSZ") from e
-    return when.replace(tzinfo=dt.UTC)
+    # fromisoformat, not strptime (ten times slower); the shape is checked here and the
+    # spelling by the entry's round trip.
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z" and text[:19].isascii():
+        try:
+            return dt.datetime.fromisoformat(text[:19]).replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    raise EntryError(f"the time {text!r} is not YYYY-MM-DDTHH:MM:SSZ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +158,9 @@ _SCHEMA["unyank"] = _SCHEMA["yank"]
 
 
 def _fields(entry: Entry) -> dict[str, Any]:
-    fields = dataclasses.asdict(entry)
+    # Not dataclasses.asdict: its deep copy made each entry cost 100 us (the sequencer and
+    # monitors handle entries by the hundred thousand).
+    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
     fields.pop("yanked", None)
     fields["time"] = format_time(entry.time)
     fields["kind"] = entry.kind
