@@ -364,10 +364,12 @@ def _follow_yanks(
 ) -> list[Entry]:
     """(Un)yank the files upstream (un)yanked; returns a Yanked entry per file whose yank
     or reason this changed."""
+    # All the project's files rather than an IN list of the yanked ones: upstream may change
+    # the yanks of more files at once than a database takes bound parameters.
     rows = session.execute(
         select(File.filename, File.yanked, File.yanked_reason, Release.canonical_version)
         .join(Release, Release.id == File.release_id)
-        .where(File.project_id == project.id, File.filename.in_([y.filename for y in yanks]))
+        .where(File.project_id == project.id)
     )
     current = {r[0]: (r[1], r[2], r[3]) for r in rows}
     entries: list[Entry] = []
