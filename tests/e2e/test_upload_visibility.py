@@ -175,11 +175,16 @@ def test_import_killed_between_commit_and_publication(
         assert key not in held.visible  # ... and not served yet
         assert key in held.staged_keys()
         assert httpx.get(server.url + key, timeout=10).status_code == 404
+        # Its log entry committed with it; the other project's, never written, is not there.
+        logged = events_logged(server.database_url)
+        assert [e.path for e in logged] == [key]  # type: ignore[union-attr]
 
         again = server.cli("import", str(source), "--no-publish", check=False)
         assert again.returncode == 0, again.stdout + again.stderr
         held = assert_consistent(server.database_url, storage, server.url)
         assert len(held.filenames()) == 2
+        logged = events_logged(server.database_url)
+        assert sorted(e.path for e in logged) == sorted(held.rows)  # type: ignore[union-attr]
         assert list(storage.glob(".staging/*/scratch/*")) == []
 
 
