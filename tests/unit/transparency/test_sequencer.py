@@ -35,6 +35,7 @@ from tufpi.transparency import (
     layout,
     record,
 )
+from tufpi.transparency.leaves import target_path
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 ORIGIN = "example.test/tlog"
@@ -160,6 +161,25 @@ def test_the_log_grows_into_the_tiles_of_the_whole_tree(log: Log) -> None:
     assert [e.size for e in parsed if isinstance(e, entries.FileAdded)] == list(range(log.added))
     with log.sequencer.sessions() as session:
         assert session.scalar(select(func.count()).select_from(LogPending)) == 0
+
+
+def test_only_file_entries_have_a_path(log: Log) -> None:
+    """The path the database extracts is the file entry's, whatever the other kinds hold
+    (a reason that spells a file entry's bytes is escaped, and not taken for one)."""
+    sha = "ab" * 32
+    recorded: list[entries.Entry] = [
+        entries.Yanked("p", "1", True, NOW, reason='x","kind":"file","path":"evil'),
+        entries.FileRemoved("p", "1", "p-1.tar.gz", "packages/gone", sha, NOW),
+        entries.Published(3, sha, 2, sha, NOW),
+        entries.FileAdded("p", "1", "p-2.tar.gz", "packages/é/x", sha, 1, NOW, "import"),
+    ]
+    with log.sequencer.write_sessions.begin() as session:
+        record(session, recorded)
+    log.sequencer.run()
+    with log.sequencer.sessions() as session:
+        paths = list(session.scalars(select(LogLeaf.path).order_by(LogLeaf.seq)))
+    assert paths == [None, None, None, "packages/é/x"]  # its \\u escape undone
+    assert paths == [target_path(leaf) for leaf in log.leaves()]
 
 
 def test_nothing_new_signs_nothing(log: Log) -> None:
