@@ -298,6 +298,29 @@ def test_cosignatures_are_appended(log: Log) -> None:
     hashing.verify_consistency(1, size, old_root, log.checkpoint().root_hash, proof)
 
 
+def test_a_big_append_is_published_in_steps(log: Log) -> None:
+    """Each step has its checkpoint (a crash keeps the steps done); only the last is
+    given to the witnesses."""
+    sizes: list[int] = []
+
+    def cosign(
+        _signed: bytes, checkpoint: checkpoints.Checkpoint, _consistency: Consistency
+    ) -> list[notes.Signature]:
+        sizes.append(checkpoint.size)
+        return []
+
+    log.sequencer.step, log.sequencer.cosign = 100, cosign
+    written: list[int] = []
+    log.sequencer.passed = lambda name: (
+        written.append(log.checkpoint().size) if name == "log-checkpoint" else None
+    )
+    log.add(250)
+    assert log.sequencer.run().size == 250
+    assert written == [100, 200, 250]
+    assert sizes == [250]
+    _check_whole_tree(log)
+
+
 def test_the_key_must_be_the_roots() -> None:
     key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     field = LogPolicy(notes.verifier_for(ORIGIN, key, notes.ED25519)).to_field()
