@@ -22,7 +22,6 @@ from tufpi.cli.obj import Obj
 from tufpi.cli.progress import progress
 from tufpi.cli.publishing import trust_publish
 from tufpi.cli.rotation import run_recovery
-from tufpi.config import Settings
 from tufpi.index.names import normalize
 from tufpi.keys import LogKeyError, dev, load_or_create_log_key, load_signer, public_key
 from tufpi.services import Services
@@ -34,11 +33,10 @@ from tufpi.signer import (
     sign_until_stopped,
     stop_on_signals,
 )
-from tufpi.tlog.notes import ED25519, NoteError, verifier_for
-from tufpi.tlog.policy import LogPolicy
+from tufpi.tlog.notes import NoteError
 from tufpi.transparency import LogError
 from tufpi.trust import state
-from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
+from tufpi.trust.init import OfflineSigners, dev_keyset, first_log_policy, initialise
 from tufpi.trust.log import recent_changes
 from tufpi.trust.status import expiry_warnings, gather, root_fingerprint
 from tufpi.trust.store import MetadataStore
@@ -47,16 +45,6 @@ from tufpi.trust.store import MetadataStore
 def _initialised(services: Services) -> bool:
     with services.sessions() as session:
         return state.number_of_bins(session) is not None
-
-
-def _dev_log_policy(settings: Settings) -> LogPolicy:
-    """The transparency log root v1 pins: the log key (created when missing) under the
-    configured origin, no witnesses."""
-    try:
-        key = load_or_create_log_key(settings.log_key_path)
-        return LogPolicy(verifier_for(settings.effective_log_origin, key, ED25519))
-    except (LogKeyError, NoteError) as e:  # an unusable key file; an origin with a space
-        raise click.ClickException(f"the transparency log cannot be set up: {e}") from e
 
 
 def _init_with_dev_keys(services: Services) -> None:
@@ -73,7 +61,12 @@ def _init_with_dev_keys(services: Services) -> None:
         online_public = public_key(settings.online_key)
         keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
-    log = _dev_log_policy(settings)  # before anything is signed: a bad key stops it here
+    try:
+        log = first_log_policy(
+            load_or_create_log_key(settings.log_key_path), settings.effective_log_origin
+        )
+    except (LogKeyError, NoteError) as e:
+        raise click.ClickException(f"the transparency log: {e}") from e
     with progress("signing bins", settings.bins) as advance:
         result = initialise(
             services.sessions,
@@ -85,8 +78,9 @@ def _init_with_dev_keys(services: Services) -> None:
             services.policy,
             services.clock(),
             advance,
-            log=log,
+            log,
         )
+    click.echo(f"transparency log: {log.log.vkey()}")
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"

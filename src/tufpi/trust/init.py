@@ -2,7 +2,8 @@
 
 Root, targets and bins are signed here with the keys given (the development key set, or in
 production keys brought to a ceremony); bin-n, snapshot and timestamp with the online key.
-Targets already in the database (back-signing) go into the first bins.
+Targets already in the database (back-signing) go into the first bins. Root names the
+transparency log (its key, under the log's origin: ``tufpi.tlog.policy``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import Key, Signer
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,7 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tufpi.db.models import TargetChange, TrustConfig
 from tufpi.keys.dev import DevKeys
 from tufpi.storage import Storage
+from tufpi.tlog import notes
 from tufpi.tlog.policy import ROOT_FIELD, LogPolicy
 from tufpi.trust import layout, roles, state
 from tufpi.trust.bins import Checkpoint, sign_bins
@@ -49,6 +52,12 @@ def dev_keyset(keys: DevKeys, online: Key | None = None) -> roles.KeySet:
         bins_threshold=1,
         online=[online or keys.online.public_key],
     )
+
+
+def first_log_policy(log_key: Ed25519PrivateKey, origin: str) -> LogPolicy:
+    """Root v1's log: the log key named by the log's origin; no witnesses yet (a root
+    ceremony adds them)."""
+    return LogPolicy(notes.verifier_for(origin, log_key, notes.ED25519))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,12 +103,12 @@ def initialise(
     progress: Progress | None = None,
     log: LogPolicy | None = None,
 ) -> InitResult:
-    """Write version 1 of every role and record the configuration.
+    """Write version 1 of every role and record the configuration; root names the
+    transparency log ``log`` (``first_log_policy``) when given.
 
     ``progress`` is told of each bin-n signed (with 1). They are signed in this process:
     16,384 empty bins take about 2 s of CPU, less than starting the signing pool's worker
     processes costs (``trust.bulk``, which ``tufpi trust publish --all`` uses to back-sign).
-    ``log``: the transparency log the root pins (``x-tufpi-tlog``); None for none.
 
     Raises:
         AlreadyInitialised: the database already has a trust configuration.
