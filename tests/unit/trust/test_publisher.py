@@ -232,6 +232,12 @@ def test_the_log_is_updated_before_the_snapshot_and_after_the_timestamp(repo: Re
     assert [(c["snapshot"], c["timestamp"]) for c in calls] == [(2, 2), (3, 3)]
 
 
+def test_a_root_naming_no_log_runs_none(repo: Repo) -> None:
+    """A repository initialised without a log (before issue 15) publishes as before."""
+    assert repo.services.sequencer() is None
+    assert repo.publisher().update_log is None
+
+
 def test_a_failed_log_update_stops_the_publication(repo: Repo) -> None:
     """No timestamp shows a target whose entry could not be logged."""
 
