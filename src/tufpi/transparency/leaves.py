@@ -26,7 +26,7 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Session
 
 from tufpi.db.dialect import dialect_of
@@ -83,15 +83,21 @@ def target_path(entry: bytes) -> str | None:
 
 def _path_in_sql(dialect: str) -> ColumnElement[Any]:
     """``target_path`` of ``log_pending.entry`` as SQL: the database reads it (100,000
-    entries a second means no Python per row)."""
-    if dialect == "postgresql":
-        fields = func.convert_from(LogPending.entry, "UTF8").cast(JSONB)
-        kind, path = fields["kind"].astext, fields["path"].astext
-        return case((kind == "file", path), else_=null())
-    # SQLite: one JSON parse per file entry, not two. In an entry's one encoding a quote
-    # inside a string is escaped (\"), so these bytes occur only as the kind itself.
-    is_file = func.instr(LogPending.entry, literal(_FILE_KIND, LargeBinary)) > 0
-    return case((is_file, func.json_extract(cast(LogPending.entry, Text), "$.path")))
+    entries a second means no Python per row).
+
+    The kind is found by its bytes: in an entry's one encoding a quote inside a string is
+    escaped (\\"), so ``"kind":"file"`` occurs only as the kind itself. Only a file entry is
+    parsed, once, as JSON text (PostgreSQL's ``json``, not ``jsonb``, which refuses a
+    ``\\u0000`` another kind's reason may hold).
+    """
+    is_file: ColumnElement[Any]
+    if dialect == "postgresql":  # bytea LIKE bytea
+        is_file = LogPending.entry.op("LIKE")(literal(b"%" + _FILE_KIND + b"%", LargeBinary))
+        path = func.convert_from(LogPending.entry, "UTF8").cast(JSON)["path"].astext
+    else:
+        is_file = func.instr(LogPending.entry, literal(_FILE_KIND, LargeBinary)) > 0
+        path = func.json_extract(cast(LogPending.entry, Text), "$.path")
+    return case((is_file, path), else_=null())
 
 
 def append(session: Session, log_size: int, extra: Sequence[bytes] = ()) -> int:

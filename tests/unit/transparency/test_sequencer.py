@@ -1,7 +1,7 @@
-"""The sequencer on a real SQLite database and local storage: entries appended in order,
-tiles, bundles, lookups and a signed checkpoint equal to those of the whole tree however the
-log grew, the current publication logged once, refusals that sign nothing, and a run that
-reads only what is new."""
+"""The sequencer on a real database (SQLite, and PostgreSQL when available) and local
+storage: entries appended in order, tiles, bundles, lookups and a signed checkpoint equal to
+those of the whole tree however the log grew, the current publication logged once, refusals
+that sign nothing, and a run that reads only what is new."""
 
 from __future__ import annotations
 
@@ -107,8 +107,9 @@ def _missing(_version: int = 0) -> bytes:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+def log(tmp_path: Path, own_database_url: str | None) -> Iterator[Log]:
+    """An empty log on SQLite, and on a PostgreSQL database of the test's own."""
+    engine = make_engine(own_database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}")
     upgrade(engine)
     storage = CountingStorage(tmp_path / "files")
     storage.opened = []
@@ -165,10 +166,11 @@ def test_the_log_grows_into_the_tiles_of_the_whole_tree(log: Log) -> None:
 
 def test_only_file_entries_have_a_path(log: Log) -> None:
     """The path the database extracts is the file entry's, whatever the other kinds hold
-    (a reason that spells a file entry's bytes is escaped, and not taken for one)."""
+    (a reason that spells a file entry's bytes is escaped, and not taken for one; a NUL,
+    which PostgreSQL's jsonb cannot hold, is only read as text)."""
     sha = "ab" * 32
     recorded: list[entries.Entry] = [
-        entries.Yanked("p", "1", True, NOW, reason='x","kind":"file","path":"evil'),
+        entries.Yanked("p", "1", True, NOW, reason='x","kind":"file","path":"evil\x00'),
         entries.FileRemoved("p", "1", "p-1.tar.gz", "packages/gone", sha, NOW),
         entries.Published(3, sha, 2, sha, NOW),
         entries.FileAdded("p", "1", "p-2.tar.gz", "packages/é/x", sha, 1, NOW, "import"),
