@@ -133,3 +133,12 @@ def test_a_restarted_signer_completes_the_log(history: History) -> None:
         process.wait(timeout=30)
     assert _check_log(history) == set(history.files)
     assert len(history.files) == len(KILL_POINTS)
+
+
+def test_trust_publish_logs_what_it_publishes(history: History) -> None:
+    """``tufpi trust publish`` (as an import's publication or back-signing) goes through
+    the same publisher: the file is in a checkpoint, and so is the publication."""
+    path = _upload(history, "tlog-by-hand")
+    history.server.cli("trust", "publish")
+    assert path in _check_log(history)
+    assert _timestamp_logged(history)
