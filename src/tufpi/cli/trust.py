@@ -23,7 +23,7 @@ from tufpi.cli.progress import progress
 from tufpi.cli.publishing import trust_publish
 from tufpi.cli.rotation import run_recovery
 from tufpi.index.names import normalize
-from tufpi.keys import dev, load_signer, public_key
+from tufpi.keys import LogKeyError, dev, load_or_create_log_key, load_signer, public_key
 from tufpi.services import Services
 from tufpi.signer import (
     LeadershipLost,
@@ -33,8 +33,9 @@ from tufpi.signer import (
     sign_until_stopped,
     stop_on_signals,
 )
+from tufpi.tlog.notes import NoteError
 from tufpi.trust import state
-from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
+from tufpi.trust.init import OfflineSigners, dev_keyset, first_log_policy, initialise
 from tufpi.trust.log import recent_changes
 from tufpi.trust.status import expiry_warnings, gather, root_fingerprint
 from tufpi.trust.store import MetadataStore
@@ -59,6 +60,12 @@ def _init_with_dev_keys(services: Services) -> None:
         online_public = public_key(settings.online_key)
         keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
+    try:
+        log = first_log_policy(
+            load_or_create_log_key(settings.log_key_path), settings.effective_log_origin
+        )
+    except (LogKeyError, NoteError) as e:
+        raise click.ClickException(f"the transparency log: {e}") from e
     with progress("signing bins", settings.bins) as advance:
         result = initialise(
             services.sessions,
@@ -70,7 +77,9 @@ def _init_with_dev_keys(services: Services) -> None:
             services.policy,
             services.clock(),
             advance,
+            log,
         )
+    click.echo(f"transparency log: {log.log.vkey()}")
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"

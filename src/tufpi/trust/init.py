@@ -2,7 +2,8 @@
 
 Root, targets and bins are signed here with the keys given (the development key set, or in
 production keys brought to a ceremony); bin-n, snapshot and timestamp with the online key.
-Targets already in the database (back-signing) go into the first bins.
+Targets already in the database (back-signing) go into the first bins. Root names the
+transparency log (its key, under the log's origin: ``tufpi.tlog.policy``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import Key, Signer
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,8 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tufpi.db.models import TargetChange, TrustConfig
 from tufpi.keys.dev import DevKeys
 from tufpi.storage import Storage
+from tufpi.tlog import notes
+from tufpi.tlog.policy import ROOT_FIELD, LogPolicy
 from tufpi.trust import layout, roles, state
 from tufpi.trust.bins import Checkpoint, sign_bins
 from tufpi.trust.bulk import Progress
@@ -48,6 +52,12 @@ def dev_keyset(keys: DevKeys, online: Key | None = None) -> roles.KeySet:
         bins_threshold=1,
         online=[online or keys.online.public_key],
     )
+
+
+def first_log_policy(log_key: Ed25519PrivateKey, origin: str) -> LogPolicy:
+    """Root v1's log: the log key named by the log's origin; no witnesses yet (a root
+    ceremony adds them)."""
+    return LogPolicy(notes.verifier_for(origin, log_key, notes.ED25519))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +101,10 @@ def initialise(
     policy: Policy,
     now: dt.datetime,
     progress: Progress | None = None,
+    log: LogPolicy | None = None,
 ) -> InitResult:
-    """Write version 1 of every role and record the configuration.
+    """Write version 1 of every role and record the configuration; root names the
+    transparency log ``log`` (``first_log_policy``) when given.
 
     ``progress`` is told of each bin-n signed (with 1). They are signed in this process:
     16,384 empty bins take about 2 s of CPU, less than starting the signing pool's worker
@@ -135,6 +147,8 @@ def initialise(
     snapshot.sign(online)
     snapshot_bytes = store.write_versioned(Snapshot.type, snapshot)
     root: Metadata[Root] = roles.new_root(keys, offline_expires)
+    if log is not None:
+        root.signed.unrecognized_fields[ROOT_FIELD] = log.to_field()
     _sign_all(root, offline.root)
     root_bytes = store.write_root(root)
     timestamp = roles.next_timestamp(None, online_expires, 1, snapshot_bytes)
