@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import http.server
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -232,3 +235,61 @@ def test_a_witness_down_or_silent_costs_its_cosignature_only(witness: WitnessSer
     # None of the root's witnesses answers: no cosignature, no exception.
     alone = Witnesses([down], lambda: [witness.verifier], timeout=1.0)
     assert alone.cosign(note, checkpoint, log.consistency) == []
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """A witness that lies in every way a client must survive, one per path prefix."""
+
+    posts: ClassVar[list[str]] = []
+    text: ClassVar[str] = ""
+    impostor: ClassVar[Ed25519PrivateKey] = Ed25519PrivateKey.generate()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.posts.append(self.path)
+        kind = self.path.split("/")[1]
+        if kind == "always-409":  # claims a size it will never accept
+            self._answer(409, b"3\n", "text/x.tlog.size")
+        elif kind == "huge":
+            self._answer(200, b"\xe2\x80\x94 w " + b"A" * (1024 * 1024) + b"\n")
+        elif kind == "garbage":
+            self._answer(200, b"<html>cosigned!</html>\n")
+        elif kind == "forged":  # the trusted witness's name, another key; and a bad line
+            forged = notes.cosign(self.text, NAME, self.impostor, 1)
+            self._answer(200, forged.line().encode())
+        else:
+            self._answer(500, b"\x00\x1b[31m" + b"x" * 1000)
+
+
+def test_a_hostile_witness_costs_its_cosignature_only(witness: WitnessServer) -> None:
+    log = Log(LEAVES)
+    held = json.loads(witness.state.read_text())["logs"][ORIGIN]["size"]
+    note, checkpoint = log.checkpoint(held + 1)
+    _Hostile.text = checkpoint.text()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    kinds = ["always-409", "huge", "garbage", "forged", "error"]
+    try:
+        client = Witnesses([f"{base}/{k}" for k in kinds], lambda: [witness.verifier], 2.0)
+        assert client.cosign(note, checkpoint, log.consistency) == []
+        assert sorted(_Hostile.posts) == sorted(
+            [f"/{k}/add-checkpoint" for k in kinds] + ["/always-409/add-checkpoint"]
+        )  # one retry after a 409, no more
+        # The honest witness among them still counts.
+        client = Witnesses([f"{base}/forged", witness.url], lambda: [witness.verifier], 2.0)
+        assert [s.name for s in client.cosign(note, checkpoint, log.consistency)] == [NAME]
+    finally:
+        server.shutdown()
+        server.server_close()
