@@ -102,6 +102,7 @@ class Witnesses:
         if not self.urls or not keys:
             return []
         text = checkpoint.text()
+        consistency = _one_at_a_time(consistency)
         with concurrent.futures.ThreadPoolExecutor(
             max_workers=len(self.urls), thread_name_prefix="tufpi-witness"
         ) as pool:
@@ -179,6 +180,18 @@ class Witnesses:
                     raise _Refused(f"its answer is over {witness.MAX_RESPONSE_BYTES} bytes")
             content_type = r.headers.get("content-type", "").split(";")[0].strip().lower()
             return _Answer(r.status_code, content_type, bytes(data))
+
+
+def _one_at_a_time(consistency: Consistency) -> Consistency:
+    """``consistency``, called by one witness's thread at a time (it reads the log's tiles,
+    which need not be safe to read from several threads)."""
+    lock = threading.Lock()
+
+    def locked(old: int, new: int) -> list[bytes]:
+        with lock:
+            return consistency(old, new)
+
+    return locked
 
 
 def _request(

@@ -96,15 +96,24 @@ class StateFile:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the state: no other thread or process reads-then-writes it meanwhile."""
-        with self._lock, self._lock_path.open("a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with self._lock:
             try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                lock = self._lock_path.open("a")
+            except OSError as e:
+                raise StateError(f"cannot open {self._lock_path}: {e.strerror or e}") from e
+            with lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def write(self, states: Mapping[str, LogState]) -> None:
-        """Replace the file with ``states``, durably (call it inside ``locked``)."""
+        """Replace the file with ``states``, durably (call it inside ``locked``).
+
+        Raises:
+            OSError: the file could not be written; the old one is left as it was.
+        """
         directory = self.path.parent
         fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
         try:

@@ -1,18 +1,24 @@
-"""The witness's files: its key (Go's PRIVATE+KEY form with the cosignature/v1 type) read
-back exactly and refused when altered; its state read back exactly, replaced without a
-temporary file left behind, and refused when malformed."""
+"""The witness's files: no cosignature is answered unless its state is on disk; its key
+(Go's PRIVATE+KEY form with the cosignature/v1 type) read back exactly and refused when
+altered; its state read back exactly, replaced without a temporary file left behind, and
+refused when malformed."""
 
 from __future__ import annotations
 
 import base64
+import errno
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tufpi.clock import utcnow
 from tufpi.tlog import hashing, notes
-from tufpi.tlog.witness import LogState
-from tufpi.witness import StateError, StateFile, WitnessKeyError, create_key, load_key
+from tufpi.tlog.checkpoints import Checkpoint
+from tufpi.tlog.witness import Accepted, AddCheckpoint, LogState
+from tufpi.witness import StateError, StateFile, Witness, WitnessKeyError, create_key, load_key
 from tufpi.witness.keyfile import parse_key
 from tufpi.witness.state import parse_states
 
@@ -92,3 +98,27 @@ def test_a_state_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_bytes(b"{")
     with pytest.raises(StateError, match="not JSON"):
         StateFile(tmp_path / "state.json").read()
+
+
+class _FullDisk(StateFile):
+    """A state file on a disk that is full: every write fails."""
+
+    def write(self, states: Mapping[str, LogState]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_no_cosignature_without_the_state_on_disk(tmp_path: Path) -> None:
+    log_key = Ed25519PrivateKey.generate()
+    log = notes.verifier_for("log.example", log_key, notes.ED25519)
+    text = Checkpoint("log.example", 1, ROOT).text()
+    note = notes.Note(text, (notes.sign(text, "log.example", log_key),)).encode()
+    body = AddCheckpoint(0, (), note).encode()
+    key = create_key(tmp_path / "w.key", "w1")
+    full = Witness(key, {"log.example": [log]}, _FullDisk(tmp_path / "state.json"), utcnow)
+    with pytest.raises(StateError, match="No space left"):
+        full.add_checkpoint(body)
+    assert not (tmp_path / "state.json").exists()
+    # The same request with a disk that works: cosigned, and the state is on disk.
+    witness = Witness(key, {"log.example": [log]}, StateFile(tmp_path / "state.json"), utcnow)
+    assert isinstance(witness.add_checkpoint(body), Accepted)
+    assert StateFile(tmp_path / "state.json").read() == {"log.example": LogState(1, ROOT)}
