@@ -234,3 +234,23 @@ def test_size_answers() -> None:
     for bad in (b"12", b"012\n", b"-1\n", b"1 \n", b"9" * 30 + b"\n"):
         with pytest.raises(WitnessError):
             witness.parse_size_body(bad)
+
+
+def test_extension_lines_are_cosigned_with_the_rest() -> None:
+    text = Checkpoint(ORIGIN, 10, hashing.root_hash(LEAVES[:10]), ("ext one",)).text()
+    note = notes.Note(text, (notes.sign(text, ORIGIN, LOG_KEY),)).encode()
+    answer = decide(AddCheckpoint(0, (), note).encode())
+    assert isinstance(answer, Accepted)
+    lines = witness.parse_cosignatures(text, answer.body)
+    assert witness.verified_cosignatures(text, lines, [WITNESS.verifier]) == list(lines)
+    bare = Checkpoint(ORIGIN, 10, hashing.root_hash(LEAVES[:10])).text()
+    assert witness.verified_cosignatures(bare, lines, [WITNESS.verifier]) == []
+
+
+def test_a_log_with_two_keys_is_witnessed_under_either() -> None:
+    """During a log key rotation a witness trusts both keys; a note signed by the new one
+    only (the old one unknown to the note) is cosigned."""
+    new_key = Ed25519PrivateKey.generate()
+    logs = {ORIGIN: [LOG, notes.verifier_for(ORIGIN, new_key, notes.ED25519)]}
+    body = AddCheckpoint(0, (), signed(10, key=new_key)).encode()
+    assert isinstance(witness.decide(body, logs, {}, WITNESS, NOW), Accepted)
