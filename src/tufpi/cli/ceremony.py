@@ -157,7 +157,7 @@ def propose(
     services = obj.services()
     store = MetadataStore(services.storage)
     try:
-        origin = _log_origin(store, services.settings.effective_log_origin)
+        default_origin = services.settings.effective_log_origin
         changes = ceremony.KeyChanges(
             add_root=[read_public(p) for p in add_key],
             remove_root=remove_key,
@@ -165,7 +165,7 @@ def propose(
             add_online=[read_public(p) for p in add_online_key],
             remove_online=remove_online_key,
             number_of_bins=number_of_bins,
-            log_key=_log_verifier(log_key, origin) if log_key else None,
+            log_key=_log_verifier(log_key, store, default_origin) if log_key else None,
             add_witnesses=[_witness_verifier(vkey) for vkey in add_witness],
             remove_witnesses=remove_witness,
             witness_threshold=witness_threshold,
@@ -186,8 +186,9 @@ def _log_origin(store: MetadataStore, default: str) -> str:
     return policy.origin if policy is not None else default
 
 
-def _log_verifier(spec: str, origin: str) -> notes.Verifier:
-    """The log key ``--log-key`` names: a vkey, or an Ed25519 PEM file named ``origin``."""
+def _log_verifier(spec: str, store: MetadataStore, default_origin: str) -> notes.Verifier:
+    """The log key ``--log-key`` names: a vkey, or an Ed25519 PEM file named by the root's
+    log origin (``default_origin`` when the root names no log)."""
     path = Path(spec)
     if not path.is_file():
         try:
@@ -209,7 +210,11 @@ def _log_verifier(spec: str, origin: str) -> notes.Verifier:
     if not isinstance(key, Ed25519PublicKey):
         raise CeremonyError(f"--log-key {path}: not an Ed25519 key")
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return notes.Verifier(origin, notes.ED25519, raw)
+    origin = _log_origin(store, default_origin)
+    try:
+        return notes.Verifier(origin, notes.ED25519, raw)
+    except NoteError as e:
+        raise CeremonyError(f"--log-key: the log's origin {origin!r}: {e}") from e
 
 
 def _witness_verifier(vkey: str) -> notes.Verifier:
