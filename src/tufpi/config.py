@@ -82,6 +82,12 @@ class Settings:
         upstream_file_timeout: seconds downloading one file from upstream may take, in all
             (a file is at most ``max_upload_bytes``, like an upload).
         upstream_page_max_bytes: most bytes of one upstream page (decoded).
+        witnesses: submission URL prefixes of the transparency log's witnesses
+            (c2sp.org/tlog-witness: each is sent ``POST <prefix>/add-checkpoint``), asked in
+            parallel to cosign every checkpoint; empty means none (``tufpi.transparency``).
+        witness_timeout: seconds one witness may take to cosign one checkpoint, in all (its
+            one retry after a 409 included); a witness past it is skipped for that
+            checkpoint.
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -128,6 +134,10 @@ class Settings:
     upstream_page_timeout: float = 30.0
     upstream_file_timeout: float = 600.0
     upstream_page_max_bytes: int = 20 * MiB
+    # The transparency log's witnesses (tufpi.transparency.witnesses; docs/transparency.md).
+    # Not in the repr: a URL may carry credentials.
+    witnesses: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    witness_timeout: float = 10.0
 
     @property
     def effective_database_url(self) -> str:
@@ -244,6 +254,22 @@ def _as_upstreams(value: Any) -> tuple[str, ...]:
     return tuple(urls)
 
 
+def _as_witnesses(value: Any) -> tuple[str, ...]:
+    """Witness submission prefixes: http(s) URLs without query or fragment, in the order
+    given (duplicates dropped), without a final slash (``/add-checkpoint`` is appended)."""
+    urls: list[str] = []
+    for word in _as_words(value):
+        parsed = urllib.parse.urlsplit(word)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"not an http(s) URL: {word!r}")
+        if parsed.query or parsed.fragment:
+            raise ValueError(f"a witness URL has no query or fragment: {word!r}")
+        url = word.rstrip("/")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
 def _as_names(value: Any) -> frozenset[str]:
     """Project names, normalised (PEP 503)."""
     names = set()
@@ -290,6 +316,7 @@ _CONVERTERS = {
     **dict.fromkeys(_PATHS, _as_path),
     "upstream": _as_upstreams,
     "upstream_allow": _as_names,
+    "witnesses": _as_witnesses,
     "public_url": _public_url,
 }
 

@@ -297,3 +297,24 @@ def test_public_url_gets_a_final_slash() -> None:
     settings = load_settings({"TUFPI_PUBLIC_URL": "https://pypi.example.org/tufpi"})
     assert settings.public_url == "https://pypi.example.org/tufpi/"
     assert load_settings({"TUFPI_PUBLIC_URL": " "}).public_url == ""
+
+
+def test_witness_settings(tmp_path: Path) -> None:
+    assert (Settings().witnesses, Settings().witness_timeout) == ((), 10.0)
+    settings = load_settings(
+        {
+            "TUFPI_WITNESSES": "https://w1.example/ http://127.0.0.1:9/w2 https://w1.example",
+            "TUFPI_WITNESS_TIMEOUT": "2.5",
+        }
+    )
+    assert settings.witnesses == ("https://w1.example", "http://127.0.0.1:9/w2")
+    assert settings.witness_timeout == 2.5
+    path = toml(tmp_path, '[tufpi]\nwitnesses = ["https://u:s3cret@w.example/x/"]\n')
+    settings = load_settings({}, path)
+    assert settings.witnesses == ("https://u:s3cret@w.example/x",)
+    assert "s3cret" not in repr(settings)
+    for bad in ("ftp://w.example", "https://w.example/?q=1", "https://w.example/#f", "w.example"):
+        with pytest.raises(ConfigError, match="setting witnesses"):
+            load_settings({"TUFPI_WITNESSES": bad})
+    with pytest.raises(ConfigError, match="setting witness_timeout"):
+        load_settings({"TUFPI_WITNESS_TIMEOUT": "0"})

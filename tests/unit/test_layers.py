@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"index", "signer"}),
     frozenset({"upstream"}),
     frozenset({"services"}),
-    frozenset({"importer", "web", "client"}),
+    frozenset({"importer", "web", "client", "witness"}),
     frozenset({"cli"}),
 )
 

@@ -29,6 +29,7 @@ COMMANDS = {
     "pin": "client:pin",
     "import": "importing:import_",
     "ceremony": "ceremony:ceremony_group",
+    "witness": "witness:witness_group",
 }
 
 

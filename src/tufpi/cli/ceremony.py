@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tufpi.cli.obj import Obj
 from tufpi.cli.rotation import rotate_online
@@ -19,6 +21,8 @@ from tufpi.keys.keyfiles import (
     write_public,
 )
 from tufpi.keys.online import public_key
+from tufpi.tlog import notes
+from tufpi.tlog.notes import NoteError
 from tufpi.trust import ceremony, offline
 from tufpi.trust.ceremony import CeremonyError, Proposal, SignatureFile
 from tufpi.trust.store import MetadataStore
@@ -104,6 +108,28 @@ def pubkey(uri: str, out: Path) -> None:
     help="bins: re-delegate to this many bin-n roles (a power of two).",
 )
 @click.option(
+    "--log-key",
+    "log_key",
+    help="root: the transparency log's new key: its vkey (origin+keyid+key), or an Ed25519 "
+    "PEM file (public, or the log's private key) named by the log's current origin.",
+)
+@click.option(
+    "--witness",
+    "add_witness",
+    multiple=True,
+    help="root: a witness's cosignature/v1 vkey to add to the log's policy.",
+)
+@click.option(
+    "--remove-witness",
+    multiple=True,
+    help="root: a witness to remove from the log's policy (its name or vkey).",
+)
+@click.option(
+    "--witness-threshold",
+    type=int,
+    help="root: witness cosignatures a checkpoint needs (k of the n witnesses listed).",
+)
+@click.option(
     "--compromised",
     is_flag=True,
     help="The online key to remove leaked: remove it even though published roles still "
@@ -122,11 +148,16 @@ def propose(
     remove_online_key: tuple[str, ...],
     compromised: bool,
     number_of_bins: int | None,
+    log_key: str | None,
+    add_witness: tuple[str, ...],
+    remove_witness: tuple[str, ...],
+    witness_threshold: int | None,
 ) -> None:
     """Write the unsigned next version of ROLE, from the index's current metadata."""
     services = obj.services()
     store = MetadataStore(services.storage)
     try:
+        default_origin = services.settings.effective_log_origin
         changes = ceremony.KeyChanges(
             add_root=[read_public(p) for p in add_key],
             remove_root=remove_key,
@@ -134,6 +165,10 @@ def propose(
             add_online=[read_public(p) for p in add_online_key],
             remove_online=remove_online_key,
             number_of_bins=number_of_bins,
+            log_key=_log_verifier(log_key, store, default_origin) if log_key else None,
+            add_witnesses=[_witness_verifier(vkey) for vkey in add_witness],
+            remove_witnesses=remove_witness,
+            witness_threshold=witness_threshold,
         )
         proposal = offline.propose(
             store, role, services.clock(), expires_days, changes, compromised
@@ -143,6 +178,53 @@ def propose(
     out.write_bytes(proposal.to_bytes())
     click.echo("\n".join(ceremony.describe(proposal)))
     click.echo(f"wrote {out}")
+
+
+def _log_origin(store: MetadataStore, default: str) -> str:
+    """The origin the root's log has (the settings' when the root names none)."""
+    policy = ceremony.root_log_policy(store.root().signed)
+    return policy.origin if policy is not None else default
+
+
+def _log_verifier(spec: str, store: MetadataStore, default_origin: str) -> notes.Verifier:
+    """The log key ``--log-key`` names: a vkey, or an Ed25519 PEM file named by the root's
+    log origin (``default_origin`` when the root names no log)."""
+    path = Path(spec)
+    if not path.is_file():
+        try:
+            verifier = notes.parse_vkey(spec)
+        except NoteError as e:
+            raise CeremonyError(f"--log-key is neither a file nor a vkey: {e}") from e
+        if verifier.type != notes.ED25519:
+            raise CeremonyError("--log-key: the log's key must be an Ed25519 note key (0x01)")
+        return verifier
+    try:
+        data = path.read_bytes()
+        key = (
+            serialization.load_pem_private_key(data, None).public_key()
+            if b"PRIVATE KEY" in data
+            else serialization.load_pem_public_key(data)
+        )
+    except (OSError, ValueError, TypeError) as e:
+        raise CeremonyError(f"--log-key {path}: not an unencrypted PEM key ({e})") from e
+    if not isinstance(key, Ed25519PublicKey):
+        raise CeremonyError(f"--log-key {path}: not an Ed25519 key")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    origin = _log_origin(store, default_origin)
+    try:
+        return notes.Verifier(origin, notes.ED25519, raw)
+    except NoteError as e:
+        raise CeremonyError(f"--log-key: the log's origin {origin!r}: {e}") from e
+
+
+def _witness_verifier(vkey: str) -> notes.Verifier:
+    try:
+        verifier = notes.parse_vkey(vkey)
+    except NoteError as e:
+        raise CeremonyError(f"--witness {vkey[:60]!r}: {e}") from e
+    if verifier.type != notes.COSIGNATURE_V1:
+        raise CeremonyError(f"--witness {verifier.name}: not a cosignature/v1 (0x04) key")
+    return verifier
 
 
 def _read_proposal(path: Path) -> Proposal:

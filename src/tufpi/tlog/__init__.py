@@ -10,7 +10,9 @@ Offered to other packages (modules):
   with one encoding (``EntryError``);
 - ``policy``: the log a TUF root pins (``ROOT_FIELD``): its key, witnesses, threshold;
 - ``tiles``: C2SP tlog-tiles coordinates and paths, entry bundles, tree hashes and proofs
-  from tile contents (``TileError``).
+  from tile contents (``TileError``);
+- ``witness``: C2SP tlog-witness add-checkpoint bodies and a witness's decision on one
+  (``WitnessError``).
 """
 
-__all__ = ["checkpoints", "entries", "hashing", "notes", "policy", "tiles"]
+__all__ = ["checkpoints", "entries", "hashing", "notes", "policy", "tiles", "witness"]

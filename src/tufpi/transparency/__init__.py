@@ -12,7 +12,9 @@ Offered to other packages:
 - ``bound_log_key``, ``LogKeyMismatch``: the log key the TUF root names, checked against
   the one held;
 - ``layout``: the log's storage keys (``tlog/...``), the lookup files' format and which
-  paths below ``/tlog/`` the log publishes (``is_log_path``).
+  paths below ``/tlog/`` the log publishes (``is_log_path``);
+- ``Witnesses``: submit a checkpoint to the configured witnesses (C2SP tlog-witness) and
+  keep the cosignatures by the root's witness keys (``Witnesses.cosign``).
 """
 
 from tufpi.transparency import layout
@@ -27,6 +29,7 @@ from tufpi.transparency.sequencer import (
     Sequencer,
     SequenceResult,
 )
+from tufpi.transparency.witnesses import Witnesses
 
 __all__ = [
     "Consistency",
@@ -37,6 +40,7 @@ __all__ = [
     "SequenceResult",
     "Sequencer",
     "TufFiles",
+    "Witnesses",
     "bound_log_key",
     "layout",
     "record",

@@ -20,6 +20,9 @@ from securesystemslib.signer import Key, Signature, Signer
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
+from tufpi.tlog import notes
+from tufpi.tlog.notes import NoteError
+from tufpi.tlog.policy import ROOT_FIELD, LogPolicy, policy_of
 from tufpi.trust import layout
 from tufpi.trust.roles import BINS_ROLE
 
@@ -127,10 +130,58 @@ class KeyChanges:
     remove_online: Sequence[str] = ()
     # bins: re-delegate to this many bin-n roles (a power of two).
     number_of_bins: int | None = None
+    # root: the transparency log's key (its name is the log's origin), witnesses to add
+    # (cosignature/v1 keys) or remove (by name or vkey), and the cosignatures required.
+    log_key: notes.Verifier | None = None
+    add_witnesses: Sequence[notes.Verifier] = ()
+    remove_witnesses: Sequence[str] = ()
+    witness_threshold: int | None = None
 
     @property
     def touches_root_keys(self) -> bool:
-        return bool(self.add_root or self.remove_root or self.threshold is not None)
+        return bool(
+            self.add_root or self.remove_root or self.threshold is not None or self.touches_log
+        )
+
+    @property
+    def touches_log(self) -> bool:
+        return bool(
+            self.log_key is not None
+            or self.add_witnesses
+            or self.remove_witnesses
+            or self.witness_threshold is not None
+        )
+
+
+def root_log_policy(root: Root) -> LogPolicy | None:
+    """The log a root names (None: none), or ``CeremonyError`` if its field is malformed."""
+    try:
+        return policy_of(root.unrecognized_fields)
+    except NoteError as e:
+        raise CeremonyError(f"the root's {ROOT_FIELD} does not parse: {e}") from e
+
+
+def _change_log(root: Root, changes: KeyChanges) -> None:
+    """Apply the log and witness changes to ``root``'s log policy."""
+    current = root_log_policy(root)
+    log = changes.log_key or (current.log if current else None)
+    if log is None:
+        raise CeremonyError("the root names no transparency log: set its key (--log-key) first")
+    witnesses = list(current.witnesses if current else ())
+    for wanted in changes.remove_witnesses:
+        kept = [w for w in witnesses if wanted not in (w.name, w.vkey())]
+        if len(kept) == len(witnesses):
+            raise CeremonyError(f"{wanted} is not a witness of the root's log")
+        witnesses = kept
+    witnesses += changes.add_witnesses
+    threshold = changes.witness_threshold
+    if threshold is None:
+        threshold = current.witness_threshold if current else 0
+    try:
+        policy = LogPolicy(log, tuple(witnesses), threshold)
+    except NoteError as e:
+        raise CeremonyError(str(e)) from e
+    root.unrecognized_fields[ROOT_FIELD] = policy.to_field()
 
 
 def _change_role(root: Root, role: str, add: Sequence[Key], remove: Sequence[str]) -> None:
@@ -148,10 +199,12 @@ def _change_role(root: Root, role: str, add: Sequence[Key], remove: Sequence[str
 def propose_root(
     current: Root, now: dt.datetime, expires_days: int = 365, changes: KeyChanges = KeyChanges()
 ) -> Proposal:
-    """The next root version: key changes, a threshold, a new expiry.
+    """The next root version: key changes, a threshold, the transparency log's key and
+    witnesses, a new expiry.
 
     Raises:
-        CeremonyError: an unknown key to remove, or a threshold the keys cannot meet.
+        CeremonyError: an unknown key or witness to remove, or a threshold the keys or
+            witnesses cannot meet.
     """
     previous = copy.deepcopy(current.to_dict())
     # to_dict shares lists and dicts with ``current``: edit a deep copy, never the original.
@@ -161,6 +214,8 @@ def propose_root(
     _change_role(root, Root.type, changes.add_root, changes.remove_root)
     for role in (Snapshot.type, Timestamp.type):
         _change_role(root, role, changes.add_online, changes.remove_online)
+    if changes.touches_log:
+        _change_log(root, changes)
     root.version += 1
     root.expires = _utc(expires_days, now)
     return Proposal(Root.type, Metadata(root), previous)
@@ -226,6 +281,7 @@ def describe(proposal: Proposal) -> list[str]:
             if old_t != new_t:
                 lines.append(f"{role}: threshold {old_t} -> {new_t}")
             lines.append(f"{role}: {new_t} of {len(new_ids)} keys")
+        lines += describe_log(current, new)
     if isinstance(new, Targets) and isinstance(current, Targets):
         old_roles = current.delegations.succinct_roles if current.delegations else None
         new_roles = new.delegations.succinct_roles if new.delegations else None
@@ -241,6 +297,44 @@ def describe(proposal: Proposal) -> list[str]:
                     "(every target is re-delegated; clients download the new bins once)"
                 )
     lines.append(f"payload sha256 {proposal.digest}")
+    return lines
+
+
+def describe_log(current: Root, new: Root) -> list[str]:
+    """The transparency log's changes between two roots, in plain words."""
+    try:
+        old = policy_of(current.unrecognized_fields)
+        policy = policy_of(new.unrecognized_fields)
+    except NoteError as e:
+        return [f"log: the new root's {ROOT_FIELD} DOES NOT PARSE ({e}); do not sign it"]
+    if policy is None:
+        if old is not None:
+            return ["log: REMOVED (clients would no longer check files against a log)"]
+        return ["log: none (clients do not check files against a log)"]
+    lines: list[str] = []
+    if old is None:
+        lines.append(f"log: SET key {policy.log.vkey()} (origin {policy.origin})")
+    elif old.log != policy.log:
+        lines.append(f"log: key {old.log.vkey()} -> {policy.log.vkey()}")
+        if old.origin != policy.origin:
+            lines.append(
+                f"log: origin {old.origin} -> {policy.origin} (a new log: clients start "
+                "over from its first checkpoint)"
+            )
+    before = set(old.witnesses) if old else set()
+    for witness in policy.witnesses:
+        if witness not in before:
+            lines.append(f"witness: ADD {witness.vkey()}")
+    for witness in old.witnesses if old else ():
+        if witness not in policy.witnesses:
+            lines.append(f"witness: REMOVE {witness.vkey()}")
+    old_threshold = old.witness_threshold if old else 0
+    if old_threshold != policy.witness_threshold:
+        lines.append(f"witnesses: threshold {old_threshold} -> {policy.witness_threshold}")
+    lines.append(
+        f"log {policy.origin}: every checkpoint needs {policy.witness_threshold} of "
+        f"{len(policy.witnesses)} witness cosignatures"
+    )
     return lines
 
 
@@ -275,6 +369,19 @@ def _verdict(result: Any, what: str) -> None:
         )
 
 
+def _check_log(current: Root, new: Root) -> None:
+    """A new root's log policy must parse, and a root that names a log keeps naming one."""
+    policy = root_log_policy(new)
+    try:
+        named = root_log_policy(current) is not None
+    except CeremonyError:
+        named = True  # malformed, but naming a log: a ceremony may repair it, not drop it
+    if policy is None and named:
+        raise CeremonyError(
+            f"the new root drops the transparency log the current root names ({ROOT_FIELD})"
+        )
+
+
 def check(
     role: str,
     md: Metadata[Any],
@@ -286,7 +393,8 @@ def check(
     """Everything python-tuf requires before ``md`` may replace the role's current version.
 
     Raises:
-        CeremonyError: expired, not newer, unknown signers, or a threshold not met.
+        CeremonyError: expired, not newer, unknown signers, a threshold not met, or (root)
+            a transparency log policy that does not parse or is dropped.
     """
     signed = md.signed
     if signed.expires <= now:
@@ -299,6 +407,7 @@ def check(
     payload = bytes(CanonicalJSONSerializer().serialize(signed))
     if role == Root.type:
         assert isinstance(signed, Root)
+        _check_log(root, signed)
         # TUF 5.3.4: a new root is signed by a threshold of the old root's keys and its own.
         _verdict(root.get_verification_result(Root.type, payload, md.signatures), "old root")
         _verdict(signed.get_verification_result(Root.type, payload, md.signatures), "new root")
