@@ -183,7 +183,10 @@ def serve(
         raise Refusal(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     with sock:
         announce(simple_url(index.index_url, host, sock.getsockname()[1]))
-        _server(index, options or ProxyOptions()).run(sockets=[sock])
+        try:
+            _server(index, options or ProxyOptions()).run(sockets=[sock])
+        finally:
+            log.info("%s", index.log_stats.summary())
 
 
 def serve_installer(
@@ -213,7 +216,9 @@ def serve_installer(
         if launched.process.poll() is not None:
             break
         time.sleep(0.01)
-    return launched.process.wait()
+    code = launched.process.wait()
+    log.info("%s", index.log_stats.summary())
+    return code
 
 
 def first_root_fingerprint(address: IndexAddress, client: HttpClient, bounds: ClientBounds) -> str:
