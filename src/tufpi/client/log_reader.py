@@ -74,10 +74,10 @@ class LogStats:
     def summary(self) -> str:
         """One line for the log."""
         return (
-            f"transparency log: {self.files_checked} files proven, {self.bytes_fetched} bytes "
-            f"fetched for proofs ({self.checkpoints_fetched} checkpoints, "
-            f"{self.lookups_fetched} lookups, {self.tiles_fetched} tiles; "
-            f"{self.tiles_from_cache} tiles from the cache)"
+            f"transparency log: files proven: {self.files_checked}, bytes fetched for proofs: "
+            f"{self.bytes_fetched} (checkpoints: {self.checkpoints_fetched}, lookups: "
+            f"{self.lookups_fetched}, tiles: {self.tiles_fetched}; tiles from the cache: "
+            f"{self.tiles_from_cache})"
         )
 
 
@@ -171,10 +171,11 @@ class LogReader:
             self._proven.add(target)
         self.stats.count("files_checked")
         log.info(
-            "transparency log: %s is entry %d of the verified checkpoint of size %d",
+            "transparency log: %s is entry %d of the verified checkpoint of size %d (%s)",
             target.path,
             index,
             signed.size,
+            self.stats.summary().removeprefix("transparency log: "),
         )
 
     def _entry(self, target: FileTarget) -> tuple[int, bytes]:

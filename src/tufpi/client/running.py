@@ -183,10 +183,7 @@ def serve(
         raise Refusal(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     with sock:
         announce(simple_url(index.index_url, host, sock.getsockname()[1]))
-        try:
-            _server(index, options or ProxyOptions()).run(sockets=[sock])
-        finally:
-            log.info("%s", index.log_stats.summary())
+        _server(index, options or ProxyOptions()).run(sockets=[sock])
 
 
 def serve_installer(

@@ -117,7 +117,7 @@ def test_the_bytes_read_for_proofs_are_counted(served: Served, tmp_path: Path) -
     reader.check_file(_target(290))
     assert reader.stats.bytes_fetched == served.bytes > len(served.checkpoint)
     assert reader.stats.tiles_fetched == len([r for r in served.read if r.startswith("tile/")])
-    assert "2 files proven" in reader.stats.summary()
+    assert "files proven: 2, bytes fetched for proofs: " in reader.stats.summary()
 
 
 def test_a_file_past_the_kept_checkpoint_reads_the_grown_one_and_keeps_it(
