@@ -19,6 +19,7 @@ from tests.support.toy_log import ToyLog, target_path
 from tufpi.client.log_checks import FileTarget
 from tufpi.client.log_reader import LogReader
 from tufpi.client.refusals import Refusal
+from tufpi.client.verified_index import Location
 
 URL = "https://index.example/tlog/"
 
@@ -252,3 +253,23 @@ def test_a_tile_the_index_altered_refuses_the_file(served: Served, tmp_path: Pat
     served.log.store[first] = bytes(8192)
     with pytest.raises(Refusal, match="not proven to be in the log's checkpoint"):
         _reader(served, tmp_path).check_file(_target(2))
+
+
+@pytest.mark.parametrize(
+    ("location", "url", "directory"),
+    [
+        (Location.of_index("https://h.example/", Path("c")), "https://h.example/tlog/", "c/tlog"),
+        (
+            Location.of_index("https://h.example/pre/fix", Path("c")),
+            "https://h.example/pre/fix/tlog/",
+            "c/tlog",
+        ),
+        # The conformance client: the log beside the metadata URL's tuf/, kept in its
+        # metadata directory.
+        (Location("https://h.example/x/tuf/", Path("m")), "https://h.example/x/tlog/", "m/tlog"),
+    ],
+)
+def test_the_log_is_read_beside_tuf_and_kept_in_the_cache(
+    location: Location, url: str, directory: str
+) -> None:
+    assert location.log_location() == (url, Path(directory))
