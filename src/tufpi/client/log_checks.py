@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 
 from tufpi.tlog import checkpoints, entries, hashing, notes, tiles
 from tufpi.tlog.checkpoints import Checkpoint
@@ -259,13 +258,13 @@ def check_inclusion(
 
 
 def evidence_text(
-    evidence: ForkEvidence, policy: LogPolicy, index_url: str, when: dt.datetime
+    evidence: ForkEvidence, policy: LogPolicy, log_url: str, when: dt.datetime
 ) -> str:
     """Fork evidence as plain text a person can read, publish and check: the reason, the
     log's key, both signed checkpoints exactly as served, and the consistency proof."""
     lines = [
         "tufpi: evidence of a fork of a transparency log",
-        f"index: {index_url}",
+        f"log: {log_url}",
         f"detected: {when.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
         f"log key (pinned by the index's TUF root): {policy.log.vkey()}",
         f"reason: {evidence.reason}",
@@ -295,10 +294,3 @@ def _proof_heading(evidence: ForkEvidence) -> str:
         f"consistency proof from size {old} to size {new}, as computed from the log's tiles "
         f"(RFC 9162 section 2.1.4; base64, {len(evidence.proof)} hashes, one per line):"
     )
-
-
-def describe(signed: SignedCheckpoint, names: Sequence[str] = ()) -> str:
-    """A checkpoint in a few words for a message: its size and who cosigned it."""
-    cosigned = list(names) or list(signed.witnesses)
-    by = f", cosigned by {', '.join(cosigned)}" if cosigned else ""
-    return f"size {signed.size}{by}"

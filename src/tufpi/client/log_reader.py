@@ -228,12 +228,23 @@ class LogReader:
             self._advance(new)
             return self._current or new
 
+    def _check_growth(self, kept: SignedCheckpoint | None, new: SignedCheckpoint) -> None:
+        """``check_growth`` from cached tiles; once more from the index's own tiles if that
+        failed with a cached one: a tile altered on disk is not a fork."""
+        tiles = _Tiles(self, use_cache=True)
+        try:
+            check_growth(kept, new, tiles)
+        except LogRefusal:
+            if not tiles.from_cache:
+                raise
+            check_growth(kept, new, _Tiles(self, use_cache=False))
+
     def _advance(self, new: SignedCheckpoint) -> None:
         """Check ``new`` against the kept checkpoint and keep it if it is newer. Under the
         lock."""
         kept = self._current
         try:
-            check_growth(kept, new, _Tiles(self, use_cache=True))
+            self._check_growth(kept, new)
         except LogFork as e:
             raise Refusal(f"transparency log: {e.message}; {self._save_evidence(e)}") from e
         except LogRefusal as e:

@@ -415,6 +415,18 @@ class VerifiedIndex:
             )
         reader.check_file(FileTarget(info.path, sha256, info.length))
 
+    def check_logged(self, path: str) -> None:
+        """Refuse unless the file target ``path`` is listed and its entry proven in the
+        transparency log (nothing is downloaded): for what describes a file, such as its
+        PEP 658 metadata, which must not leave for a file the log does not hold.
+
+        Raises:
+            NotListed: the signed metadata does not list it.
+            Refusal: the log does not prove its entry.
+        """
+        _, info = self._targetinfo(path)
+        self._check_logged(info)
+
     def page(self, project: str, filename: str) -> bytes:
         """A verified project page (``index.html`` or ``index.json``)."""
         return self.target(f"simple/{project}/{filename}").read_bytes()

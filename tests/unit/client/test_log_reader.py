@@ -165,7 +165,7 @@ def test_a_fork_is_refused_and_its_evidence_saved(served: Served, tmp_path: Path
     text = saved.read_text()
     assert kept.decode() in text
     assert served.checkpoint.decode() in text
-    assert "index: https://index.example/tlog/" in text
+    assert "log: https://index.example/tlog/" in text
     assert (tmp_path / "checkpoint").read_bytes() == kept  # the fork is not kept
 
 
@@ -273,3 +273,16 @@ def test_the_log_is_read_beside_tuf_and_kept_in_the_cache(
     location: Location, url: str, directory: str
 ) -> None:
     assert location.log_location() == (url, Path(directory))
+
+
+def test_a_cached_tile_altered_on_disk_is_not_taken_for_a_fork(
+    served: Served, tmp_path: Path
+) -> None:
+    _reader(served, tmp_path).check_file(_target(1))
+    served.log.add_files(300, 300)
+    served.publish()
+    # A full tile planted in the cache, that the proof from 300 to 600 reads.
+    (tmp_path / "tile" / "0" / "001").write_bytes(bytes(8192))
+    _reader(served, tmp_path).check_file(_target(550))
+    assert not list(tmp_path.glob("fork-*"))
+    assert (tmp_path / "checkpoint").read_bytes() == served.checkpoint
