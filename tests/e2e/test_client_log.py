@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from tuf.api.metadata import Metadata, Root
 
 from tests.support import clients
+from tests.support.clients import clean_env
 from tests.support.proxy import proxy, publish, tufpi_install
 from tests.support.server import IndexServer
 from tests.support.tuf_client import updater
@@ -131,3 +134,44 @@ def test_an_altered_lookup_or_tile_refuses_the_file(
     assert "transparency log:" in output, output
     assert words in output, output
     assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
+
+
+def test_the_conformance_client_refuses_a_file_the_log_does_not_hold(
+    index_server: IndexServer, published: Path, tmp_path: Path
+) -> None:
+    client = str(Path(sys.executable).parent / "tufpi-conformance-client")
+    metadata, wheel = tmp_path / "metadata", _wheel(index_server)
+
+    def download(targets: str) -> subprocess.CompletedProcess[str]:
+        args = ["--metadata-dir", str(metadata), "--metadata-url", index_server.url + "tuf/"]
+        args += ["--target-base-url", index_server.url, "--target-dir", str(tmp_path / targets)]
+        (tmp_path / targets).mkdir()
+        return subprocess.run(
+            [client, *args, "--target-name", wheel, "download"],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+            check=False,
+        )
+
+    metadata.mkdir()
+    subprocess.run(
+        [client, "--metadata-dir", str(metadata), "init", str(published)],
+        env=clean_env(),
+        check=True,
+        timeout=60,
+    )
+    assert download("good").returncode == 0
+    assert (metadata / "tlog" / "checkpoint").is_file()
+    # The same file, its log entry gone (as a stolen online key would sign it).
+    lookup = _lookup(index_server, wheel)
+    kept = lookup.read_bytes()
+    lookup.unlink()
+    try:
+        result = download("bad")
+    finally:
+        lookup.write_bytes(kept)
+    assert result.returncode == 1
+    assert f"transparency log: {wheel} is not in the index's log" in result.stderr
+    assert not any((tmp_path / "bad").iterdir())
