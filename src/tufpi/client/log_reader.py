@@ -126,8 +126,10 @@ class LogReader:
         self.log_dir = log_dir
         self.stats = stats or LogStats()
         self._now = now
-        self._lock = threading.Lock()  # the kept checkpoint: read, advanced, written
+        self._lock = threading.Lock()  # the state below, held only briefly
+        self._advancing = threading.Lock()  # held while a new checkpoint is read and kept
         self._current: SignedCheckpoint | None = None
+        self._loaded = False  # whether the kept checkpoint was read from disk
         self._proven: set[FileTarget] = set()
         # The partial tiles of the newest checkpoint, in memory (a partial tile's content
         # never changes for its width, but the next checkpoint has other ones).
@@ -214,19 +216,29 @@ class LogReader:
 
     def _checkpoint_covering(self, index: int) -> SignedCheckpoint:
         """The kept checkpoint if it holds leaf ``index``; else the index's current one,
-        verified, checked against the kept one, and kept."""
-        with self._lock:
-            if self._current is None:
-                self._current = self._load_kept()
-            if self._current is not None and index < self._current.size:
-                return self._current
+        verified, checked against the kept one, and kept. One thread at a time reads a
+        new checkpoint; the others wait for it, and never for a file's proof."""
+        current = self._kept()
+        if current is not None and index < current.size:
+            return current
+        with self._advancing:
+            current = self._kept()  # another thread may have advanced meanwhile
+            if current is not None and index < current.size:
+                return current
             data = self.fetch("checkpoint", CHECKPOINT_MAX_LENGTH, "checkpoints_fetched")
             try:
                 new = open_signed_checkpoint(self.policy, data, "the log's checkpoint")
             except LogRefusal as e:
                 raise Refusal(f"transparency log: {e.message}") from e
-            self._advance(new)
-            return self._current or new
+            return self._advance(current, new)
+
+    def _kept(self) -> SignedCheckpoint | None:
+        """The newest checkpoint kept (read from disk and verified the first time)."""
+        with self._lock:
+            if not self._loaded:
+                self._current = self._load_kept()
+                self._loaded = True
+            return self._current
 
     def _check_growth(self, kept: SignedCheckpoint | None, new: SignedCheckpoint) -> None:
         """``check_growth`` from cached tiles; once more from the index's own tiles if that
@@ -239,10 +251,9 @@ class LogReader:
                 raise
             check_growth(kept, new, _Tiles(self, use_cache=False))
 
-    def _advance(self, new: SignedCheckpoint) -> None:
-        """Check ``new`` against the kept checkpoint and keep it if it is newer. Under the
-        lock."""
-        kept = self._current
+    def _advance(self, kept: SignedCheckpoint | None, new: SignedCheckpoint) -> SignedCheckpoint:
+        """Check ``new`` against ``kept`` and keep it if it is newer; the newest of the two.
+        Under ``_advancing``."""
         try:
             self._check_growth(kept, new)
         except LogFork as e:
@@ -250,7 +261,7 @@ class LogReader:
         except LogRefusal as e:
             raise Refusal(f"transparency log: {e.message}") from e
         if kept is not None and new.size <= kept.size:
-            return
+            return kept
         if kept is None:
             log.warning(
                 "transparency log: no checkpoint of %s kept yet: trusting its current one "
@@ -265,12 +276,14 @@ class LogReader:
             raise Refusal(
                 f"transparency log: cannot keep the checkpoint in {self.log_dir}: {e}"
             ) from e
-        self._current = new
-        self.partial_tiles = {
-            tile: data
-            for tile, data in list(self.partial_tiles.items())
-            if tile.width == _width_at(tile, new.size)
-        }
+        with self._lock:
+            self._current = new
+            self.partial_tiles = {
+                tile: data
+                for tile, data in list(self.partial_tiles.items())
+                if tile.width == _width_at(tile, new.size)
+            }
+        return new
 
     def _load_kept(self) -> SignedCheckpoint | None:
         """The kept checkpoint, verified under the log key the root pins now. Under the lock.

@@ -5,6 +5,7 @@ rollback refused, a hostile kept checkpoint refused loudly, and bytes are counte
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import logging
@@ -286,3 +287,11 @@ def test_a_cached_tile_altered_on_disk_is_not_taken_for_a_fork(
     _reader(served, tmp_path).check_file(_target(550))
     assert not list(tmp_path.glob("fork-*"))
     assert (tmp_path / "checkpoint").read_bytes() == served.checkpoint
+
+
+def test_many_threads_read_one_checkpoint(served: Served, tmp_path: Path) -> None:
+    reader = _reader(served, tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: reader.check_file(_target(n)), range(0, 300, 10)))
+    assert served.read.count("checkpoint") == 1
+    assert reader.stats.files_checked == 30
