@@ -295,3 +295,25 @@ def test_many_threads_read_one_checkpoint(served: Served, tmp_path: Path) -> Non
         list(pool.map(lambda n: reader.check_file(_target(n)), range(0, 300, 10)))
     assert served.read.count("checkpoint") == 1
     assert reader.stats.files_checked == 30
+
+
+def test_every_read_is_bounded_and_an_oversized_one_refused(served: Served, tmp_path: Path) -> None:
+    asked: set[tuple[str, int]] = set()
+
+    def get(url: str, max_length: int) -> bytes:
+        asked.add((url.removeprefix(URL).partition("/")[0], max_length))
+        return served.get(url, max_length)
+
+    reader = LogReader(served.log.policy(2), get, URL, tmp_path)
+    reader.check_file(_target(7))
+    assert asked == {
+        ("lookup", 65535 + 21),
+        ("checkpoint", 128 * 1024),
+        ("tile", 256 * 32),  # tile/0/000
+        ("tile", 44 * 32),  # tile/0/001.p/44
+    }
+    # A tile longer than its width allows: cut by the fetcher's cap, refused in plain words.
+    partial = next(tile for tile in served.log.store if tile.partial and tile.level == 0)
+    served.log.store[partial] += b"\0" * 4096
+    with pytest.raises(Refusal, match=r"endless data.*the transparency log's tile/0/001\.p/44"):
+        _reader(served, tmp_path / "fresh").check_file(_target(280))
