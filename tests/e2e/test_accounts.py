@@ -324,6 +324,9 @@ def _private_urls(server: IndexServer, token: str) -> list[str]:
         server.url + "pypi/tufpi-private/1.0/json",
         *files,
         *(u + ".metadata" for u in files if u.endswith(".whl")),
+        # The transparency log, like /tuf/ (trust init's checkpoint logs its publication).
+        server.url + "tlog/checkpoint",
+        server.url + "tlog/tile/0/000.p/1",
     ]
 
 

@@ -22,6 +22,8 @@ INDEX_TABLES = (
 )
 # The signer marks changes published on its own schedule, and refreshes tuf/ likewise.
 SIGNER_COLUMNS = frozenset({"published_version", "published_at"})
+# What the signer writes on its own schedule: the TUF metadata and the transparency log.
+SIGNER_DIRS = ("files/tuf", "files/tlog")
 # Files under the data directory that change whatever a request does.
 VOLATILE_FILES = frozenset(
     {"serve.log", "signer.log", "tufpi.sqlite3", "tufpi.sqlite3-wal", "tufpi.sqlite3-shm"}
@@ -67,16 +69,17 @@ def _bookkeeping(path: Path) -> bool:
     return path.parent.name == ".staging" and path.suffix == ".lock"
 
 
-def stored_tree(root: Path, skip: str = "files/tuf") -> dict[str, str]:
+def stored_tree(root: Path, skip: tuple[str, ...] = SIGNER_DIRS) -> dict[str, str]:
     """The sha256 of every file anywhere under ``root``, less ``VOLATILE_FILES``, staging
-    locks and what is under ``skip`` (the signer refreshes tuf/ on its own schedule)."""
+    locks and what is under the directories ``skip`` names (the signer writes tuf/ and the
+    transparency log's tlog/ on its own schedule)."""
     return {
         key: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
         if p.is_file()
         and p.name not in VOLATILE_FILES
         and not _bookkeeping(p)
-        and not (key := p.relative_to(root).as_posix()).startswith(skip + "/")
+        and not (key := p.relative_to(root).as_posix()).startswith(tuple(f"{d}/" for d in skip))
     }
 
 

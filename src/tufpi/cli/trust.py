@@ -34,7 +34,7 @@ from tufpi.signer import (
     sign_until_stopped,
     stop_on_signals,
 )
-from tufpi.tlog.notes import ED25519, verifier_for
+from tufpi.tlog.notes import ED25519, NoteError, verifier_for
 from tufpi.tlog.policy import LogPolicy
 from tufpi.transparency import LogError
 from tufpi.trust import state
@@ -52,8 +52,11 @@ def _initialised(services: Services) -> bool:
 def _dev_log_policy(settings: Settings) -> LogPolicy:
     """The transparency log root v1 pins: the log key (created when missing) under the
     configured origin, no witnesses."""
-    key = load_or_create_log_key(settings.log_key_path)
-    return LogPolicy(verifier_for(settings.effective_log_origin, key, ED25519))
+    try:
+        key = load_or_create_log_key(settings.log_key_path)
+        return LogPolicy(verifier_for(settings.effective_log_origin, key, ED25519))
+    except (LogKeyError, NoteError) as e:  # an unusable key file; an origin with a space
+        raise click.ClickException(f"the transparency log cannot be set up: {e}") from e
 
 
 def _init_with_dev_keys(services: Services) -> None:
@@ -70,6 +73,7 @@ def _init_with_dev_keys(services: Services) -> None:
         online_public = public_key(settings.online_key)
         keyset = dev_keyset(keys, online_public)
         online = load_signer(settings.online_key, [online_public])
+    log = _dev_log_policy(settings)  # before anything is signed: a bad key stops it here
     with progress("signing bins", settings.bins) as advance:
         result = initialise(
             services.sessions,
@@ -81,12 +85,17 @@ def _init_with_dev_keys(services: Services) -> None:
             services.policy,
             services.clock(),
             advance,
-            log=_dev_log_policy(settings),
+            log=log,
         )
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"
     )
+    # The log starts with this first publication: a checkpoint is there from the start.
+    sequencer = services.sequencer()
+    if sequencer is not None:
+        logged = sequencer.run()
+        click.echo(f"transparency log started: checkpoint of {logged.size} leaves")
 
 
 @click.command()

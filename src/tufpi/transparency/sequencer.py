@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,10 @@ from tufpi.transparency.publications import TufFiles, publication_entry, timesta
 log = logging.getLogger("tufpi.transparency")
 # Up to this many files a run fsyncs each one; more are made durable by one storage sync.
 _FSYNC_EACH_UP_TO = 64
+# Threads writing many files at once.
+_WRITERS = 4
+# Leaves published per step (and checkpoint) of a big append: 256 full level-0 tiles.
+_STEP = 1 << 16
 
 # Named points of a run, for crash tests ("log-sequenced", "log-tiles", "log-checkpoint").
 Passed = Callable[[str], None]
@@ -75,9 +80,11 @@ class Sequencer:
         clock: Clock,
         passed: Passed = _nothing,
         cosign: Cosign | None = None,
+        step: int = _STEP,
     ) -> None:
         """``write_sessions`` take the write lock at once (``BEGIN IMMEDIATE`` on SQLite);
-        ``sessions`` only read (a run with nothing to append takes no lock)."""
+        ``sessions`` only read (a run with nothing to append takes no lock). ``step``:
+        the leaves published per checkpoint of a big append."""
         self.sessions = sessions
         self.write_sessions = write_sessions
         self.storage = storage
@@ -86,6 +93,7 @@ class Sequencer:
         self.clock = clock
         self.passed = passed
         self.cosign = cosign
+        self.step = step
         self._logged_version: int | None = None  # newest publication known to be logged
 
     def run(self) -> SequenceResult:
@@ -108,7 +116,13 @@ class Sequencer:
             )
         if size == old_size:
             return SequenceResult(appended, size, signed=False)
-        self._publish(published, size)
+        # A big append (an import's, back-signing's) is published in steps, each with its
+        # checkpoint: memory stays bounded, and a crash keeps the steps done. The
+        # witnesses are asked to cosign the last one only.
+        while old_size < size:
+            end = min(size, old_size + self.step)
+            published = self._publish(published, end, final=end == size)
+            old_size = end
         return SequenceResult(appended, size, signed=True)
 
     def _published(self) -> Checkpoint | None:
@@ -158,9 +172,9 @@ class Sequencer:
         snapshot = self.tuf.snapshot(snapshot_version)
         return publication_entry(timestamp, snapshot, self.clock())
 
-    def _publish(self, published: Checkpoint | None, size: int) -> None:
-        """Write the tiles and lookups from the published size to ``size``, then sign and
-        write the checkpoint."""
+    def _publish(self, published: Checkpoint | None, size: int, final: bool) -> Checkpoint:
+        """Write the tiles and lookups from the published size to ``size``, then sign
+        (with the witnesses' cosignatures if ``final``) and write the checkpoint."""
         old_size = published.size if published is not None else 0
         base = old_size - old_size % tiles.TILE_WIDTH
         with self.sessions() as session:
@@ -168,12 +182,18 @@ class Sequencer:
         hashes = [hashing.leaf_hash(leaf.entry) for leaf in new]
         old_level0 = b"".join(hashes[: old_size - base])
 
+        kept: dict[tiles.Tile, bytes] = {}
+
+        def stored(tile: tiles.Tile) -> bytes:
+            # Durable before the published checkpoint named them; a tile (its width is part
+            # of its name) never changes, so each is read once.
+            if tile not in kept:
+                kept[tile] = self._read(layout.tile_key(tile))
+            return kept[tile]
+
         def read_old(tile: tiles.Tile) -> bytes:
-            # The old tree's partial level-0 tile from the database; the rest from storage,
-            # where they were durable before the published checkpoint named them.
-            if tile.level == 0 and tile.partial:
-                return old_level0
-            return self._read(layout.tile_key(tile))
+            # The old tree's partial level-0 tile comes from the database's leaves.
+            return old_level0 if tile.level == 0 and tile.partial else stored(tile)
 
         if published is not None and tiles.root_hash(old_size, read_old) != published.root_hash:
             raise LogError(
@@ -184,16 +204,18 @@ class Sequencer:
 
         def read_new(tile: tiles.Tile) -> bytes:
             found = written.get(tile)
-            return found if found is not None else self._read(layout.tile_key(tile))
+            return found if found is not None else stored(tile)
 
         files = dict(_tile_files(written, new, base))
         files.update(_lookup_files(new, old_size))
         self._write_durably(files)
         self.passed("log-tiles")
         checkpoint = Checkpoint(self.key.origin, size, tiles.root_hash(size, read_new))
-        self.storage.put_bytes(layout.CHECKPOINT_KEY, self._sign(checkpoint, read_new))
+        note = self._sign(checkpoint, read_new, final)
+        self.storage.put_bytes(layout.CHECKPOINT_KEY, note)
         self.passed("log-checkpoint")
         log.info("log: checkpoint %d signed (%d files written)", size, len(files))
+        return checkpoint
 
     def _read(self, key: str) -> bytes:
         try:
@@ -203,18 +225,29 @@ class Sequencer:
             raise LogError(f"the log's {key} is missing from storage") from e
 
     def _write_durably(self, files: dict[str, bytes]) -> None:
-        each = len(files) <= _FSYNC_EACH_UP_TO
-        for key, data in files.items():
-            self.storage.put_bytes(key, data, durable=each)
-        if not each:
-            self.storage.sync()
+        """Write ``files``; all of them are durable on return. A few are fsynced each;
+        many (a lookup per file of an import) are written by a few threads, whose file
+        creations overlap, and made durable by one sync."""
+        if len(files) <= _FSYNC_EACH_UP_TO:
+            for key, data in files.items():
+                self.storage.put_bytes(key, data)
+            return
 
-    def _sign(self, checkpoint: Checkpoint, read_tile: tiles.TileReader) -> bytes:
-        """The signed note of ``checkpoint``, with the witnesses' cosignatures if any."""
+        def put(item: tuple[str, bytes]) -> None:
+            self.storage.put_bytes(item[0], item[1], durable=False)
+
+        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="tlog-write") as pool:
+            for _ in pool.map(put, files.items()):
+                pass  # an error raises here
+        self.storage.sync()
+
+    def _sign(self, checkpoint: Checkpoint, read_tile: tiles.TileReader, cosigned: bool) -> bytes:
+        """The signed note of ``checkpoint``, with the witnesses' cosignatures if
+        ``cosigned`` and a cosigning function was given."""
         text = checkpoint.text()
         own = notes.sign(text, self.key.origin, self.key.private_key)
         signed = notes.Note(text, (own,)).encode()
-        if self.cosign is None:
+        if self.cosign is None or not cosigned:
             return signed
 
         def consistency(old: int, new: int) -> list[bytes]:
