@@ -84,7 +84,8 @@ class ProjectWriter:
         self.threads = threads
         self.owner_id = owner_id
         self.checkpoint = checkpoint
-        # Seconds spent storing files, in the rows-and-targets transaction, rendering pages.
+        # Seconds spent storing files, in the rows-and-targets transaction, rendering pages
+        # and recording the log entries (both within that transaction).
         self.seconds: dict[str, float] = {}
 
     def used(self, ready: Sequence[Ready]) -> list[UsedFilename]:
@@ -147,7 +148,8 @@ class ProjectWriter:
                 )
                 entries.append(add_file(session, row, release, r.inspected, info, now))
             # The project's log entries, in one statement, committed with its rows.
-            record(session, entries)
+            with timed(self.seconds, "log entries"):
+                record(session, entries)
             with timed(self.seconds, "pages"):
                 pages.store_pages(session, writes, row, ACTOR, now)
             releases = self._count_releases(session, row.id) - releases_before

@@ -12,11 +12,12 @@ import dataclasses
 import datetime as dt
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.logged import entries_in
@@ -24,6 +25,8 @@ from tests.support.visibility import wheel
 from tufpi.db import make_engine, make_sessionmaker, upgrade
 from tufpi.db.models import File, LogPending, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
+from tufpi.importer.plan import Ready
+from tufpi.importer.write import ProjectWriter
 from tufpi.index import AccountService, Forbidden, Identity, IndexService, InvalidUpload
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.records import storage_key
@@ -44,6 +47,7 @@ class Index:
     accounts: AccountService
     sessions: sessionmaker[Session]
     work: Path
+    engine: Engine
 
     def entries(self) -> list[Entry]:
         with self.sessions() as session:
@@ -81,11 +85,14 @@ def index(own_database_url: str | None, tmp_path: Path) -> Iterator[Index]:
         session.add(TrustConfig(number_of_bins=64, initialised=NOW))
     service = IndexService(sessions, writes, LocalStorage(tmp_path / "files"), lambda: NOW)
     (tmp_path / "work").mkdir()
-    yield Index(service, AccountService(sessions, lambda: NOW), sessions, tmp_path / "work")
+    accounts = AccountService(sessions, lambda: NOW)
+    yield Index(service, accounts, sessions, tmp_path / "work", engine)
     engine.dispose()
 
 
-def added(dist: InspectedDist, who: Identity, project: str, version: str) -> FileAdded:
+def added(
+    dist: InspectedDist, who: Identity | None, project: str, version: str, via: str = "upload"
+) -> FileAdded:
     digests = dist.staged.digests
     return FileAdded(
         project=project,
@@ -95,9 +102,9 @@ def added(dist: InspectedDist, who: Identity, project: str, version: str) -> Fil
         sha256=digests.sha256,
         size=digests.size,
         time=NOW,
-        via="upload",
-        account=who.user_name,
-        token=who.token_id,
+        via=via,
+        account=who.user_name if who else None,
+        token=who.token_id if who else None,
     )
 
 
@@ -227,3 +234,28 @@ def test_a_refused_removal_or_yank_logs_nothing(index: Index) -> None:
     assert index.entries() == logged
     with index.sessions() as session:
         assert session.scalar(select(func.count(LogPending.id))) == len(logged)
+
+
+def test_an_import_logs_a_projects_files_in_one_statement(index: Index) -> None:
+    """``tufpi import`` writes a project's files as uploads do, and their entries (via
+    import, no account) with one INSERT for the whole project: an import records thousands
+    of files a second, and a statement per file would cost it a round trip each."""
+    older = NOW - dt.timedelta(days=400)  # the source's upload time: the entry's is now
+    dists = [index.dist("bulk", f"1.{i}", b"%d" % i) for i in range(5)]
+    ready = [Ready(f"/source/{d.dist.filename}", d, older) for d in dists]
+    inserts: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO log_pending"):
+            inserts.append(statement)
+
+    event.listen(index.engine, "before_cursor_execute", count)
+    with ThreadPoolExecutor(2) as threads:
+        written = ProjectWriter(index.service, threads, lambda _step: None).write("bulk", ready)
+    event.remove(index.engine, "before_cursor_execute", count)
+    assert len(written.plan.new) == 5
+    assert len(inserts) == 1
+    assert index.entries() == [
+        added(d, None, "bulk", "1" if i == 0 else f"1.{i}", via="import")  # 1.0 is release 1
+        for i, d in enumerate(dists)
+    ]
