@@ -3,8 +3,10 @@
 ``verified_index`` is python-tuf's ngclient over one bounded ``fetcher`` (every byte the
 client reads goes through it); ``proxy`` is the local simple index unmodified pip, uv and
 poetry install through; ``running`` runs it in the foreground or for an installer that
-``launch`` started first (before tuf, httpx and uvicorn are even imported). The
-rest are their parts (refusal wording, credentials, the trust anchor, what may be handed on).
+``launch`` started first (before tuf, httpx and uvicorn are even imported);
+``log_reader`` proves each file's entry in the index's transparency log before it is
+handed out (``log_checks`` decides, ``log_cache`` keeps the checkpoint). The rest are their
+parts (refusal wording, credentials, the trust anchor, what may be handed on).
 
 Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,
 ``installers``, ``launch``, ``pins``, ``refusals``, ``settings``, ``text``, ``verified_index``;

@@ -375,6 +375,9 @@ class Proxy:
         expected = self.index.core_metadata_sha256(project, file_path)
         if expected is None:
             raise NotListed(f"{path} (the signed page announces no metadata file)")
+        # The installer decides on these bytes what to download: none for a file the
+        # index's transparency log does not hold.
+        self.index.check_logged(file_path)
         kept = self._kept_core_metadata(expected)
         if kept is not None:
             return self._release(path, kept)

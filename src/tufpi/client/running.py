@@ -213,7 +213,9 @@ def serve_installer(
         if launched.process.poll() is not None:
             break
         time.sleep(0.01)
-    return launched.process.wait()
+    code = launched.process.wait()
+    log.info("%s", index.log_stats.summary())
+    return code
 
 
 def first_root_fingerprint(address: IndexAddress, client: HttpClient, bounds: ClientBounds) -> str:

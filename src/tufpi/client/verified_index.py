@@ -25,15 +25,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from tuf.api import exceptions
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import BoundedFetcher, HttpClient
+from tufpi.client.log_checks import FileTarget
+from tufpi.client.log_reader import LogReader, LogStats
 from tufpi.client.refusals import NotListed, Refusal, explain
+from tufpi.tlog.notes import NoteError
+from tufpi.tlog.policy import LogPolicy, policy_of
 
 log = logging.getLogger("tufpi.client")
 
@@ -46,6 +50,25 @@ def cache_dir_for(cache_root: Path, address: IndexAddress) -> Path:
     the key, not even hashed (a hash would only give the token a stable identifier on disk).
     """
     return cache_root / quote(address.url.rstrip("/"), safe="")
+
+
+# The targets that are files (``packages/...``), each logged; the rest are pages.
+FILE_PREFIX = "packages/"
+
+
+def _root_log_policy(root_file: Path) -> LogPolicy | None:
+    """The log policy of the root ngclient verified and stored.
+
+    Raises:
+        Refusal: the root's log field is malformed (never guessed at).
+    """
+    try:
+        root = Metadata[Root].from_bytes(root_file.read_bytes())
+        return policy_of(root.signed.unrecognized_fields)
+    except NoteError as e:
+        raise Refusal(f"the trusted root's transparency log field is malformed: {e}") from e
+    except (OSError, ValueError, exceptions.RepositoryError) as e:
+        raise Refusal(f"the trusted root {root_file} cannot be read: {e}") from e
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,18 +98,35 @@ class ClientBounds:
 
 @dataclasses.dataclass(frozen=True)
 class Location:
-    """Where the metadata and targets come from, and where verified copies are kept."""
+    """Where the metadata and targets come from, and where verified copies are kept; where
+    the transparency log is read (default: ``tlog/`` beside the metadata's ``tuf/``) and
+    kept (default: ``tlog/`` in the metadata directory)."""
 
     metadata_url: str
     metadata_dir: Path
     target_base_url: str | None = None
     target_dir: Path | None = None
+    log_url: str | None = None
+    log_dir: Path | None = None
 
     @classmethod
     def of_index(cls, index_url: str, cache_dir: Path) -> Location:
-        """A tufpi index: metadata under ``/tuf/``, targets from its root URL."""
+        """A tufpi index: metadata under ``/tuf/``, targets from its root URL, the log under
+        ``/tlog/``; kept in ``metadata``, ``targets`` and ``tlog`` of ``cache_dir``."""
         base = index_url.rstrip("/") + "/"
-        return cls(base + "tuf/", cache_dir / "metadata", base, cache_dir / "targets")
+        return cls(
+            base + "tuf/",
+            cache_dir / "metadata",
+            base,
+            cache_dir / "targets",
+            base + "tlog/",
+            cache_dir / "tlog",
+        )
+
+    def log_location(self) -> tuple[str, Path]:
+        """The log's URL and the directory its checkpoint and tiles are kept in."""
+        url = self.log_url or urljoin(self.metadata_url, "../tlog/")
+        return url, self.log_dir or self.metadata_dir / "tlog"
 
 
 def make_updater(location: Location, fetcher: BoundedFetcher, config: UpdaterConfig) -> Updater:
@@ -198,6 +238,11 @@ class VerifiedIndex:
         self._checked = float("-inf")
         self._generation = 0
         self._pages: dict[str, dict[str, Any]] = {}
+        # The transparency log the trusted root pins (None: it pins none), read again at
+        # each refresh (a new root may pin another key or witness policy).
+        self.log_stats = LogStats()
+        self._log: LogReader | None = None
+        self._said_no_log = False
 
     def _fresh_updater(self) -> Updater:
         """An updater refreshed within the interval (a new one past it). Under the lock."""
@@ -208,11 +253,34 @@ class VerifiedIndex:
             except (exceptions.RepositoryError, exceptions.DownloadError) as e:
                 self._updater = None
                 raise explain(e, "refreshing the signed metadata") from e
+            self._follow_root_log()
             self._updater = updater
             self._refreshed = self._checked = self.clock()
             self._generation += 1
             self._pages.clear()
         return self._updater
+
+    def _follow_root_log(self) -> None:
+        """Read the log policy of the root ngclient just verified (and stored as
+        ``root.json``); a reader for it, kept while the policy is the same. Under the lock.
+
+        Raises:
+            Refusal: the root's log field is malformed.
+        """
+        policy = _root_log_policy(self.metadata_dir / "root.json")
+        if policy is None:
+            self._log = None
+            if not self._said_no_log:
+                self._said_no_log = True
+                log.warning(
+                    "the index at %s has no transparency log (its root pins none): files "
+                    "are verified by TUF alone",
+                    self.index_url,
+                )
+            return
+        if self._log is None or self._log.policy != policy:
+            url, directory = self.location.log_location()
+            self._log = LogReader(policy, self.fetcher.get, url, directory, stats=self.log_stats)
 
     def refresh(self) -> None:
         """Refresh now (used at start-up, so a bad index is reported at once)."""
@@ -325,10 +393,39 @@ class VerifiedIndex:
             Refusal: anything else that failed verification.
         """
         updater, info = self._targetinfo(path)
+        self._check_logged(info)
         cached = updater.find_cached_target(info, str(self._cached_name(info)))
         if cached is not None:
             return Path(cached)
         return self._download(updater, info)
+
+    def _check_logged(self, info: TargetFile) -> None:
+        """Refuse a file (a ``packages/`` target; pages are not logged) whose entry the
+        transparency log the root pins does not prove (``log_reader``), before any of its
+        bytes are read or handed out."""
+        with self._lock:
+            reader = self._log
+        if reader is None or not info.path.startswith(FILE_PREFIX):
+            return
+        sha256 = info.hashes.get("sha256")
+        if sha256 is None:
+            raise Refusal(
+                f"transparency log: the signed metadata gives no sha256 for {info.path}, "
+                "so its log entry cannot be matched"
+            )
+        reader.check_file(FileTarget(info.path, sha256, info.length))
+
+    def check_logged(self, path: str) -> None:
+        """Refuse unless the file target ``path`` is listed and its entry proven in the
+        transparency log (nothing is downloaded): for what describes a file, such as its
+        PEP 658 metadata, which must not leave for a file the log does not hold.
+
+        Raises:
+            NotListed: the signed metadata does not list it.
+            Refusal: the log does not prove its entry.
+        """
+        _, info = self._targetinfo(path)
+        self._check_logged(info)
 
     def page(self, project: str, filename: str) -> bytes:
         """A verified project page (``index.html`` or ``index.json``)."""
