@@ -99,7 +99,7 @@ def _root(value: str | None) -> tuple[Path | None, str | None]:
 @click.option(
     "--max-entries",
     type=click.IntRange(min=1),
-    default=1_000_000,
+    default=100_000,
     show_default=True,
     help="Most entries one round reads; the rest is read by the next.",
 )
@@ -171,28 +171,28 @@ def monitor(
         fetch = monitor_io.http_fetch(index.fetcher, address.url)
         stop = threading.Event()
         while True:
-            code = _round(index, fetch, settings, address)
+            code, behind = _round(index, fetch, settings, address)
             if once:
                 sys.exit(code)
-            if stop.wait(interval):
+            if not behind and stop.wait(interval):
                 break
 
 
 def _round(
     index: VerifiedIndex, fetch: Fetch, settings: monitor_io.Options, address: IndexAddress
-) -> int:
-    """One round, its report printed; its exit code."""
+) -> tuple[int, bool]:
+    """One round, its report printed; its exit code, and whether entries are left."""
     try:
         policy = monitor_io.log_policy(index)
     except (LogFailure, Refusal) as e:
         _say(address, f"tufpi monitor: {e.message}", err=True)
-        return monitor_io.EXIT_UNVERIFIED
+        return monitor_io.EXIT_UNVERIFIED, False
     outcome = monitor_io.run_round(policy, fetch, settings, utcnow)
     for line in outcome.lines:
         click.echo(line)
     if outcome.failure is not None:
         _say(address, f"tufpi monitor: the log could not be verified: {outcome.failure}", err=True)
-    return outcome.code
+    return outcome.code, outcome.behind
 
 
 def _say(address: IndexAddress, message: str, *, err: bool = False) -> None:

@@ -44,7 +44,7 @@ class Options:
     state_file: Path
     watch: WatchList
     metrics_file: Path | None = None
-    max_entries: int = 1_000_000
+    max_entries: int = 100_000
     max_age: dt.timedelta | None = None
     from_now: bool = False
 
@@ -57,6 +57,7 @@ class Outcome:
     code: int
     lines: tuple[str, ...] = ()
     failure: str | None = None
+    behind: bool = False
 
 
 def log_policy(index: VerifiedIndex) -> LogPolicy:
@@ -193,7 +194,7 @@ def _succeeded(state: State, progress: Progress, options: Options, now: dt.datet
         if why is not None:
             lines.append(f"STALE: {why}")
             code = EXIT_UNEXPECTED
-    return Outcome(code, tuple(lines))
+    return Outcome(code, tuple(lines), behind=progress.position < size)
 
 
 def _heartbeat_text(state: State) -> str:

@@ -36,6 +36,9 @@ Fetch = Callable[[str, int], bytes]
 CHECKPOINT_PATH = "checkpoint"
 # An entry bundle holds at most 256 entries of at most 65,535 bytes, each after 2 bytes.
 _ENTRY_CAP = 2 + tiles.MAX_ENTRY_BYTES
+# The bundle bytes one round reads at most (it stops after the bundle that passes it): a
+# log's key holder could sign a tree of huge entries; the next round reads on.
+MAX_ROUND_BYTES = 256 * 1024 * 1024
 
 
 class LogFailure(Exception):
@@ -107,7 +110,7 @@ def verify_checkpoint(data: bytes, policy: LogPolicy) -> Signed:
             f"the log's checkpoint is not signed by the log's key {policy.log.vkey()} "
             "(the one the TUF root names)"
         )
-    cosigned = {v.verifier.key_id for v in verified if v.verifier in policy.witnesses}
+    cosigned = {v.verifier for v in verified if v.verifier in policy.witnesses}
     if len(cosigned) < policy.witness_threshold:
         names = ", ".join(w.name for w in policy.witnesses)
         raise LogFailure(
@@ -171,9 +174,15 @@ def check_growth(saved: Signed, new: Signed, read_tile: TileReader) -> None:
 
 
 def read_entries(
-    start: int, end: int, checkpoint: Checkpoint, fetch: Fetch, read_tile: TileReader
+    start: int,
+    end: int,
+    checkpoint: Checkpoint,
+    fetch: Fetch,
+    read_tile: TileReader,
+    max_bytes: int = MAX_ROUND_BYTES,
 ) -> list[bytes]:
-    """Entries ``[start, end)`` of the tree ``checkpoint`` signs, each proven part of it.
+    """Entries ``[start, end)`` of the tree ``checkpoint`` signs, each proven part of it;
+    fewer (from ``start``, whole bundles) when the bundles read pass ``max_bytes``.
 
     Raises:
         LogFailure: a bundle that is malformed, does not match its hash tile, or whose leaf
@@ -184,12 +193,16 @@ def read_entries(
     first = start // tiles.TILE_WIDTH
     leaf_hashes: list[bytes] = []
     data: list[bytes] = []
+    read = 0
     try:
         for number in range(first, (end - 1) // tiles.TILE_WIDTH + 1):
             tile = tiles.tile_for(0, number, checkpoint.size)
             bundle = _bundle(tile, fetch, read_tile)
             data += bundle
             leaf_hashes += [hashing.leaf_hash(entry) for entry in bundle]
+            read += sum(len(entry) for entry in bundle)
+            if read >= max_bytes:
+                break
         covered = first * tiles.TILE_WIDTH
         root = _root_with(covered, leaf_hashes, checkpoint.size, read_tile)
     except TileError as e:
@@ -200,7 +213,7 @@ def read_entries(
             f"do not lead to the signed root of size {checkpoint.size}: the log serves other "
             "entries or tiles than its checkpoint commits to"
         )
-    return data[start - covered : end - covered]
+    return data[start - covered : min(end, covered + len(data)) - covered]
 
 
 def _bundle(tile: Tile, fetch: Fetch, read_tile: TileReader) -> list[bytes]:

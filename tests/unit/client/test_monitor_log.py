@@ -184,3 +184,12 @@ def test_a_publication_only_log_reads_cleanly(tmp_path: Path) -> None:
     log.append(publication(1), publication(2))
     progress = follow(log.policy, None, 0, file_fetch(log), 10)
     assert [entries.parse_entry(e) for e in progress.entries] == [publication(1), publication(2)]
+
+
+def test_a_round_stops_after_the_bundle_that_passes_its_byte_budget(tmp_path: Path) -> None:
+    log = StaticLog(tmp_path)
+    checkpoint = log.append(*ENTRIES)
+    signed = verify_checkpoint(checkpoint, log.policy).checkpoint
+    fetch = file_fetch(log)
+    found = read_entries(10, 300, signed, fetch, tile_reader(fetch), max_bytes=1)
+    assert [entries.parse_entry(e) for e in found] == ENTRIES[10:256]

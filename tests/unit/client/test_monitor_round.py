@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.support.static_log import WHEN, StaticLog, file_entry, publication
 from tests.unit.client.test_monitor_log import file_fetch
@@ -17,12 +18,12 @@ WATCH = parse_watch_list('[project.example-pkg]\naccounts = ["alice"]\n')
 NOW = WHEN + dt.timedelta(minutes=5)
 
 
-def _options(tmp_path: Path, **more: object) -> monitor.Options:
+def _options(tmp_path: Path, **more: Any) -> monitor.Options:
     return monitor.Options(
         tmp_path / "state.json",
         WATCH,
         tmp_path / "monitor.prom",
-        **more,  # type: ignore[arg-type]
+        **more,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -97,11 +98,11 @@ def test_a_malformed_watch_list_is_refused_saying_why(text: str, complaint: str)
         ),
     ],
 )
-def test_file_verdicts(changes: dict[str, object], reasons: tuple[str, ...]) -> None:
+def test_file_verdicts(changes: dict[str, Any], reasons: tuple[str, ...]) -> None:
     watch = _watch_list().projects["example-pkg"]
     entry = dataclasses.replace(
         file_entry("example-pkg", "example_pkg-1.0.tar.gz", token=12), **changes
-    )  # type: ignore[arg-type]
+    )
     assert judge_file(watch, entry) == reasons
 
 
