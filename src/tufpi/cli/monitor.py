@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -150,6 +151,7 @@ def monitor(
         address = parse_index_url(url, os.environ.get(TOKEN_ENV) or None)
     except CredentialsError as e:
         raise click.UsageError(str(e)) from e
+    logging.basicConfig(level=logging.WARNING, format="tufpi monitor: %(message)s")
     _log_safely(address)
     age = dt.timedelta(seconds=max_age) if max_age is not None else None
     settings = monitor_io.Options(
