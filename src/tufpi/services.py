@@ -9,6 +9,7 @@ from pathlib import Path
 from securesystemslib.signer import Key
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from tuf.api.metadata import Snapshot, Timestamp
 
 from tufpi.clock import Clock, utcnow
 from tufpi.config import Settings
@@ -16,8 +17,9 @@ from tufpi.db import make_engine, make_sessionmaker
 from tufpi.db.session import make_write_sessionmaker
 from tufpi.index.accounts import AccountService
 from tufpi.index.service import IndexService
-from tufpi.keys import load_signer
+from tufpi.keys import load_log_key, load_signer
 from tufpi.storage import LocalStorage, Storage
+from tufpi.transparency import Cosign, Sequencer, TufFiles, bound_log_key
 from tufpi.trust.bins import Checkpoint, no_checkpoint
 from tufpi.trust.bulk import BinSigningPool, WorkerSetup, default_workers
 from tufpi.trust.policy import Policy
@@ -73,10 +75,17 @@ class Services:
         return policy_from(self.settings)
 
     def publisher(self, checkpoint: Checkpoint = no_checkpoint) -> Publisher:
-        """A publisher signing with the online key only (the one key a server holds)."""
+        """A publisher signing with the online key only (the one key a server holds), and
+        appending to the transparency log before each snapshot when the root names one.
+
+        Raises:
+            tufpi.transparency.LogKeyMismatch: the log key is not the one the root names.
+            tufpi.keys.LogKeyError: the root names a log and its key cannot be loaded.
+        """
         root = MetadataStore(self.storage).root()
         trusted = online_keys(root.signed)
         signer = load_signer(self.settings.online_key_uri, trusted)
+        sequencer = self.sequencer(checkpoint)
         return Publisher(
             self.sessions,
             self.storage,
@@ -85,6 +94,37 @@ class Services:
             self.clock,
             checkpoint=checkpoint,
             pool=self.signing_pool(trusted),
+            update_log=sequencer.run if sequencer is not None else None,
+        )
+
+    def sequencer(
+        self, checkpoint: Checkpoint = no_checkpoint, cosign: Cosign | None = None
+    ) -> Sequencer | None:
+        """The transparency log's sequencer, signing with the log key the published root
+        names; None when the root names no log (an older repository).
+
+        Raises: as ``publisher``.
+        """
+        store = MetadataStore(self.storage)
+        path = self.settings.log_key_path
+        key = bound_log_key(
+            store.root().signed.unrecognized_fields, lambda: load_log_key(path), str(path)
+        )
+        if key is None:
+            return None
+        tuf = TufFiles(
+            timestamp=lambda: store.read_bytes(Timestamp.type),
+            snapshot=lambda version: store.read_bytes(Snapshot.type, version),
+        )
+        return Sequencer(
+            self.sessions,
+            make_write_sessionmaker(self.engine),
+            self.storage,
+            key,
+            tuf,
+            self.clock,
+            passed=checkpoint,
+            cosign=cosign,
         )
 
     def signing_pool(self, trusted: list[Key]) -> BinSigningPool:

@@ -22,8 +22,9 @@ from tufpi.cli.obj import Obj
 from tufpi.cli.progress import progress
 from tufpi.cli.publishing import trust_publish
 from tufpi.cli.rotation import run_recovery
+from tufpi.config import Settings
 from tufpi.index.names import normalize
-from tufpi.keys import dev, load_signer, public_key
+from tufpi.keys import LogKeyError, dev, load_or_create_log_key, load_signer, public_key
 from tufpi.services import Services
 from tufpi.signer import (
     LeadershipLost,
@@ -33,6 +34,9 @@ from tufpi.signer import (
     sign_until_stopped,
     stop_on_signals,
 )
+from tufpi.tlog.notes import ED25519, verifier_for
+from tufpi.tlog.policy import LogPolicy
+from tufpi.transparency import LogError
 from tufpi.trust import state
 from tufpi.trust.init import OfflineSigners, dev_keyset, initialise
 from tufpi.trust.log import recent_changes
@@ -43,6 +47,13 @@ from tufpi.trust.store import MetadataStore
 def _initialised(services: Services) -> bool:
     with services.sessions() as session:
         return state.number_of_bins(session) is not None
+
+
+def _dev_log_policy(settings: Settings) -> LogPolicy:
+    """The transparency log root v1 pins: the log key (created when missing) under the
+    configured origin, no witnesses."""
+    key = load_or_create_log_key(settings.log_key_path)
+    return LogPolicy(verifier_for(settings.effective_log_origin, key, ED25519))
 
 
 def _init_with_dev_keys(services: Services) -> None:
@@ -70,6 +81,7 @@ def _init_with_dev_keys(services: Services) -> None:
             services.policy,
             services.clock(),
             advance,
+            log=_dev_log_policy(settings),
         )
     click.echo(
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
@@ -175,8 +187,13 @@ def signer(
         crash(name)
 
     try:
+        publisher = services.publisher(checkpoint)
+    except (LogError, LogKeyError) as e:
+        # A log key that is not the root's would sign checkpoints no client accepts.
+        raise click.ClickException(f"the signer cannot start: {e}") from e
+    try:
         sign_until_stopped(
-            services.publisher(checkpoint),
+            publisher,
             services.engine,
             services.lock_file,
             stop,

@@ -31,6 +31,7 @@ from tufpi.index.records import (
 from tufpi.index.rules import UsedFilename, normalized_filename
 from tufpi.index.service import IndexService, locked_project
 from tufpi.storage import StagedWrites
+from tufpi.transparency import record
 
 ACTOR = "import"
 # Filenames per query (well below every database's limit on bound parameters).
@@ -137,11 +138,16 @@ class ProjectWriter:
             created = existing is None
             row = existing or new_project(session, plan.project_name, plan.created, self.owner_id)
             releases_before = self._count_releases(session, row.id)
+            entries = []
             for r in plan.new:
                 key = keys.get(r.filename) or stage_dist(writes, r.inspected)
                 release = release_for(session, row, release_info(r), r.inspected)
-                info = FileInfo(key, python_version(r.inspected.dist), r.upload_time, None, ACTOR)
-                add_file(session, row, release, r.inspected, info, now)
+                info = FileInfo(
+                    key, python_version(r.inspected.dist), r.upload_time, None, ACTOR, via="import"
+                )
+                entries.append(add_file(session, row, release, r.inspected, info, now))
+            # The project's log entries, in one statement, committed with its rows.
+            record(session, entries)
             with timed(self.seconds, "pages"):
                 pages.store_pages(session, writes, row, ACTOR, now)
             releases = self._count_releases(session, row.id) - releases_before

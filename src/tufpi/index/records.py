@@ -24,6 +24,7 @@ from tufpi.index.names import normalize
 from tufpi.index.rules import UsedFilename, normalized_filename, release_key
 from tufpi.index.upload import InspectedDist
 from tufpi.storage import StagedWrites
+from tufpi.tlog.entries import FileAdded, FileRemoved
 from tufpi.trust import changes, layout
 
 
@@ -100,6 +101,7 @@ class ReleaseRef:
 
     id: int
     version: str
+    canonical: str  # ``releases.canonical_version``: what the log's entries name
 
 
 def release_for(
@@ -112,7 +114,7 @@ def release_for(
         _FIND_RELEASE, {"project_id": project.id, "canonical": canonical}
     ).first()
     if found is not None:
-        return ReleaseRef(found[0], found[1])
+        return ReleaseRef(found[0], found[1], canonical)
     params = {
         "project_id": project.id,
         "version": info.version,
@@ -124,7 +126,7 @@ def release_for(
     }
     new_id = session.scalar(_ADD_RELEASE, params)
     assert new_id is not None
-    return ReleaseRef(new_id, info.version)
+    return ReleaseRef(new_id, info.version, canonical)
 
 
 # Statements built once (an upload runs each): see ``changes.set_targets``.
@@ -146,13 +148,18 @@ _BUMP_SERIAL = (
 
 @dataclasses.dataclass(frozen=True)
 class FileInfo:
-    """What a file row records beyond the distribution itself."""
+    """What a file row records beyond the distribution itself, and what its log entry says
+    of how it came (``via``: ``upload`` or ``import``) and who added it (``account`` and
+    ``token``: the uploader's user name and token id; None for an import)."""
 
     key: str  # from ``stage_dist``
     python_version: str
     upload_time: dt.datetime
     uploader_id: int | None
-    actor: str
+    actor: str  # the target change's actor
+    via: str = "upload"
+    account: str | None = None
+    token: int | None = None
 
 
 def add_file(
@@ -162,9 +169,13 @@ def add_file(
     dist: InspectedDist,
     info: FileInfo,
     now: dt.datetime,
-) -> None:
+) -> FileAdded:
     """Add the file row, its filename to the registry and its target; bump the serial.
 
+    Returns the file's log entry (its time ``now``: when this index accepted it; an imported
+    file's ``upload_time`` may be older), which the caller records
+    (``tufpi.transparency.record``) in this same transaction: an import records a project's
+    entries in one statement.
     Core statements rather than ORM objects: this runs in every upload and import.
 
     Raises:
@@ -207,6 +218,32 @@ def add_file(
         now=now,
     )
     bump_serial(session, project)
+    return FileAdded(
+        project=project.normalized_name,
+        version=release.canonical,
+        filename=dist.dist.filename,
+        path=info.key,
+        sha256=digests.sha256,
+        size=digests.size,
+        time=now,
+        via=info.via,
+        account=info.account,
+        token=info.token,
+    )
+
+
+def removed_entry(project: str, file: File, now: dt.datetime, account: str | None) -> FileRemoved:
+    """The log entry of ``file``'s removal from ``project`` (its normalised name), which the
+    caller records in the removal's transaction."""
+    return FileRemoved(
+        project=project,
+        version=file.release.canonical_version,
+        filename=file.filename,
+        path=file.path,
+        sha256=file.sha256,
+        time=now,
+        account=account,
+    )
 
 
 def bump_serial(session: Session, project: Project) -> None:

@@ -41,6 +41,7 @@ from tufpi.index.records import (
     dist_keys,
     new_project,
     release_for,
+    removed_entry,
     stage_dist,
     storage_key,
     used_filenames,
@@ -49,6 +50,8 @@ from tufpi.index.rules import check_unused, normalize_filename, normalized_filen
 from tufpi.index.upload import InspectedDist, UploadForm
 from tufpi.index.views import ProjectDetail
 from tufpi.storage import StagedWrites, Storage, StorageError, StorageFull, is_disk_full
+from tufpi.tlog.entries import Yanked
+from tufpi.transparency import record
 from tufpi.trust import changes, layout
 from tufpi.trust.errors import NotInitialised
 
@@ -256,8 +259,17 @@ class IndexService:
                     return UploadResult(filename, project.name, str(form.version), False)
                 info = ReleaseInfo(str(form.version), self.clock(), form.description)
                 release = release_for(session, project, info, dist)
-                file_info = FileInfo(key, form.pyversion, now, who.user_id, who.user_name)
-                add_file(session, project, release, dist, file_info, now)
+                file_info = FileInfo(
+                    key,
+                    form.pyversion,
+                    now,
+                    who.user_id,
+                    who.user_name,
+                    via="upload",
+                    account=who.user_name,
+                    token=who.token_id,
+                )
+                record(session, [add_file(session, project, release, dist, file_info, now)])
                 pages.store_pages(session, writes, project, who.user_name, now)
                 self.checkpoint("recorded")
         except NotInitialised as e:
@@ -303,7 +315,13 @@ class IndexService:
     def set_yanked(
         self, project: str, version: str, yanked: bool, reason: str | None, actor: str = ADMIN
     ) -> None:
-        """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change."""
+        """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change.
+
+        A change of its yank or reason is logged (a Yanked entry, ``actor`` its account) in
+        the same transaction; (un)yanking it again as it is logs nothing.
+        """
+        now = self.clock()
+        reason = reason if yanked else None
         with (
             self._staged_writes() as writes,
             locked_project(self.writes, normalize(project)) as (session, row),
@@ -311,10 +329,20 @@ class IndexService:
             if row is None:
                 raise NotFound(f"No project {project!r}.")
             release = self._find_release(session, row, version)
+            if (bool(release.yanked), release.yanked_reason) != (yanked, reason):
+                entry = Yanked(
+                    project=row.normalized_name,
+                    version=release.canonical_version,
+                    yanked=yanked,
+                    time=now,
+                    reason=reason,
+                    account=actor,
+                )
+                record(session, [entry])
             release.yanked = yanked
-            release.yanked_reason = reason if yanked else None
+            release.yanked_reason = reason
             bump_serial(session, row)
-            pages.store_pages(session, writes, row, actor, self.clock())
+            pages.store_pages(session, writes, row, actor, now)
 
     @staticmethod
     def _find_release(session: Session, project: Project, version: str) -> Release:
@@ -344,7 +372,8 @@ class IndexService:
         Returns the filenames removed. Their stored files are moved out of view before the
         new pages are staged and deleted after the commit (put back if it fails); on a full
         disk they are deleted before the pages are staged, so that removal frees the space
-        it needs.
+        it needs. Each file's removal is logged (a FileRemoved entry, ``actor`` its
+        account) in the same transaction.
         """
         now = self.clock()
         hidden = StagedWrites(self.storage)  # the removed files, out of view
@@ -369,6 +398,7 @@ class IndexService:
                         session, f.path, project=row.normalized_name, actor=actor, now=now
                     )
                     session.delete(f)
+                record(session, [removed_entry(row.normalized_name, f, now, actor) for f in files])
                 removed = [(f.filename, f.path, f.sha256) for f in files]
                 session.flush()
                 self._drop_empty_releases(session, row)

@@ -5,9 +5,31 @@ The pure parts (hashes, proofs, tiles, notes, entries) are ``tufpi.tlog``.
 
 Offered to other packages:
 
-- ``record``: write log entries in the caller's transaction (the event's own).
+- ``record``: write log entries in the caller's transaction (the event's own);
+- ``Sequencer`` (with ``LogKey``, ``TufFiles``, ``SequenceResult``, ``Cosign``: the
+  witnesses' cosigning it may be given): append pending entries
+  and publish tiles, lookups and the signed checkpoint; ``LogError`` when it cannot;
+- ``bound_log_key``, ``LogKeyMismatch``: the log key the TUF root names, checked against
+  the one held;
+- ``layout``: the log's storage keys (``tlog/...``), the lookup files' format and which
+  paths below ``/tlog/`` the log publishes (``is_log_path``).
 """
 
+from tufpi.transparency import layout
+from tufpi.transparency.binding import LogKeyMismatch, bound_log_key
+from tufpi.transparency.publications import TufFiles
 from tufpi.transparency.recording import record
+from tufpi.transparency.sequencer import Cosign, LogError, LogKey, Sequencer, SequenceResult
 
-__all__ = ["record"]
+__all__ = [
+    "Cosign",
+    "LogError",
+    "LogKey",
+    "LogKeyMismatch",
+    "SequenceResult",
+    "Sequencer",
+    "TufFiles",
+    "bound_log_key",
+    "layout",
+    "record",
+]

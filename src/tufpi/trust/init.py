@@ -21,6 +21,7 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tufpi.db.models import TargetChange, TrustConfig
 from tufpi.keys.dev import DevKeys
 from tufpi.storage import Storage
+from tufpi.tlog.policy import ROOT_FIELD, LogPolicy
 from tufpi.trust import layout, roles, state
 from tufpi.trust.bins import Checkpoint, sign_bins
 from tufpi.trust.bulk import Progress
@@ -91,12 +92,14 @@ def initialise(
     policy: Policy,
     now: dt.datetime,
     progress: Progress | None = None,
+    log: LogPolicy | None = None,
 ) -> InitResult:
     """Write version 1 of every role and record the configuration.
 
     ``progress`` is told of each bin-n signed (with 1). They are signed in this process:
     16,384 empty bins take about 2 s of CPU, less than starting the signing pool's worker
     processes costs (``trust.bulk``, which ``tufpi trust publish --all`` uses to back-sign).
+    ``log``: the transparency log the root pins (``x-tufpi-tlog``); None for none.
 
     Raises:
         AlreadyInitialised: the database already has a trust configuration.
@@ -135,6 +138,8 @@ def initialise(
     snapshot.sign(online)
     snapshot_bytes = store.write_versioned(Snapshot.type, snapshot)
     root: Metadata[Root] = roles.new_root(keys, offline_expires)
+    if log is not None:
+        root.signed.unrecognized_fields[ROOT_FIELD] = log.to_field()
     _sign_all(root, offline.root)
     root_bytes = store.write_root(root)
     timestamp = roles.next_timestamp(None, online_expires, 1, snapshot_bytes)

@@ -6,6 +6,11 @@ after ``timestamp.json`` is in place. Clients always see a complete set: a crash
 atomic replacement of ``timestamp.json`` leaves the previous one, a crash after it the new
 one; either way the changes the database still counts as pending are published (again, with
 the same content) by the next batch.
+
+With a transparency log (issue 15), ``update_log`` (injected: this layer does not know the
+log) is called once the bins are signed and before the snapshot is, so every target a new
+timestamp shows is already in a checkpoint in storage; again after the timestamp (to log
+the publication); and when there is nothing to publish (to finish what a crash left).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class Publisher:
         clock: Clock,
         checkpoint: Checkpoint = no_checkpoint,
         pool: BinSigningPool | None = None,
+        update_log: Callable[[], object] | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = MetadataStore(storage)
@@ -71,6 +77,8 @@ class Publisher:
         self.checkpoint = checkpoint
         # Worker processes for publications that re-sign many bins (None: this process).
         self.pool = pool
+        # Appends the committed log entries and writes their checkpoint (None: no log).
+        self.update_log = update_log
         self.progress: Progress | None = None
         self._snapshot: Metadata[Snapshot] | None = None
         self._timestamp: Metadata[Timestamp] | None = None
@@ -115,14 +123,21 @@ class Publisher:
             # old bins stay listed: a snapshot may not drop what the last one named (TUF 5.5.5).
             return self.recover(keep_listed=True)
         if signed is None:
+            self._log()  # nothing to publish: finish what a crash left of the log, if any
             return self._result(0, 0, published=False)
         plan, bin_versions, change_ids = signed
         self.checkpoint("bins")
+        self._log()  # the entries of every target the snapshot will show, in a checkpoint
         snapshot, snapshot_bytes = self._sign_snapshot(plan, bin_versions, expires)
         timestamp = self._sign_timestamp(snapshot, snapshot_bytes, expires)
         self._record(snapshot, timestamp, bin_versions, change_ids, now)
         self.checkpoint("commit")
+        self._log()  # this publication itself
         return self._result(len(bin_versions), len(change_ids), published=True)
+
+    def _log(self) -> None:
+        if self.update_log is not None:
+            self.update_log()
 
     def _sign_pending(
         self, session: Session, now: dt.datetime, expires: dt.datetime
@@ -359,6 +374,7 @@ class Publisher:
             }
             bin_versions, change_ids = self._sign_bins(session, range(self._bins), expires)
         self.checkpoint("bins")
+        self._log()
         version = self.store.free_version(Snapshot.type, self._snapshot.signed.version + 1)
         listed = (
             {
@@ -373,6 +389,7 @@ class Publisher:
         data = self.store.write_versioned(Snapshot.type, snapshot)
         timestamp = self._sign_timestamp(snapshot, data, expires)
         self._record(snapshot, timestamp, bin_versions, change_ids, now)
+        self._log()
         return self._result(len(bin_versions), len(change_ids), published=True)
 
     def sweep(self) -> int:

@@ -22,6 +22,7 @@ from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.home import Fingerprint, home
 from tufpi.web.jsonapi import project_json
+from tufpi.web.logfiles import log_file
 from tufpi.web.metadata import metadata_file
 from tufpi.web.metrics import StatusCache, metrics
 from tufpi.web.simple import consistent_page, simple_index, simple_project
@@ -93,6 +94,7 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/pypi/{project}/{version}/json", project_json),
         Route("/packages/{path:path}", download, methods=["GET", "HEAD"]),
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
+        Route("/tlog/{path:path}", log_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
     ]
     ctx = build_context(services)
