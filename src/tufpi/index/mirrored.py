@@ -28,10 +28,12 @@ from tufpi.db.models import File, Project, RegisteredFilename, Release, Upstream
 from tufpi.index import pages
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename
-from tufpi.index.records import bump_serial, new_project, storage_key
+from tufpi.index.records import bump_serial, new_project, removed_entry, storage_key
 from tufpi.index.rules import normalize_filename, normalized_filename, release_key
 from tufpi.index.upload import Digests
 from tufpi.storage import StagedWrites
+from tufpi.tlog.entries import Entry, FileAdded, Yanked
+from tufpi.transparency import record
 from tufpi.trust import changes
 
 ACTOR_PREFIX = "upstream:"
@@ -202,16 +204,15 @@ def apply_change(
         project = new_project(session, change.name, now, None)
     # A local project first read beside upstream (``upstream_allow``): its pages now say so.
     created = _note_read(session, project, change, now) or created
+    entries: list[Entry] = []
     if change.add:
-        _add_files(session, project, change.add, actor, now)
-    for yank in change.yanks:
-        session.execute(
-            update(File)
-            .where(File.project_id == project.id, File.filename == yank.filename)
-            .values(yanked=yank.yanked, yanked_reason=yank.reason if yank.yanked else None)
-        )
+        entries += _add_files(session, project, change.add, actor, now)
+    if change.yanks:
+        entries += _follow_yanks(session, project, change.yanks, now)
     if change.withdraw:
-        _withdraw(session, project, change.withdraw, actor, now)
+        entries += _withdraw(session, project, change.withdraw, actor, now)
+    # In this transaction: the log holds what upstream changed here exactly when it commits.
+    record(session, entries)
     if created or change.changes_pages:
         if not created:
             bump_serial(session, project)
@@ -281,8 +282,11 @@ def _add_files(
     listed: Sequence[ListedFile],
     actor: str,
     now: dt.datetime,
-) -> None:
+) -> list[Entry]:
+    """Record the files upstream newly lists; returns their log entries (a file listed
+    yanked: its FileAdded, then its Yanked)."""
     rows, registered, targets = [], [], []
+    entries: list[Entry] = []
     for f in listed:
         rows.append(
             {
@@ -314,6 +318,7 @@ def _add_files(
         )
         # sha256 only: upstream states no sha512, and the index does not hold the bytes yet.
         targets.append(changes.TargetFile(f.key, f.size, f.sha256, None))
+        entries += _listed_entries(project, f, now)
     session.execute(insert(table_of(File)), rows)
     session.execute(insert(table_of(RegisteredFilename)), registered)
     changes.set_targets(
@@ -324,6 +329,57 @@ def _add_files(
         actor=actor,
         now=now,
     )
+    return entries
+
+
+def _listed_entries(project: Project, f: ListedFile, now: dt.datetime) -> list[Entry]:
+    """A newly listed file's log entries: upstream's sha256 and size, no account (the file
+    came from upstream, not from anyone's account here)."""
+    version = release_key(f.dist.version)
+    added = FileAdded(
+        project=project.normalized_name,
+        version=version,
+        filename=f.dist.filename,
+        path=f.key,
+        sha256=f.sha256,
+        size=f.size,
+        time=now,
+        via="upstream",
+    )
+    if not f.yanked:
+        return [added]
+    yanked = Yanked(project.normalized_name, version, True, now, f.dist.filename, f.yanked_reason)
+    return [added, yanked]
+
+
+def _follow_yanks(
+    session: Session, project: Project, yanks: Sequence[FileYank], now: dt.datetime
+) -> list[Entry]:
+    """(Un)yank the files upstream (un)yanked; returns a Yanked entry per file whose yank
+    or reason this changed."""
+    rows = session.execute(
+        select(File.filename, File.yanked, File.yanked_reason, Release.canonical_version)
+        .join(Release, Release.id == File.release_id)
+        .where(File.project_id == project.id, File.filename.in_([y.filename for y in yanks]))
+    )
+    current = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    entries: list[Entry] = []
+    for yank in yanks:
+        if yank.filename not in current:
+            continue
+        reason = yank.reason if yank.yanked else None
+        yanked, old_reason, version = current[yank.filename]
+        if (yanked, old_reason if yanked else None) == (yank.yanked, reason):
+            continue
+        session.execute(
+            update(File)
+            .where(File.project_id == project.id, File.filename == yank.filename)
+            .values(yanked=yank.yanked, yanked_reason=reason)
+        )
+        entries.append(
+            Yanked(project.normalized_name, version, yank.yanked, now, yank.filename, reason)
+        )
+    return entries
 
 
 def _python_version(dist: DistFilename) -> str:
@@ -336,8 +392,9 @@ def _python_version(dist: DistFilename) -> str:
 
 def _withdraw(
     session: Session, project: Project, filenames: Sequence[str], actor: str, now: dt.datetime
-) -> None:
-    """Remove mirrored files never held (their registry entries stay: used once, forever)."""
+) -> list[Entry]:
+    """Remove mirrored files never held (their registry entries stay: used once, forever);
+    returns a FileRemoved entry for each."""
     files = session.scalars(
         select(File).where(
             File.project_id == project.id,
@@ -346,14 +403,17 @@ def _withdraw(
             File.upstream_url.is_not(None),
         )
     ).all()
+    entries: list[Entry] = []
     for f in files:
         changes.drop_target(session, f.path, project=project.normalized_name, actor=actor, now=now)
+        entries.append(removed_entry(project.normalized_name, f, now, None))
         session.delete(f)
     session.flush()
     with_files = select(File.release_id).where(File.project_id == project.id)
     session.execute(
         delete(Release).where(Release.project_id == project.id, Release.id.not_in(with_files))
     )
+    return entries
 
 
 @dataclasses.dataclass(frozen=True)

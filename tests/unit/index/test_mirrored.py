@@ -1,6 +1,7 @@
 """Recording a mirrored project (tufpi.index.mirrored) on a real database and storage: rows,
 sha256-only targets logged as ``upstream:<url>``, pages with tufpi's URLs and PEP 708, and a
-file marked held once, with its sha512; on SQLite and PostgreSQL."""
+file marked held once, with its sha512; the transparency-log entries of listings, yanks and
+withdrawals; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.logged import entries_in
 from tufpi.db import make_engine, upgrade
 from tufpi.db.models import File, Project, Target, TargetChange, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
@@ -21,6 +23,7 @@ from tufpi.index import mirrored, pages
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.upload import Digests
 from tufpi.storage import LocalStorage, StagedWrites
+from tufpi.tlog.entries import Entry, FileAdded, FileRemoved, Yanked
 from tufpi.trust import layout
 
 NOW = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
@@ -166,3 +169,67 @@ def test_an_upstream_asked_in_vain_is_asked_again_only_after_the_interval(
         refreshed = mirrored.mirror_state(session, "demo").refreshed
     assert refreshed is not None
     assert refreshed.replace(tzinfo=dt.UTC) == later
+
+
+def test_mirroring_logs_listings_yanks_and_withdrawals_but_not_holds(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A file listed from upstream is logged at listing (upstream's sha256 and size, no
+    account); a file listed yanked, a yank or un-yank followed from upstream and a
+    withdrawal are logged; its first download (the hold, adding the sha512) is not."""
+    storage = LocalStorage(tmp_path / "files")
+    a = listed()
+    b = listed("demo-2.0.tar.gz", sha256="b" * 64, size=7, yanked=True, yanked_reason="bad")
+    record(sessions, storage, mirrored.MirrorChange("Demo", UPSTREAM, UPSTREAM + "demo/", (a, b)))
+
+    def added(f: mirrored.ListedFile, version: str) -> FileAdded:
+        name = f.dist.filename
+        return FileAdded("demo", version, name, f.key, f.sha256, f.size, NOW, "upstream")
+
+    expected: list[Entry] = [
+        added(a, "1"),
+        added(b, "2"),
+        Yanked("demo", "2", True, NOW, b.dist.filename, "bad"),
+    ]
+    with sessions() as session:
+        assert entries_in(session) == expected
+        row = mirrored.mirrored_file(session, a.key)
+    assert row is not None
+    digests = Digests(len(CONTENT), SHA256, "5" * 128, "6" * 64, "7" * 32)
+    with sessions.begin() as session:
+        assert mirrored.hold_file(session, row, digests, NOW)
+    yanks = (
+        mirrored.FileYank(a.dist.filename, True, "broken"),
+        mirrored.FileYank(b.dist.filename, False, None),
+        mirrored.FileYank("demo-9.0.tar.gz", True, None),  # no such file: nothing to log
+    )
+    change = mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/", yanks=yanks)
+    record(sessions, storage, change)
+    withdraw = mirrored.MirrorChange(
+        "demo", UPSTREAM, UPSTREAM + "demo/", withdraw=(a.dist.filename, b.dist.filename)
+    )
+    record(sessions, storage, withdraw)  # a is held: only b is withdrawn
+    expected += [
+        Yanked("demo", "1", True, NOW, a.dist.filename, "broken"),
+        Yanked("demo", "2", False, NOW, b.dist.filename, None),
+        FileRemoved("demo", "2", b.dist.filename, b.key, b.sha256, NOW),
+    ]
+    with sessions() as session:
+        assert entries_in(session) == expected
+
+
+def test_a_mirrored_change_that_fails_logs_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "files")
+    change = mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/", (listed(),))
+
+    def apply_then_fail(session: Session) -> None:
+        mirrored.apply_change(session, StagedWrites(storage), None, change, NOW)
+        raise RuntimeError("the transaction fails after the change was applied")
+
+    with pytest.raises(RuntimeError), sessions.begin() as session:
+        apply_then_fail(session)
+    with sessions() as session:
+        assert entries_in(session) == []
+        assert session.scalar(select(File)) is None
