@@ -68,18 +68,16 @@ def test_an_unexpected_uploader_exits_1_naming_it(
     assert "/tlog/checkpoint" in host.requested()
 
 
-def test_too_few_cosignatures_or_a_fork_exit_2_and_keep_the_position(
+def test_a_fork_exits_2_naming_its_evidence_and_keeps_the_position(
     site: tuple[StaticLog, PayloadHost], tmp_path: Path
 ) -> None:
     log, host = site
     log.append(publication(10))
     assert monitor(host, tmp_path, "--from-now").returncode == 0
     state = json.loads((tmp_path / "state.json").read_text())
-    log.append(publication(11), cosigners=0)
-    refused = monitor(host, tmp_path)
-    assert refused.returncode == 2
-    assert "fewer than the 1 the root asks for" in refused.stderr
-    forked = [*log.leaves[:-2], entries.encode_entry(publication(10, seed="split"))]
+    honest = list(log.leaves)
+    # The log's key signs another tree of the same size: a split view.
+    forked = [*honest[:-1], entries.encode_entry(publication(10, seed="split"))]
     log.write_tiles(forked)
     log.write_checkpoint(forked)
     fork = monitor(host, tmp_path)
@@ -90,17 +88,23 @@ def test_too_few_cosignatures_or_a_fork_exit_2_and_keep_the_position(
     after = json.loads((tmp_path / "state.json").read_text())
     assert (after["checkpoint"], after["position"]) == (state["checkpoint"], state["position"])
     assert (
-        "tufpi_monitor_verification_failures_total 2\n" in (tmp_path / "monitor.prom").read_text()
+        "tufpi_monitor_verification_failures_total 1\n" in (tmp_path / "monitor.prom").read_text()
     )
-    log.write_tiles(log.leaves)  # the honest log again, for the next test
-    log.write_checkpoint(log.leaves)
+    log.write_tiles(honest)  # the honest log again, for the other tests
+    log.write_checkpoint(honest)
 
 
-def test_a_root_that_names_no_log_exits_2(tmp_path: Path) -> None:
+def test_a_root_that_names_no_log_or_an_index_gone_exits_2(tmp_path: Path) -> None:
     write_tuf_repository(tmp_path / "site", None)
-    (tmp_path / "work").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
     with serving(tmp_path / "site") as host:
-        result = monitor(host, tmp_path / "work")
-    assert result.returncode == 2
-    assert "the index's root names no transparency log (x-tufpi-tlog)" in result.stderr
-    assert not (tmp_path / "work" / "state.json").exists()
+        result = monitor(host, work)
+        assert result.returncode == 2
+        assert "the index's root names no transparency log (x-tufpi-tlog)" in result.stderr
+        assert json.loads((work / "state.json").read_text())["checkpoint"] is None
+    gone = monitor(host, work)  # the cache is bound to the root: its refresh fails
+    assert gone.returncode == 2
+    assert "tufpi monitor: the log could not be verified: refused: download failed" in (gone.stderr)
+    metrics = (work / "monitor.prom").read_text()
+    assert "tufpi_monitor_verification_failures_total 2\n" in metrics

@@ -7,27 +7,23 @@ import logging
 import os
 import re
 import sys
-import threading
+import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from tufpi.cli.client import _connect, _default_cache, _log_safely
 from tufpi.client import monitor as monitor_io
-from tufpi.client import running
 from tufpi.client.credentials import (
     TOKEN_ENV,
     CredentialsError,
-    IndexAddress,
     Redactor,
     parse_index_url,
 )
-from tufpi.client.monitor_log import Fetch, LogFailure
 from tufpi.client.monitoring import MAX_WATCH_BYTES, WatchError, WatchList, parse_watch_list
-from tufpi.client.refusals import Refusal
 from tufpi.client.text import printable
-from tufpi.client.verified_index import ClientBounds, VerifiedIndex
+from tufpi.client.verified_index import ClientBounds
 from tufpi.clock import utcnow
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -89,6 +85,12 @@ def _root(value: str | None) -> tuple[Path | None, str | None]:
 )
 @click.option("--once", is_flag=True, help="One round, then exit with its code (cron, CI).")
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print only what needs a person: UNEXPECTED events, STALE, failures (cron mails "
+    "only then).",
+)
+@click.option(
     "--interval", type=float, default=300.0, show_default=True, help="Seconds between rounds."
 )
 @click.option(
@@ -128,6 +130,7 @@ def monitor(
     root: str | None,
     watch_file: Path,
     once: bool,
+    quiet: bool,
     interval: float,
     max_age: float | None,
     cache_dir: Path,
@@ -146,7 +149,7 @@ def monitor(
          command could not run; the saved position did not move
     """
     watch = _watch_list(watch_file)
-    root_file, root_sha256 = _root(root)
+    _root(root)  # a usage error before anything is read
     try:
         address = parse_index_url(url, os.environ.get(TOKEN_ENV) or None)
     except CredentialsError as e:
@@ -164,43 +167,16 @@ def monitor(
     )
     with _connect(address) as client:
         bounds = ClientBounds(download_timeout=download_timeout)
-        try:
-            index = running.open_index(
-                address, cache_dir, root_file, root_sha256, 0.0, client, bounds
-            )
-        except Refusal as e:
-            _fail(address, f"refused: {e.message}")
-        fetch = monitor_io.http_fetch(index.fetcher, address.url)
-        stop = threading.Event()
+        policy = monitor_io.RootPolicy(address, cache_dir, _root(root), client, bounds)
+        fetch = monitor_io.http_fetch(bounds.fetcher(client), address.url)
         while True:
-            code, behind = _round(index, fetch, settings, address)
+            outcome = monitor_io.run_round(policy, fetch, settings, utcnow)
+            for line in outcome.notable if quiet else outcome.lines:
+                click.echo(line)
+            if outcome.failure is not None:
+                message = f"tufpi monitor: the log could not be verified: {outcome.failure}"
+                click.echo(printable(Redactor(address.secrets).scrub(message)), err=True)
             if once:
-                sys.exit(code)
-            if not behind and stop.wait(interval):
-                break
-
-
-def _round(
-    index: VerifiedIndex, fetch: Fetch, settings: monitor_io.Options, address: IndexAddress
-) -> tuple[int, bool]:
-    """One round, its report printed; its exit code, and whether entries are left."""
-    try:
-        policy = monitor_io.log_policy(index)
-    except (LogFailure, Refusal) as e:
-        _say(address, f"tufpi monitor: {e.message}", err=True)
-        return monitor_io.EXIT_UNVERIFIED, False
-    outcome = monitor_io.run_round(policy, fetch, settings, utcnow)
-    for line in outcome.lines:
-        click.echo(line)
-    if outcome.failure is not None:
-        _say(address, f"tufpi monitor: the log could not be verified: {outcome.failure}", err=True)
-    return outcome.code, outcome.behind
-
-
-def _say(address: IndexAddress, message: str, *, err: bool = False) -> None:
-    click.echo(printable(Redactor(address.secrets).scrub(message)), err=err)
-
-
-def _fail(address: IndexAddress, message: str) -> NoReturn:
-    _say(address, f"tufpi monitor: {message}", err=True)
-    sys.exit(monitor_io.EXIT_UNVERIFIED)
+                sys.exit(outcome.code)
+            if not outcome.behind:  # with entries left to read, the next round starts at once
+                time.sleep(interval)

@@ -20,13 +20,15 @@ from pathlib import Path
 from tuf.api.exceptions import DownloadError
 from tuf.api.metadata import Metadata, Root
 
-from tufpi.client.fetcher import BoundedFetcher
+from tufpi.client import running
+from tufpi.client.credentials import IndexAddress
+from tufpi.client.fetcher import BoundedFetcher, HttpClient
 from tufpi.client.monitor_log import Fetch, LogFailure, Progress, follow
 from tufpi.client.monitor_state import State, StateError, parse_state, render_metrics
 from tufpi.client.monitoring import WatchList, describe, judge_entries, stale
-from tufpi.client.refusals import explain
+from tufpi.client.refusals import Refusal, explain
 from tufpi.client.text import printable
-from tufpi.client.verified_index import VerifiedIndex
+from tufpi.client.verified_index import ClientBounds, VerifiedIndex
 from tufpi.tlog import policy as tlog_policy
 from tufpi.tlog.entries import format_time
 from tufpi.tlog.notes import NoteError
@@ -51,13 +53,15 @@ class Options:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """A round's exit code, its report (one line per event, then a summary) and, on
-    failure, the message (naming the evidence file when there is one)."""
+    """A round's exit code, its report (one line per event, then a summary), the lines of
+    it that need a person (``notable``: the UNEXPECTED events, STALE), on failure the
+    message (naming the evidence file when there is one), and whether entries are left."""
 
     code: int
     lines: tuple[str, ...] = ()
     failure: str | None = None
     behind: bool = False
+    notable: tuple[str, ...] = ()
 
 
 def log_policy(index: VerifiedIndex) -> LogPolicy:
@@ -65,9 +69,13 @@ def log_policy(index: VerifiedIndex) -> LogPolicy:
     (ngclient keeps the newest root it verified as ``root.json`` in its directory).
 
     Raises:
-        LogFailure: the root names no log, or names it in a form that does not parse.
+        LogFailure: the signed metadata does not verify, the root names no log, or names it
+            in a form that does not parse.
     """
-    index.refresh()
+    try:
+        index.refresh()
+    except Refusal as e:
+        raise LogFailure(f"the index's signed metadata does not verify: {e.message}") from e
     data = (index.metadata_dir / "root.json").read_bytes()
     fields = Metadata[Root].from_bytes(data).signed.unrecognized_fields
     try:
@@ -80,6 +88,46 @@ def log_policy(index: VerifiedIndex) -> LogPolicy:
             "there is nothing to monitor"
         )
     return found
+
+
+class RootPolicy:
+    """The log policy of the index's verified root (``log_policy``), each time it is asked
+    for: the index is opened (its root bootstrapped from the pin, as ``tufpi install``
+    does: ``running.open_index``) the first time, so a round that cannot reach the index
+    fails like any other and is counted."""
+
+    def __init__(
+        self,
+        address: IndexAddress,
+        cache_dir: Path,
+        root: tuple[Path | None, str | None],
+        client: HttpClient,
+        bounds: ClientBounds,
+    ) -> None:
+        """``root``: a trusted root file or the sha256 of the first root (or neither: the
+        cached root)."""
+        self._where = (address, cache_dir)
+        self._root = root
+        self._client = client
+        self._bounds = bounds
+        self._index: VerifiedIndex | None = None
+
+    def __call__(self) -> LogPolicy:
+        """The policy, after a refresh of the signed metadata.
+
+        Raises:
+            LogFailure: the index cannot be opened or does not verify, or names no log.
+        """
+        if self._index is None:
+            try:
+                address, cache_dir = self._where
+                root_file, root_sha256 = self._root
+                self._index = running.open_index(
+                    address, cache_dir, root_file, root_sha256, 0.0, self._client, self._bounds
+                )
+            except Refusal as e:
+                raise LogFailure(f"refused: {e.message}") from e
+        return log_policy(self._index)
 
 
 def http_fetch(fetcher: BoundedFetcher, index_url: str) -> Fetch:
@@ -126,9 +174,14 @@ def read_state(path: Path) -> State:
 
 
 def run_round(
-    policy: LogPolicy, fetch: Fetch, options: Options, now: Callable[[], dt.datetime]
+    policy: Callable[[], LogPolicy],
+    fetch: Fetch,
+    options: Options,
+    now: Callable[[], dt.datetime],
 ) -> Outcome:
-    """One round: follow the log from the saved state, report, save (see the module)."""
+    """One round: the log's policy (``policy``, from the index's verified root, e.g.
+    ``log_policy``), then follow the log from the saved state, report, save (see the
+    module's docstring)."""
     try:
         state = read_state(options.state_file)
     except StateError as e:
@@ -137,7 +190,7 @@ def run_round(
     if state.signed is None and options.from_now:
         position = -1  # follow() reads nothing before the first checkpoint's size
     try:
-        progress = _follow(policy, state, position, fetch, options.max_entries)
+        progress = _follow(policy(), state, position, fetch, options.max_entries)
     except LogFailure as e:
         return _failed(state, options, e, now())
     return _succeeded(state, progress, options, now())
@@ -175,7 +228,8 @@ def _succeeded(state: State, progress: Progress, options: Options, now: dt.datet
     )
     _save(saved, options)
     lines = [describe(event) for event in findings.events]
-    code = EXIT_UNEXPECTED if any(event.unexpected for event in findings.events) else EXIT_OK
+    notable = [describe(event) for event in findings.events if event.unexpected]
+    code = EXIT_UNEXPECTED if notable else EXIT_OK
     size = progress.signed.checkpoint.size
     read = (
         f"read leaves {progress.start} to {progress.position - 1}"
@@ -193,8 +247,9 @@ def _succeeded(state: State, progress: Progress, options: Options, now: dt.datet
         why = stale(findings.heartbeat, now, options.max_age)
         if why is not None:
             lines.append(f"STALE: {why}")
+            notable.append(f"STALE: {why}")
             code = EXIT_UNEXPECTED
-    return Outcome(code, tuple(lines), behind=progress.position < size)
+    return Outcome(code, tuple(lines), None, progress.position < size, tuple(notable))
 
 
 def _heartbeat_text(state: State) -> str:

@@ -28,7 +28,7 @@ def _options(tmp_path: Path, **more: Any) -> monitor.Options:
 
 
 def _round(log: StaticLog, options: monitor.Options) -> monitor.Outcome:
-    return monitor.run_round(log.policy, file_fetch(log), options, lambda: NOW)
+    return monitor.run_round(lambda: log.policy, file_fetch(log), options, lambda: NOW)
 
 
 def _metric(options: monitor.Options, line_start: str) -> str:
