@@ -10,11 +10,13 @@ verified: nothing was reported and the state's checkpoint and position did not m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tuf.api.exceptions import DownloadError
@@ -150,6 +152,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), 0o644)  # node_exporter reads the metrics as its own user
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -173,6 +176,25 @@ def read_state(path: Path) -> State:
         raise StateError(f"cannot read the state file {path}: {e.strerror}") from e
 
 
+@contextlib.contextmanager
+def _exclusive(state_file: Path) -> Iterator[bool]:
+    """Whether this process holds the state file's lock (``<state>.lock``, flock) for the
+    duration: two rounds on one state (cron overlapping a slow round) would both read the
+    same position and report the same events twice."""
+    lock = state_file.with_name(state_file.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def run_round(
     policy: Callable[[], LogPolicy],
     fetch: Fetch,
@@ -181,7 +203,20 @@ def run_round(
 ) -> Outcome:
     """One round: the log's policy (``policy``, from the index's verified root, e.g.
     ``log_policy``), then follow the log from the saved state, report, save (see the
-    module's docstring)."""
+    module's docstring); refused while another round holds the state file."""
+    with _exclusive(options.state_file) as mine:
+        if not mine:
+            busy = f"another tufpi monitor is using {options.state_file}: this round is skipped"
+            return Outcome(EXIT_UNVERIFIED, failure=busy)
+        return _locked_round(policy, fetch, options, now)
+
+
+def _locked_round(
+    policy: Callable[[], LogPolicy],
+    fetch: Fetch,
+    options: Options,
+    now: Callable[[], dt.datetime],
+) -> Outcome:
     try:
         state = read_state(options.state_file)
     except StateError as e:

@@ -4,6 +4,7 @@ report, the exit code, the metrics and the fork evidence, over a log of static f
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,20 @@ def test_a_round_capped_by_max_entries_says_what_is_left(tmp_path: Path) -> None
     assert _round(log, options).lines[-1] == "3 entries left to read: run again"
     assert _round(log, options).lines[-1] == "1 entry left to read: run again"
     assert "read leaves 4 to 4" in _round(log, options).lines[-1]
+
+
+def test_a_round_is_skipped_while_another_holds_the_state_file(tmp_path: Path) -> None:
+    log = StaticLog(tmp_path / "log")
+    options = _options(tmp_path)
+    log.append(file_entry("example-pkg", "example_pkg-1.0.tar.gz", account="mallory"))
+    with open(tmp_path / "state.json.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        outcome = _round(log, options)
+    assert outcome.code == monitor.EXIT_UNVERIFIED
+    assert (
+        outcome.failure
+        == f"another tufpi monitor is using {options.state_file}: this round is skipped"
+    )
+    assert not options.state_file.exists()
+    assert _round(log, options).code == monitor.EXIT_UNEXPECTED  # the lock is free again
+    assert oct(options.state_file.stat().st_mode & 0o777) == "0o644"
