@@ -173,8 +173,8 @@ def test_a_round_capped_by_max_entries_says_what_is_left(tmp_path: Path) -> None
     log = StaticLog(tmp_path / "log")
     options = _options(tmp_path, max_entries=2)
     log.append(*(publication(n) for n in range(5)))
-    assert _round(log, options).lines[-1] == "3 entries left to read: run again"
-    assert _round(log, options).lines[-1] == "1 entry left to read: run again"
+    assert _round(log, options).lines[-1] == "3 entries left to read: the next round reads on"
+    assert _round(log, options).lines[-1] == "1 entry left to read: the next round reads on"
     assert "read leaves 4 to 4" in _round(log, options).lines[-1]
 
 
