@@ -277,7 +277,9 @@ def _succeeded(state: State, progress: Progress, options: Options, now: dt.datet
     )
     if progress.position < size:
         left = size - progress.position
-        lines.append(f"{left} {'entry' if left == 1 else 'entries'} left to read: the next round reads on")
+        lines.append(
+            f"{left} {'entry' if left == 1 else 'entries'} left to read: the next round reads on"
+        )
     if options.max_age is not None:
         why = stale(findings.heartbeat, now, options.max_age)
         if why is not None:

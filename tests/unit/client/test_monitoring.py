@@ -181,3 +181,11 @@ def test_a_report_line_names_who_and_how_and_escapes_the_log_s_text() -> None:
         "2026-12-07T12:00:00Z example-pkg file evil\\x1b[2K-1.0.tar.gz account=mallory token=4 "
         "via=upload leaf=41 UNEXPECTED: added by mallory, not one of alice, bob"
     )
+
+
+def test_only_entries_of_watched_projects_are_parsed_strictly() -> None:
+    watched = b'{"kind":"file","project":"example-pkg"}'
+    other = b'{"kind":"file","project":"unwatched"}'
+    found = judge_entries(0, [other, watched, b"[]", b"\xff"], _watch_list(), None)
+    assert [(e.index, e.project) for e in found.events] == [(1, None), (2, None), (3, None)]
+    assert "missing keys" in found.events[0].reasons[0]
