@@ -149,7 +149,7 @@ def monitor(
          command could not run; the saved position did not move
     """
     watch = _watch_list(watch_file)
-    _root(root)  # a usage error before anything is read
+    trusted = _root(root)
     try:
         address = parse_index_url(url, os.environ.get(TOKEN_ENV) or None)
     except CredentialsError as e:
@@ -167,7 +167,7 @@ def monitor(
     )
     with _connect(address) as client:
         bounds = ClientBounds(download_timeout=download_timeout)
-        policy = monitor_io.RootPolicy(address, cache_dir, _root(root), client, bounds)
+        policy = monitor_io.RootPolicy(address, cache_dir, trusted, client, bounds)
         fetch = monitor_io.http_fetch(bounds.fetcher(client), address.url)
         while True:
             outcome = monitor_io.run_round(policy, fetch, settings, utcnow)
