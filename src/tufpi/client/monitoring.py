@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 
 from tufpi.client.text import printable
 from tufpi.tlog import entries
@@ -101,7 +101,10 @@ def parse_watch_list(text: str) -> WatchList:
 
 def _watch(name: str, table: Any) -> Watch:
     where = f"[project.{name}]"
-    normalised = canonicalize_name(name, validate=False)
+    try:
+        normalised = canonicalize_name(name, validate=True)
+    except InvalidName as e:
+        raise WatchError(f"{where}: not a project name: {e}") from e
     if not isinstance(table, dict):
         raise WatchError(f"{where} is not a table")
     if set(table) - _PROJECT_KEYS:

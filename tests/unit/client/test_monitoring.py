@@ -67,6 +67,7 @@ def test_a_watch_list_is_read_by_normalised_name() -> None:
         ("[projects.a]", "only [project.NAME]"),
         ("", "names no project"),
         ("[project.a", "not TOML"),
+        ('[project."a\\nb"]', "not a project name"),
     ],
 )
 def test_a_malformed_watch_list_is_refused_saying_why(text: str, complaint: str) -> None:
