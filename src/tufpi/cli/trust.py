@@ -87,6 +87,11 @@ def _init_with_dev_keys(services: Services) -> None:
         f"initialised signed metadata: {result.number_of_bins} bins, {result.targets} targets; "
         f"root sha256 {result.root_sha256}"
     )
+    # The log starts with this first publication: a checkpoint is there from the start.
+    sequencer = services.sequencer()
+    if sequencer is not None:
+        logged = sequencer.run()
+        click.echo(f"transparency log started: checkpoint of {logged.size} leaves")
 
 
 @click.command()

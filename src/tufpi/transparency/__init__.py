@@ -7,7 +7,7 @@ Offered to other packages:
 
 - ``record``: write log entries in the caller's transaction (the event's own);
 - ``Sequencer`` (with ``LogKey``, ``TufFiles``, ``SequenceResult``, ``Cosign``: the
-  witnesses' cosigning it may be given): append pending entries
+  witnesses' cosigning it may be given, with ``Consistency`` proofs): append pending entries
   and publish tiles, lookups and the signed checkpoint; ``LogError`` when it cannot;
 - ``bound_log_key``, ``LogKeyMismatch``: the log key the TUF root names, checked against
   the one held;
@@ -19,9 +19,17 @@ from tufpi.transparency import layout
 from tufpi.transparency.binding import LogKeyMismatch, bound_log_key
 from tufpi.transparency.publications import TufFiles
 from tufpi.transparency.recording import record
-from tufpi.transparency.sequencer import Cosign, LogError, LogKey, Sequencer, SequenceResult
+from tufpi.transparency.sequencer import (
+    Consistency,
+    Cosign,
+    LogError,
+    LogKey,
+    Sequencer,
+    SequenceResult,
+)
 
 __all__ = [
+    "Consistency",
     "Cosign",
     "LogError",
     "LogKey",

@@ -168,12 +168,18 @@ class Sequencer:
         hashes = [hashing.leaf_hash(leaf.entry) for leaf in new]
         old_level0 = b"".join(hashes[: old_size - base])
 
+        kept: dict[tiles.Tile, bytes] = {}
+
+        def stored(tile: tiles.Tile) -> bytes:
+            # Durable before the published checkpoint named them; a tile (its width is part
+            # of its name) never changes, so each is read once.
+            if tile not in kept:
+                kept[tile] = self._read(layout.tile_key(tile))
+            return kept[tile]
+
         def read_old(tile: tiles.Tile) -> bytes:
-            # The old tree's partial level-0 tile from the database; the rest from storage,
-            # where they were durable before the published checkpoint named them.
-            if tile.level == 0 and tile.partial:
-                return old_level0
-            return self._read(layout.tile_key(tile))
+            # The old tree's partial level-0 tile comes from the database's leaves.
+            return old_level0 if tile.level == 0 and tile.partial else stored(tile)
 
         if published is not None and tiles.root_hash(old_size, read_old) != published.root_hash:
             raise LogError(
@@ -184,7 +190,7 @@ class Sequencer:
 
         def read_new(tile: tiles.Tile) -> bytes:
             found = written.get(tile)
-            return found if found is not None else self._read(layout.tile_key(tile))
+            return found if found is not None else stored(tile)
 
         files = dict(_tile_files(written, new, base))
         files.update(_lookup_files(new, old_size))

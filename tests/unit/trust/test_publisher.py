@@ -212,6 +212,41 @@ def test_nothing_pending_is_a_no_op(repo: Repo) -> None:
     assert repo.versions() == versions
 
 
+def test_the_log_is_updated_before_the_snapshot_and_after_the_timestamp(repo: Repo) -> None:
+    """The injected log update (issue 15) runs once the bins are signed and before any
+    snapshot or timestamp shows them, then after the timestamp; with nothing to publish,
+    once (to finish what a crash left)."""
+    calls: list[dict[str, int]] = []
+    publisher = repo.publisher()
+    publisher.update_log = lambda: calls.append(repo.versions())
+    repo.add("packages/a/log-1.0.tar.gz", b"a")
+    publisher.publish()
+    before, after = calls
+    assert (before["snapshot"], before["timestamp"]) == (1, 1)
+    assert (after["snapshot"], after["timestamp"]) == (2, 2)
+    calls.clear()
+    publisher.publish()
+    assert calls == [after]
+    calls.clear()
+    publisher.recover()
+    assert [(c["snapshot"], c["timestamp"]) for c in calls] == [(2, 2), (3, 3)]
+
+
+def test_a_failed_log_update_stops_the_publication(repo: Repo) -> None:
+    """No timestamp shows a target whose entry could not be logged."""
+
+    def fail() -> None:
+        raise Crash("log")
+
+    publisher = repo.publisher()
+    publisher.update_log = fail
+    repo.add("packages/a/log-2.0.tar.gz", b"b")
+    before = repo.timestamp_bytes()
+    with pytest.raises(Crash):
+        publisher.publish()
+    assert repo.timestamp_bytes() == before
+
+
 def test_the_same_target_again_is_not_a_change(repo: Repo) -> None:
     path = layout.page_path("same", "index.html")
     repo.add(path, b"x")
