@@ -30,10 +30,12 @@ from tests.support.importing import (
     write_directory,
     write_mirror,
 )
+from tests.support.logged import events_logged
 from tests.support.proxy import proxy
 from tests.support.server import IndexServer
 from tests.support.state import counts
 from tests.support.tuf_client import first_root, updater, wait_for_target
+from tufpi.tlog.entries import FileAdded
 
 # Without the in-process signer: the import holds the election and publishes itself.
 NO_SIGNER = {"signer": "false"}
@@ -115,6 +117,13 @@ def test_directory_import(imported: Imported, sources: Sources) -> None:
     for row in rows["files"]:
         assert row[3] in targets
         assert row[3] + ".metadata" in keys
+    # The log holds one file entry per file, via import, with no account: the import was run
+    # by whoever holds the database and storage, not by the owner it names (issue 15).
+    logged = events_logged(imported.server.database_url)
+    assert all(isinstance(e, FileAdded) and e.via == "import" for e in logged)
+    assert sorted((e.path, e.sha256, str(e.size), e.account, e.token) for e in logged) == sorted(
+        (r[3], r[8], r[7], None, None) for r in rows["files"]
+    )
 
 
 def test_rerun_imports_nothing_again(imported: Imported, sources: Sources) -> None:
@@ -125,6 +134,7 @@ def test_rerun_imports_nothing_again(imported: Imported, sources: Sources) -> No
     assert summary["already_present"] == sources.good
     assert summary["published"]["published"] is False
     assert counts(imported.server) == before
+    assert len(events_logged(imported.server.database_url)) == sources.good
 
 
 def test_pip_installs_through_the_proxy(imported: Imported, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from tests.support import clients
 from tests.support import server as server_support
+from tests.support.logged import events_logged
 from tests.support.server import IndexServer
 from tests.support.visibility import assert_consistent, holdings, sha256_of, wheel
 from tests.support.waiting import wait_until
@@ -70,6 +71,9 @@ def test_kill_at_each_step_of_an_upload(
     with serving(data_dir, own_database_url) as server:
         held = assert_consistent(database_url, storage, server.url)
         assert (doomed.name in held.filenames()) is KILL_POINTS[point]
+        # Its log entry committed with its rows, or not at all (issue 15).
+        logged = [e.filename for e in events_logged(database_url)]  # type: ignore[union-attr]
+        assert logged == ([doomed.name] if KILL_POINTS[point] else [])
         page = httpx.get(server.url + "simple/kept/", timeout=10)
         if KILL_POINTS[point]:
             assert doomed.name in page.text
@@ -143,6 +147,8 @@ def test_refused_upload_leaves_nothing(own_database_url: str | None, tmp_path: P
         assert "not an owner" in output
         held = assert_consistent(server.database_url, storage, server.url)
         assert held.filenames() == {genuine.name}
+        logged = events_logged(server.database_url)
+        assert [e.filename for e in logged] == [genuine.name]  # type: ignore[union-attr]
         assert not any(malicious.name in k for k in held.visible + held.staged_keys())
         assert httpx.get(server.url + key, timeout=10).status_code == 404
 

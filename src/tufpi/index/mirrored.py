@@ -28,7 +28,13 @@ from tufpi.db.models import File, Project, RegisteredFilename, Release, Upstream
 from tufpi.index import pages
 from tufpi.index.errors import InvalidUpload
 from tufpi.index.names import DistFilename
-from tufpi.index.records import bump_serial, new_project, removed_entry, storage_key
+from tufpi.index.records import (
+    bump_serial,
+    logged_reason,
+    new_project,
+    removed_entry,
+    storage_key,
+)
 from tufpi.index.rules import normalize_filename, normalized_filename, release_key
 from tufpi.index.upload import Digests
 from tufpi.storage import StagedWrites
@@ -348,7 +354,8 @@ def _listed_entries(project: Project, f: ListedFile, now: dt.datetime) -> list[E
     )
     if not f.yanked:
         return [added]
-    yanked = Yanked(project.normalized_name, version, True, now, f.dist.filename, f.yanked_reason)
+    reason = logged_reason(f.yanked_reason)
+    yanked = Yanked(project.normalized_name, version, True, now, f.dist.filename, reason)
     return [added, yanked]
 
 
@@ -377,7 +384,14 @@ def _follow_yanks(
             .values(yanked=yank.yanked, yanked_reason=reason)
         )
         entries.append(
-            Yanked(project.normalized_name, version, yank.yanked, now, yank.filename, reason)
+            Yanked(
+                project.normalized_name,
+                version,
+                yank.yanked,
+                now,
+                yank.filename,
+                logged_reason(reason),
+            )
         )
     return entries
 

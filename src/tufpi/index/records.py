@@ -232,6 +232,16 @@ def add_file(
     )
 
 
+# The characters of a yank's reason a log entry keeps: even escaped (at most 12 bytes a
+# character) it fits an entry (65,535 bytes), whatever length upstream or an admin gave.
+LOGGED_REASON_CHARS = 2000
+
+
+def logged_reason(reason: str | None) -> str | None:
+    """A yank's reason as its log entry says it: cut to ``LOGGED_REASON_CHARS``."""
+    return None if reason is None else reason[:LOGGED_REASON_CHARS]
+
+
 def removed_entry(project: str, file: File, now: dt.datetime, account: str | None) -> FileRemoved:
     """The log entry of ``file``'s removal from ``project`` (its normalised name), which the
     caller records in the removal's transaction."""

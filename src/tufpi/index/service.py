@@ -39,6 +39,7 @@ from tufpi.index.records import (
     add_file,
     bump_serial,
     dist_keys,
+    logged_reason,
     new_project,
     release_for,
     removed_entry,
@@ -335,7 +336,7 @@ class IndexService:
                     version=release.canonical_version,
                     yanked=yanked,
                     time=now,
-                    reason=reason,
+                    reason=logged_reason(reason),
                     account=actor,
                 )
                 record(session, [entry])

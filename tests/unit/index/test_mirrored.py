@@ -21,6 +21,7 @@ from tufpi.db.models import File, Project, Target, TargetChange, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
 from tufpi.index import mirrored, pages
 from tufpi.index.names import parse_dist_filename
+from tufpi.index.records import LOGGED_REASON_CHARS
 from tufpi.index.upload import Digests
 from tufpi.storage import LocalStorage, StagedWrites
 from tufpi.tlog.entries import Entry, FileAdded, FileRemoved, Yanked
@@ -233,3 +234,19 @@ def test_a_mirrored_change_that_fails_logs_nothing(
     with sessions() as session:
         assert entries_in(session) == []
         assert session.scalar(select(File)) is None
+
+
+def test_a_huge_yank_reason_from_upstream_is_cut_in_the_log_not_refused(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Upstream states any reason it likes: escaped whole, this one would not fit an entry
+    (65,535 bytes) and the listing could never be recorded; its entry keeps the start."""
+    storage = LocalStorage(tmp_path / "files")
+    reason = "\N{GRINNING FACE}" * 100_000
+    f = listed(yanked=True, yanked_reason=reason)
+    record(sessions, storage, mirrored.MirrorChange("demo", UPSTREAM, UPSTREAM + "demo/", (f,)))
+    with sessions() as session:
+        [_added, yanked] = entries_in(session)
+        assert session.scalar(select(File.yanked_reason)) == reason
+    assert isinstance(yanked, Yanked)
+    assert yanked.reason == reason[:LOGGED_REASON_CHARS]
