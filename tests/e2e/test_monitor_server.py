@@ -1,6 +1,6 @@
-"""``tufpi monitor`` against a real ``tufpi serve``: twine uploads by the expected account
-and by another one, and the monitor (pinned to the index's first root, as `tufpi pin`
-prints it) exits 0 for the first and 1 for the second, naming the account."""
+"""``tufpi monitor`` against a real ``tufpi serve``, pinned to the index's first root (as
+`tufpi pin` prints it): twine uploads by an account the watch list does not name, then a
+yank by the index's operators, each reported UNEXPECTED with exit 1, naming who did it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.support import clients
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.tuf_client import wait_for_target
+from tests.support.waiting import wait_until
 
 WATCH = """
 [project.mon-alice]
@@ -57,9 +58,6 @@ def test_an_upload_by_an_unexpected_account_exits_1_naming_it(
 ) -> None:
     (workdir / "watch.toml").write_text(WATCH)
     pin = hashlib.sha256(httpx.get(f"{index_server.url}tuf/1.root.json").content).hexdigest()
-    first = _monitor(index_server, workdir, pin)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert ", 0 unexpected; newest publication: timestamp version 1 at" in first.stdout
     # Another account takes a watched name (a squatted project, or a stolen account).
     _upload(index_server, workdir, index_server.new_user("mallory"), "mon-squat")
     second = _monitor(index_server, workdir, pin)
@@ -73,3 +71,16 @@ def test_an_upload_by_an_unexpected_account_exits_1_naming_it(
     metrics = (workdir / "monitor.prom").read_text()
     assert 'tufpi_monitor_unexpected_events_total{project="mon-squat"} 2\n' in metrics
     assert 'tufpi_monitor_unexpected_events_total{project="mon-alice"} 0\n' in metrics
+    # The index's operators yank it: logged as admin, which this watch list does not allow.
+    size = _log_size(index_server)
+    index_server.cli("yank", "mon-squat", "1.0", "--reason", "squatted")
+    wait_until(lambda: _log_size(index_server) > size, "the yank was not logged", timeout=20)
+    third = _monitor(index_server, workdir, pin)
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert " mon-squat yank release 1 account=admin leaf=" in third.stdout
+    assert "UNEXPECTED: yank by the index's operators (admin)" in third.stdout
+
+
+def _log_size(server: IndexServer) -> int:
+    checkpoint = httpx.get(f"{server.url}tlog/checkpoint").content
+    return int(checkpoint.split(b"\n")[1])

@@ -18,9 +18,9 @@ Every entry of a watched project is reported. It is UNEXPECTED (and says why) wh
   ``accounts``; or its account is in ``tokens`` and its token is not in that list (or it
   names none); or it came by ``upload`` with no account at all. A file by ``import`` or
   ``upstream`` names no account: it is expected when its path is in ``via``.
-- ``yank``, ``unyank``, ``remove``: it names an account not in ``accounts``; or it names no
-  account (the index's operators did it: ``tufpi yank``, ``tufpi remove``) and
-  ``operator`` is not true.
+- ``yank``, ``unyank``, ``remove``: it names an account not in ``accounts``, unless it is
+  the index's operators' (``admin``: ``tufpi yank``, ``tufpi remove``; or no account: a
+  mirrored project followed from upstream) and ``operator`` is true.
 
 Publications are the log's heartbeat, whatever the watch list says: the newest one seen is
 kept, and one whose timestamp version is lower than the newest's, or equal to it with
@@ -43,6 +43,9 @@ from tufpi.tlog import entries
 from tufpi.tlog.entries import Entry, EntryError, FileAdded, FileRemoved, Published, Yanked
 
 VIA = ("upload", "import", "upstream")
+# The account the index logs for what its operators do with the ``tufpi`` command (``tufpi
+# yank``, ``tufpi remove``: ``tufpi.index.service.ADMIN``); entries from upstream name none.
+OPERATOR = "admin"
 _PROJECT_KEYS = frozenset({"accounts", "tokens", "via", "operator"})
 # A watch list is read before anything else: keep what it may hold small.
 MAX_WATCH_BYTES = 1024 * 1024
@@ -182,13 +185,13 @@ def judge_file(watch: Watch, entry: FileAdded) -> tuple[str, ...]:
 
 def judge_change(watch: Watch, entry: Yanked | FileRemoved) -> tuple[str, ...]:
     """Why a yank, un-yank or removal of a watched project was not expected."""
-    if entry.account is None:
+    if entry.account in watch.accounts:
+        return ()
+    if entry.account in (None, OPERATOR):
         if watch.operator:
             return ()
-        return (f"{entry.kind} by the index's operators (no account)",)
-    if entry.account not in watch.accounts:
-        return (f"{entry.kind} by {entry.account}, not one of {_listed(watch.accounts)}",)
-    return ()
+        return (f"{entry.kind} by the index's operators ({entry.account or 'no account'})",)
+    return (f"{entry.kind} by {entry.account}, not one of {_listed(watch.accounts)}",)
 
 
 def judge_publication(newest: Heartbeat | None, entry: Published) -> tuple[str, ...]:

@@ -119,7 +119,9 @@ def test_yanks_and_removals_by_unlisted_accounts_or_operators_are_unexpected() -
         Yanked("example-pkg", "1.0", True, WHEN, None, "broken", "bob"),
         Yanked("example-pkg", "1.0", False, WHEN, None, None, None),
         removed,
+        dataclasses.replace(removed, account="admin"),
         Yanked("other", "2.0", True, WHEN, "o.whl", None, None),
+        dataclasses.replace(removed, project="other", account="admin"),
         dataclasses.replace(removed, project="other", account="carol"),
     )
     found = judge_entries(10, data, _watch_list(), None)
@@ -127,8 +129,10 @@ def test_yanks_and_removals_by_unlisted_accounts_or_operators_are_unexpected() -
         (10, "example-pkg", ()),
         (11, "example-pkg", ("unyank by the index's operators (no account)",)),
         (12, "example-pkg", ("remove by mallory, not one of alice, bob",)),
-        (13, "other", ()),  # operator = true
-        (14, "other", ()),
+        (13, "example-pkg", ("remove by the index's operators (admin)",)),
+        (14, "other", ()),  # operator = true
+        (15, "other", ()),
+        (16, "other", ()),
     ]
 
 
