@@ -22,6 +22,7 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
+from tufpi.client.monitor_log import Fetch, LogFailure
 from tufpi.tlog import entries, hashing, notes, tiles
 from tufpi.tlog.checkpoints import Checkpoint
 from tufpi.tlog.entries import Entry, FileAdded, Published
@@ -123,6 +124,23 @@ class StaticLog:
     def read(self, path: str) -> bytes:
         """The bytes served at ``tlog/<path>``."""
         return (self.dir / path).read_bytes()
+
+    def fetch(self, asked: list[str] | None = None) -> Fetch:
+        """The monitor's ``Fetch`` over the files (what its HTTP reads return), bounded as
+        they are; each path read is appended to ``asked``."""
+
+        def fetch(path: str, max_bytes: int) -> bytes:
+            if asked is not None:
+                asked.append(path)
+            try:
+                data = self.read(path)
+            except FileNotFoundError:
+                raise LogFailure(f"{path}: HTTP 404") from None
+            if len(data) > max_bytes:
+                raise LogFailure(f"{path}: over {max_bytes} bytes")
+            return data
+
+        return fetch
 
 
 def write_tuf_repository(root: Path, policy: LogPolicy | None) -> bytes:

@@ -12,7 +12,6 @@ import pytest
 
 from tests.support.static_log import StaticLog, file_entry, publication
 from tufpi.client.monitor_log import (
-    Fetch,
     LogFailure,
     Signed,
     follow,
@@ -25,21 +24,6 @@ from tufpi.tlog import checkpoints, entries, hashing, notes, tiles
 ENTRIES = [file_entry("p", f"p-{n}.tar.gz") for n in range(300)]
 
 
-def file_fetch(log: StaticLog, asked: list[str] | None = None) -> Fetch:
-    def fetch(path: str, max_bytes: int) -> bytes:
-        if asked is not None:
-            asked.append(path)
-        try:
-            data = log.read(path)
-        except FileNotFoundError:
-            raise LogFailure(f"{path}: HTTP 404") from None
-        if len(data) > max_bytes:
-            raise LogFailure(f"{path}: over {max_bytes} bytes")
-        return data
-
-    return fetch
-
-
 def _signed(data: bytes) -> Signed:
     return Signed(checkpoints.parse_checkpoint(notes.parse_note(data).text), data)
 
@@ -49,7 +33,7 @@ def test_entries_from_a_saved_position_are_read_and_only_new_ones(tmp_path: Path
     saved = _signed(log.append(*ENTRIES[:100]))
     log.append(*ENTRIES[100:])
     asked: list[str] = []
-    progress = follow(log.policy, saved, 100, file_fetch(log, asked), 1000)
+    progress = follow(log.policy, saved, 100, log.fetch(asked), 1000)
     assert progress.start == 100
     assert progress.position == 300
     assert [entries.parse_entry(e) for e in progress.entries] == ENTRIES[100:]
@@ -60,9 +44,9 @@ def test_entries_from_a_saved_position_are_read_and_only_new_ones(tmp_path: Path
 def test_a_round_reads_at_most_max_entries_and_the_next_goes_on(tmp_path: Path) -> None:
     log = StaticLog(tmp_path)
     log.append(*ENTRIES)
-    first = follow(log.policy, None, 0, file_fetch(log), 120)
+    first = follow(log.policy, None, 0, log.fetch(), 120)
     assert first.position == 120
-    second = follow(log.policy, first.signed, first.position, file_fetch(log), 1000)
+    second = follow(log.policy, first.signed, first.position, log.fetch(), 1000)
     assert [entries.parse_entry(e) for e in first.entries + second.entries] == ENTRIES
 
 
@@ -96,7 +80,7 @@ def test_a_rolled_back_checkpoint_is_refused_with_both_checkpoints(tmp_path: Pat
     with pytest.raises(
         LogFailure, match="rollback: the log shows size 10, smaller than the saved 20"
     ) as caught:
-        follow(log.policy, saved, 20, file_fetch(log), 1000)
+        follow(log.policy, saved, 20, log.fetch(), 1000)
     evidence = caught.value.evidence
     assert evidence is not None
     document = json.loads(evidence.to_json())
@@ -116,7 +100,7 @@ def test_a_fork_is_refused_with_both_checkpoints_and_the_proof(tmp_path: Path) -
     with pytest.raises(
         LogFailure, match="fork: the log's tree of size 20 does not contain"
     ) as caught:
-        follow(log.policy, saved, 10, file_fetch(log), 1000)
+        follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is not None
     document = json.loads(caught.value.evidence.to_json())
     assert document["new_checkpoint"] == new.decode()
@@ -139,7 +123,7 @@ def test_two_roots_for_one_size_are_a_fork(tmp_path: Path) -> None:
     log.write_tiles(forked)
     log.write_checkpoint(forked)
     with pytest.raises(LogFailure, match="fork: two different trees of the same size 10") as caught:
-        follow(log.policy, saved, 10, file_fetch(log), 1000)
+        follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is not None
 
 
@@ -152,7 +136,7 @@ def test_a_bundle_that_does_not_match_its_hash_tile_is_refused(tmp_path: Path) -
     with pytest.raises(
         LogFailure, match=r"does not match the hash tile tile/0/000\.p/20 at leaf 5"
     ):
-        follow(log.policy, None, 0, file_fetch(log), 1000)
+        follow(log.policy, None, 0, log.fetch(), 1000)
 
 
 def test_a_bundle_and_tile_altered_together_do_not_lead_to_the_signed_root(tmp_path: Path) -> None:
@@ -164,7 +148,7 @@ def test_a_bundle_and_tile_altered_together_do_not_lead_to_the_signed_root(tmp_p
     log.write_tiles(swapped)  # tiles and bundle of the other history, the old checkpoint
     log.write("checkpoint", checkpoint)
     signed = verify_checkpoint(checkpoint, log.policy).checkpoint
-    fetch = file_fetch(log)
+    fetch = log.fetch()
     with pytest.raises(LogFailure, match="do not lead to the signed root of size 20"):
         read_entries(0, 20, signed, fetch, tile_reader(fetch))
 
@@ -175,14 +159,14 @@ def test_a_truncated_tile_is_refused(tmp_path: Path) -> None:
     log.append(*ENTRIES[10:300])
     log.write("tile/0/000", log.read("tile/0/000")[:-32])
     with pytest.raises(LogFailure, match="tiles do not match its checkpoint") as caught:
-        follow(log.policy, saved, 10, file_fetch(log), 1000)
+        follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is None  # unsigned tiles prove nothing about the log
 
 
 def test_a_publication_only_log_reads_cleanly(tmp_path: Path) -> None:
     log = StaticLog(tmp_path)
     log.append(publication(1), publication(2))
-    progress = follow(log.policy, None, 0, file_fetch(log), 10)
+    progress = follow(log.policy, None, 0, log.fetch(), 10)
     assert [entries.parse_entry(e) for e in progress.entries] == [publication(1), publication(2)]
 
 
@@ -190,6 +174,6 @@ def test_a_round_stops_after_the_bundle_that_passes_its_byte_budget(tmp_path: Pa
     log = StaticLog(tmp_path)
     checkpoint = log.append(*ENTRIES)
     signed = verify_checkpoint(checkpoint, log.policy).checkpoint
-    fetch = file_fetch(log)
+    fetch = log.fetch()
     found = read_entries(10, 300, signed, fetch, tile_reader(fetch), max_bytes=1)
     assert [entries.parse_entry(e) for e in found] == ENTRIES[10:256]

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.static_log import WHEN, StaticLog, file_entry, publication
-from tests.unit.client.test_monitor_log import file_fetch
 from tufpi.client import monitor
 from tufpi.client.monitoring import parse_watch_list
 from tufpi.tlog import entries, tiles
@@ -29,7 +28,7 @@ def _options(tmp_path: Path, **more: Any) -> monitor.Options:
 
 
 def _round(log: StaticLog, options: monitor.Options) -> monitor.Outcome:
-    return monitor.run_round(lambda: log.policy, file_fetch(log), options, lambda: NOW)
+    return monitor.run_round(lambda: log.policy, log.fetch(), options, lambda: NOW)
 
 
 def _metric(options: monitor.Options, line_start: str) -> str:

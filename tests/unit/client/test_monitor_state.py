@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.static_log import WHEN, StaticLog, publication
-from tests.unit.client.test_monitor_log import file_fetch
 from tufpi.client.monitor_log import follow
 from tufpi.client.monitor_state import Counters, State, StateError, parse_state, render_metrics
 from tufpi.client.monitoring import Event, Heartbeat
@@ -17,7 +16,7 @@ from tufpi.client.monitoring import Event, Heartbeat
 def _state(tmp_path: Path) -> State:
     log = StaticLog(tmp_path)
     log.append(publication(1), publication(2))
-    progress = follow(log.policy, None, 0, file_fetch(log), 1)
+    progress = follow(log.policy, None, 0, log.fetch(), 1)
     counters = Counters().counted([Event(0, None, 'a"b', ("why",)), Event(1, None, None)], WHEN)
     return State(progress.signed, progress.position, Heartbeat(1, publication(2)), counters)
 
