@@ -27,6 +27,7 @@ COMMANDS = {
     "proxy": "client:proxy",
     "install": "client:install",
     "pin": "client:pin",
+    "monitor": "monitor:monitor",
     "import": "importing:import_",
     "ceremony": "ceremony:ceremony_group",
     "witness": "witness:witness_group",

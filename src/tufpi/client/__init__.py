@@ -8,9 +8,14 @@ poetry install through; ``running`` runs it in the foreground or for an installe
 handed out (``log_checks`` decides, ``log_cache`` keeps the checkpoint). The rest are their
 parts (refusal wording, credentials, the trust anchor, what may be handed on).
 
+``monitor`` follows the index's transparency log for ``tufpi monitor``: ``monitor_log``
+verifies what it reads, ``monitoring`` judges the entries against a watch list,
+``monitor_state`` keeps the position and writes the metrics.
+
 Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,
-``installers``, ``launch``, ``pins``, ``refusals``, ``settings``, ``text``, ``verified_index``;
-``conformance`` is a program of its own (``tufpi-conformance-client``).
+``installers``, ``launch``, ``monitor``, ``monitor_log``, ``monitoring``, ``pins``,
+``refusals``, ``settings``, ``text``, ``verified_index``; ``conformance`` is a program of its
+own (``tufpi-conformance-client``).
 """
 
 __all__ = [
@@ -20,6 +25,9 @@ __all__ = [
     "fetcher",
     "installers",
     "launch",
+    "monitor",
+    "monitor_log",
+    "monitoring",
     "pins",
     "refusals",
     "running",
