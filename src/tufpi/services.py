@@ -19,7 +19,9 @@ from tufpi.index.accounts import AccountService
 from tufpi.index.service import IndexService
 from tufpi.keys import load_log_key, load_signer
 from tufpi.storage import LocalStorage, Storage
-from tufpi.transparency import Cosign, Sequencer, TufFiles, bound_log_key
+from tufpi.tlog.notes import Verifier
+from tufpi.tlog.policy import policy_of
+from tufpi.transparency import Cosign, Sequencer, TufFiles, Witnesses, bound_log_key
 from tufpi.trust.bins import Checkpoint, no_checkpoint
 from tufpi.trust.bulk import BinSigningPool, WorkerSetup, default_workers
 from tufpi.trust.policy import Policy
@@ -112,6 +114,8 @@ class Services:
         )
         if key is None:
             return None
+        if cosign is None and self.settings.witnesses:
+            cosign = Witnesses.from_settings(self.settings, lambda: _witness_keys(store)).cosign
         tuf = TufFiles(
             timestamp=lambda: store.read_bytes(Timestamp.type),
             snapshot=lambda version: store.read_bytes(Snapshot.type, version),
@@ -142,3 +146,10 @@ class Services:
     def lock_file(self) -> Path:
         """The signer's election lock on SQLite (PostgreSQL uses an advisory lock)."""
         return self.settings.data_dir / "signer.lock"
+
+
+def _witness_keys(store: MetadataStore) -> tuple[Verifier, ...]:
+    """The witnesses the newest root names (read at each checkpoint: a root ceremony that
+    changes them takes effect without a restart)."""
+    policy = policy_of(store.root().signed.unrecognized_fields)
+    return policy.witnesses if policy is not None else ()
