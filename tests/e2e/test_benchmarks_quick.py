@@ -26,6 +26,7 @@ FIGURES = {
         r"[\d.]+x (met|NOT met) \|"
     ),
     "bench_log.py": r"sequenced [\d,]+ entries in [\d.]+ s: [\d,]+ entries/s",
+    "bench_log_bytes.py": r"\| 63 files, empty cache \| 63 \| [\d,]+ \| [\d,]+ \| [\d,]+ \|",
     "bench_mirror.py": r"\| 200kB \| file: second \| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|",
     "bench_publish.py": r"published p50 \d+ ms, p99 \d+ ms",
     "bench_signer_memory.py": r"signer peak RSS \d+ MiB",
