@@ -88,6 +88,8 @@ class Settings:
         witness_timeout: seconds one witness may take to cosign one checkpoint, in all (its
             one retry after a 409 included); a witness past it is skipped for that
             checkpoint.
+        witness_retry: the most seconds a checkpoint some witnesses did not cosign waits
+            before it is offered to them again (from 2 s, doubling while they stay down).
     """
 
     data_dir: Path = Path("tufpi-data")
@@ -138,6 +140,7 @@ class Settings:
     # Not in the repr: a URL may carry credentials.
     witnesses: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     witness_timeout: float = 10.0
+    witness_retry: float = 300.0
 
     @property
     def effective_database_url(self) -> str:

@@ -21,7 +21,14 @@ from tufpi.keys import load_log_key, load_signer
 from tufpi.storage import LocalStorage, Storage
 from tufpi.tlog.notes import Verifier
 from tufpi.tlog.policy import policy_of
-from tufpi.transparency import Cosign, Sequencer, TufFiles, Witnesses, bound_log_key
+from tufpi.transparency import (
+    Cosign,
+    CosignRetry,
+    Sequencer,
+    TufFiles,
+    Witnesses,
+    bound_log_key,
+)
 from tufpi.trust.bins import Checkpoint, no_checkpoint
 from tufpi.trust.bulk import BinSigningPool, WorkerSetup, default_workers
 from tufpi.trust.policy import Policy
@@ -129,6 +136,8 @@ class Services:
             self.clock,
             passed=checkpoint,
             cosign=cosign,
+            cosigners=len(self.settings.witnesses) if cosign is not None else 0,
+            retry=CosignRetry(maximum=self.settings.witness_retry),
         )
 
     def signing_pool(self, trusted: list[Key]) -> BinSigningPool:

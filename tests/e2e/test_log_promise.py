@@ -406,7 +406,12 @@ def test_checkpoints_are_cosigned_and_a_client_requires_the_roots_witnesses(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    server = start(tmp_path / "index", witnesses=f"http://127.0.0.1:{port}", witness_timeout="5")
+    server = start(
+        tmp_path / "index",
+        witnesses=f"http://127.0.0.1:{port}",
+        witness_timeout="5",
+        witness_retry="1",
+    )
     try:
         root_v1 = tmp_path / "1.root.json"
         root_v1.write_bytes(first_root(server))
@@ -431,5 +436,16 @@ def test_checkpoints_are_cosigned_and_a_client_requires_the_roots_witnesses(
         assert "cosign" in refused.stderr, refused.stderr
         again = _conformance(metadata, server.url, first, tmp_path / "again")
         assert again.returncode == 0, again.stdout + again.stderr
+        # The witness back, the index offers it the same checkpoint again (no new upload
+        # needed), and the file it covers installs.
+        with _witness(tmp_path, policy.log.vkey(), port):
+
+            def cosigned() -> bool:
+                note = httpx.get(f"{server.url}tlog/checkpoint").content
+                return len(notes.parse_note(note).signatures) == 2  # the log's, the witness's
+
+            wait_until(cosigned, "the checkpoint was not offered to the witness again", timeout=30)
+        later = _conformance(metadata, server.url, second, tmp_path / "later")
+        assert later.returncode == 0, later.stdout + later.stderr
     finally:
         server.stop()

@@ -7,7 +7,8 @@ Offered to other packages:
 
 - ``record``: write log entries in the caller's transaction (the event's own);
 - ``Sequencer`` (with ``LogKey``, ``TufFiles``, ``SequenceResult``, ``Cosign``: the
-  witnesses' cosigning it may be given, with ``Consistency`` proofs): append pending entries
+  witnesses' cosigning it may be given, with ``Consistency`` proofs, and ``CosignRetry``,
+  when a checkpoint short of cosignatures is offered again): append pending entries
   and publish tiles, lookups and the signed checkpoint; ``LogError`` when it cannot;
 - ``bound_log_key``, ``LogKeyMismatch``: the log key the TUF root names, checked against
   the one held;
@@ -24,6 +25,7 @@ from tufpi.transparency.recording import record
 from tufpi.transparency.sequencer import (
     Consistency,
     Cosign,
+    CosignRetry,
     LogError,
     LogKey,
     Sequencer,
@@ -34,6 +36,7 @@ from tufpi.transparency.witnesses import Witnesses
 __all__ = [
     "Consistency",
     "Cosign",
+    "CosignRetry",
     "LogError",
     "LogKey",
     "LogKeyMismatch",

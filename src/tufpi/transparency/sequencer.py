@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,6 +35,10 @@ _FSYNC_EACH_UP_TO = 64
 _WRITERS = 4
 # Leaves published per step (and checkpoint) of a big append: 256 full level-0 tiles.
 _STEP = 1 << 16
+# A checkpoint some witnesses did not cosign is offered to them again after this many
+# seconds, doubling up to the maximum (a witness down costs a bounded wait each time).
+_COSIGN_RETRY_FIRST = 2.0
+_COSIGN_RETRY_MAX = 300.0
 
 # Named points of a run, for crash tests ("log-sequenced", "log-tiles", "log-checkpoint").
 Passed = Callable[[str], None]
@@ -52,6 +57,36 @@ class LogKey:
 
     origin: str
     private_key: Ed25519PrivateKey
+
+
+class CosignRetry:
+    """When to offer the published checkpoint to the witnesses again, if fewer than all
+    cosigned it: clients that require k cosignatures refuse the files only that checkpoint
+    covers, so a witness back up must not wait for the next upload. Backs off while they
+    stay down."""
+
+    def __init__(
+        self, first: float = _COSIGN_RETRY_FIRST, maximum: float = _COSIGN_RETRY_MAX
+    ) -> None:
+        self.first = min(first, maximum)
+        self.maximum = maximum
+        self.wait = first
+        self.next_at: float | None = None  # None: every witness cosigned the last one
+
+    def missing(self, now: float) -> None:
+        """The checkpoint just written lacks cosignatures: retry later."""
+        if self.next_at is not None:
+            self.wait = min(self.wait * 2, self.maximum)
+        self.next_at = now + self.wait
+
+    def complete(self) -> None:
+        """Every witness cosigned the checkpoint just written."""
+        self.next_at = None
+        self.wait = self.first
+
+    def due(self, now: float) -> bool:
+        """Whether to offer the published checkpoint again now."""
+        return self.next_at is not None and now >= self.next_at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +116,15 @@ class Sequencer:
         passed: Passed = _nothing,
         cosign: Cosign | None = None,
         step: int = _STEP,
+        cosigners: int = 0,
+        retry: CosignRetry | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``write_sessions`` take the write lock at once (``BEGIN IMMEDIATE`` on SQLite);
         ``sessions`` only read (a run with nothing to append takes no lock). ``step``:
-        the leaves published per checkpoint of a big append."""
+        the leaves published per checkpoint of a big append. ``cosigners``: the witnesses
+        ``cosign`` asks; a checkpoint with fewer cosignatures is offered again
+        (``CosignRetry``) until it has them all or a newer checkpoint replaces it."""
         self.sessions = sessions
         self.write_sessions = write_sessions
         self.storage = storage
@@ -94,6 +134,9 @@ class Sequencer:
         self.passed = passed
         self.cosign = cosign
         self.step = step
+        self.cosigners = cosigners
+        self.monotonic = monotonic
+        self.retry = retry or CosignRetry()
         self._logged_version: int | None = None  # newest publication known to be logged
 
     def run(self) -> SequenceResult:
@@ -115,6 +158,8 @@ class Sequencer:
                 f"only {size}: refusing to sign a smaller log (was the database restored?)"
             )
         if size == old_size:
+            if published is not None and self.retry.due(self.monotonic()):
+                self._cosign_again(published)
             return SequenceResult(appended, size, signed=False)
         # A big append (an import's, back-signing's) is published in steps, each with its
         # checkpoint: memory stays bounded, and a crash keeps the steps done. The
@@ -254,7 +299,22 @@ class Sequencer:
             return tiles.consistency_proof(old, new, read_tile)
 
         extra = self.cosign(signed, checkpoint, consistency)
+        if len(extra) < self.cosigners:
+            self.retry.missing(self.monotonic())
+        else:
+            self.retry.complete()
         return notes.Note(text, (own, *extra)).encode() if extra else signed
+
+    def _cosign_again(self, published: Checkpoint) -> None:
+        """Offer the published checkpoint (no newer one was needed) to the witnesses
+        again, and publish it with the cosignatures it now has, if more."""
+        kept = notes.parse_note(self._read(layout.CHECKPOINT_KEY))
+        if kept.text != published.text():
+            return
+        note = self._sign(published, lambda tile: self._read(layout.tile_key(tile)), True)
+        if len(notes.parse_note(note).signatures) > len(kept.signatures):
+            self.storage.put_bytes(layout.CHECKPOINT_KEY, note)
+            log.info("log: checkpoint %d cosigned by more witnesses", published.size)
 
 
 def _tile_files(

@@ -36,6 +36,7 @@ from tufpi.transparency import (
     record,
 )
 from tufpi.transparency.leaves import target_path
+from tufpi.transparency.sequencer import CosignRetry
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 ORIGIN = "example.test/tlog"
@@ -334,3 +335,21 @@ def test_the_key_must_be_the_roots() -> None:
         bound_log_key({"x-tufpi-tlog": field}, lambda: other, "other.pem")
     with pytest.raises(LogError, match="malformed"):
         bound_log_key({"x-tufpi-tlog": {"log": "x"}}, lambda: key, "k.pem")
+
+
+def test_a_checkpoint_short_of_cosignatures_is_offered_again_with_backoff() -> None:
+    retry = CosignRetry(first=2.0, maximum=5.0)
+    assert not retry.due(0.0)  # every witness cosigned (nothing written yet)
+    retry.missing(10.0)
+    assert not retry.due(11.9)
+    assert retry.due(12.0)
+    retry.missing(12.0)  # still down: twice as long
+    assert not retry.due(15.9)
+    assert retry.due(16.0)
+    retry.missing(16.0)
+    retry.missing(21.0)  # capped at the maximum
+    assert retry.next_at == 26.0
+    retry.complete()
+    assert not retry.due(1000.0)
+    retry.missing(1000.0)  # a new outage starts from the first wait again
+    assert retry.next_at == 1002.0
