@@ -7,15 +7,20 @@ many of them must cosign. A file the signed metadata lists is handed out only if
 1. a checkpoint is signed by the log's key (its origin: the key's name) and cosigned by at
    least ``witness_threshold`` distinct witnesses of the root (C2SP tlog-cosignature);
 2. that checkpoint is consistent with the newest one the client kept (the same root for
-   the same size; a consistency proof from the tiles for a larger one; a smaller one is a
-   rollback), so every client that keeps its checkpoints sees one history;
+   the same size; for a larger one, a consistency proof from the tiles that leads from the
+   new tree's first leaves to its signed root, and those leaves hash to the kept root; a
+   smaller one is a rollback), so every client that keeps its checkpoints sees one history;
 3. the file's entry (``tlog/lookup/<sha256 of its path>``) is a ``file`` entry for the same
    target path, sha256 and size, at an index below the checkpoint's size, and its
    inclusion proof from the tiles leads to the checkpoint's root hash.
 
 Tiles are read through a ``tiles.TileReader`` the caller provides (HTTP, a cache, a dict in
 a test); nothing here does I/O. Every refusal is a ``LogRefusal`` whose message says which
-file and what was wrong; a fork is a ``LogFork`` carrying its ``ForkEvidence``.
+file and what was wrong; a fork is a ``LogFork`` carrying its ``ForkEvidence`` (a rollback
+carries both checkpoints too), and ``evidence_text`` is the one format it is published in.
+
+``tufpi monitor`` (``monitor_log``) verifies the checkpoints it follows with the same
+functions (1 and 2) and writes the same evidence.
 """
 
 from __future__ import annotations
