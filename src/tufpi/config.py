@@ -242,35 +242,31 @@ def _as_words(value: Any) -> list[str]:
     raise ValueError(f"not a list of strings: {value!r}")
 
 
-def _as_upstreams(value: Any) -> tuple[str, ...]:
-    """Simple-API URLs, each ending in '/', in the order given (duplicates dropped)."""
+def _as_urls(value: Any, what: str, slash: bool) -> tuple[str, ...]:
+    """http(s) URLs without query or fragment (``what`` names them in a refusal), in the
+    order given, duplicates dropped; each ending in '/' if ``slash``, else without one."""
     urls: list[str] = []
     for word in _as_words(value):
         parsed = urllib.parse.urlsplit(word)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"not an http(s) URL: {word!r}")
         if parsed.query or parsed.fragment:
-            raise ValueError(f"an upstream URL has no query or fragment: {word!r}")
-        url = word if word.endswith("/") else word + "/"
+            raise ValueError(f"{what} URL has no query or fragment: {word!r}")
+        url = (word if word.endswith("/") else word + "/") if slash else word.rstrip("/")
         if url not in urls:
             urls.append(url)
     return tuple(urls)
+
+
+def _as_upstreams(value: Any) -> tuple[str, ...]:
+    """Simple-API URLs, each ending in '/', in the order given (duplicates dropped)."""
+    return _as_urls(value, "an upstream", slash=True)
 
 
 def _as_witnesses(value: Any) -> tuple[str, ...]:
     """Witness submission prefixes: http(s) URLs without query or fragment, in the order
     given (duplicates dropped), without a final slash (``/add-checkpoint`` is appended)."""
-    urls: list[str] = []
-    for word in _as_words(value):
-        parsed = urllib.parse.urlsplit(word)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"not an http(s) URL: {word!r}")
-        if parsed.query or parsed.fragment:
-            raise ValueError(f"a witness URL has no query or fragment: {word!r}")
-        url = word.rstrip("/")
-        if url not in urls:
-            urls.append(url)
-    return tuple(urls)
+    return _as_urls(value, "a witness", slash=False)
 
 
 def _as_names(value: Any) -> frozenset[str]:

@@ -37,8 +37,9 @@ from tests.support import clients
 from tests.support.clients import clean_env
 from tests.support.dists import make_dists
 from tests.support.server import IndexServer, free_port, start, wait_until_serving
-from tests.support.tuf_client import first_root, updater, wait_for_target
+from tests.support.tuf_client import first_root, updater, upload_and_wait, wait_for_target
 from tests.support.waiting import wait_until
+from tests.support.witness import serving_witness
 from tufpi.keys import dev
 from tufpi.tlog import checkpoints, entries, hashing, notes, tiles
 from tufpi.tlog.policy import policy_of
@@ -60,18 +61,6 @@ def database_url() -> None:
 def root_v1(index_server: IndexServer, workdir: Path) -> Path:
     path = workdir / "1.root.json"
     path.write_bytes(first_root(index_server))
-    return path
-
-
-def _upload(server: IndexServer, workdir: Path, token: str, project: str) -> str:
-    """twine uploads ``project`` 1.0; the wheel's target path, once it is published."""
-    dists = make_dists(workdir, project, "1.0")
-    result = clients.twine_upload(server.url, token, dists)
-    assert result.returncode == 0, result.stdout + result.stderr
-    wheel = next(d for d in dists if d.suffix == ".whl")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    path = f"packages/{digest[:2]}/{digest[2:4]}/{digest[4:]}/{wheel.name}"
-    wait_for_target(server, workdir, path, digest)
     return path
 
 
@@ -275,63 +264,16 @@ def _forked(leaves: list[bytes]) -> list[bytes]:
     return [entries.encode_entry(other), *leaves[1:]]
 
 
-@contextlib.contextmanager
-def _witness(tmp_path: Path, log_vkey: str, port: int | None = None) -> Iterator[str]:
-    """A real ``tufpi witness serve`` for the index's log (its key made first, its vkey
-    in ``witness.vkey``); its add-checkpoint URL."""
-    key = tmp_path / "witness.key"
-    if not key.exists():
-        init = ["witness", "init", "--name", "w.test", "--key", str(key)]
-        made = clients.run([sys.executable, "-m", "tufpi.cli", *init])
-        assert made.returncode == 0, made.stderr
-        (tmp_path / "witness.vkey").write_text(made.stdout.strip())
-    port = port or free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tufpi.cli",
-            "witness",
-            "serve",
-            "--key",
-            str(key),
-            "--state",
-            str(tmp_path / "witness.json"),
-            "--log",
-            log_vkey,
-            "--port",
-            str(port),
-        ],
-        env=clean_env(),
-        stdout=(tmp_path / "witness.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/add-checkpoint"
-
-    def answers() -> bool:
-        try:
-            return httpx.post(url, content=b"", timeout=1).status_code == 400
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(answers, "tufpi witness serve did not start", timeout=30)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def test_a_split_view_is_refused_by_a_client_that_saw_the_log_and_by_a_witness(
     index_server: IndexServer, workdir: Path, root_v1: Path, tmp_path: Path
 ) -> None:
     token = index_server.new_user("split-alice")
-    first = _upload(index_server, workdir, token, "promise-split-one")
+    first = upload_and_wait(index_server, workdir, token, "promise-split-one")
     metadata = _client(root_v1, tmp_path / "client")
     seen = _conformance(metadata, index_server.url, first, tmp_path / "one")
     assert seen.returncode == 0, seen.stdout + seen.stderr
     kept = (metadata / "tlog" / "checkpoint").read_bytes()
-    second = _upload(index_server, workdir, token, "promise-split-two")
+    second = upload_and_wait(index_server, workdir, token, "promise-split-two")
     size = _settled_size(index_server)
     real = httpx.get(f"{index_server.url}tlog/checkpoint").content
     leaves = _leaves(index_server)[:size]
@@ -356,7 +298,8 @@ def test_a_split_view_is_refused_by_a_client_that_saw_the_log_and_by_a_witness(
     for note in (kept, fork):  # both signed checkpoints, as served
         assert note.decode().removesuffix("\n") in shown
     # A witness that cosigned the real checkpoint refuses the fork of the same size.
-    with _witness(tmp_path, policy.log.vkey()) as witness:
+    with serving_witness(tmp_path, "w.test", policy.log.vkey()) as running:
+        witness = running.add_checkpoint
         ok = httpx.post(witness, content=b"old 0\n\n" + real, timeout=10)
         assert ok.status_code == 200, ok.text
         forked = httpx.post(witness, content=f"old {size}\n\n".encode() + fork, timeout=10)
@@ -371,11 +314,11 @@ def test_a_rolled_back_checkpoint_is_refused(
     token = index_server.new_user("rollback-alice")
     old_size = _settled_size(index_server)
     old = httpx.get(f"{index_server.url}tlog/checkpoint").content
-    first = _upload(index_server, workdir, token, "promise-back-one")
+    first = upload_and_wait(index_server, workdir, token, "promise-back-one")
     metadata = _client(root_v1, tmp_path / "client")
     seen = _conformance(metadata, index_server.url, first, tmp_path / "one")
     assert seen.returncode == 0, seen.stdout + seen.stderr
-    second = _upload(index_server, workdir, token, "promise-back-two")
+    second = upload_and_wait(index_server, workdir, token, "promise-back-two")
     _settled_size(index_server)
     with _served_copy(index_server, tmp_path / "copy") as (url, files):
         (files / "tlog" / "checkpoint").write_bytes(old)  # a valid, older checkpoint
@@ -418,11 +361,11 @@ def test_checkpoints_are_cosigned_and_a_client_requires_the_roots_witnesses(
         policy = policy_of(json.loads(root_v1.read_bytes())["signed"])
         assert policy is not None
         token = server.new_user("alice")
-        with _witness(tmp_path, policy.log.vkey(), port):
-            _add_witness(server, (tmp_path / "witness.vkey").read_text(), tmp_path)
-            first = _upload(server, tmp_path, token, "promise-cosigned")
+        with serving_witness(tmp_path, "w.test", policy.log.vkey(), port) as running:
+            _add_witness(server, running.vkey, tmp_path)
+            first = upload_and_wait(server, tmp_path, token, "promise-cosigned")
             served = httpx.get(f"{server.url}tlog/checkpoint").content
-            witness = notes.parse_vkey((tmp_path / "witness.vkey").read_text())
+            witness = notes.parse_vkey(running.vkey)
             _, verified = checkpoints.open_checkpoint(served, [policy.log, witness], policy.origin)
             assert [v.verifier.name for v in verified] == [policy.origin, "w.test"]
             metadata = _client(root_v1, tmp_path / "client")
@@ -430,7 +373,7 @@ def test_checkpoints_are_cosigned_and_a_client_requires_the_roots_witnesses(
             assert got.returncode == 0, got.stdout + got.stderr
         # The witness is gone: the next checkpoint has no cosignature, and a client pinned
         # to the root (which asks for one) refuses the file only that checkpoint covers.
-        second = _upload(server, tmp_path, token, "promise-uncosigned")
+        second = upload_and_wait(server, tmp_path, token, "promise-uncosigned")
         refused = _conformance(metadata, server.url, second, tmp_path / "two")
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert "cosign" in refused.stderr, refused.stderr

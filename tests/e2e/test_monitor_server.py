@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from tests.support import clients
-from tests.support.dists import make_dists
 from tests.support.server import IndexServer
-from tests.support.tuf_client import wait_for_target
+from tests.support.tuf_client import upload_and_wait
 from tests.support.waiting import wait_until
 
 WATCH = """
@@ -33,17 +32,6 @@ def database_url() -> None:
     return
 
 
-def _upload(server: IndexServer, workdir: Path, token: str, project: str) -> None:
-    dists = make_dists(workdir, project, "1.0")
-    result = clients.twine_upload(server.url, token, dists)
-    assert result.returncode == 0, result.stdout + result.stderr
-    wheel = next(d for d in dists if d.suffix == ".whl")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    path = f"packages/{digest[:2]}/{digest[2:4]}/{digest[4:]}/{wheel.name}"
-    # Published means logged: the sequencer runs before the snapshot listing the file.
-    wait_for_target(server, workdir, path, digest)
-
-
 def _monitor(server: IndexServer, work: Path, pin: str) -> subprocess.CompletedProcess[str]:
     args = [
         sys.executable, "-m", "tufpi.cli", "monitor", server.url, "--root", pin,
@@ -59,7 +47,7 @@ def test_an_upload_by_an_unexpected_account_exits_1_naming_it(
     (workdir / "watch.toml").write_text(WATCH)
     pin = hashlib.sha256(httpx.get(f"{index_server.url}tuf/1.root.json").content).hexdigest()
     # Another account takes a watched name (a squatted project, or a stolen account).
-    _upload(index_server, workdir, index_server.new_user("mallory"), "mon-squat")
+    upload_and_wait(index_server, workdir, index_server.new_user("mallory"), "mon-squat")
     second = _monitor(index_server, workdir, pin)
     assert second.returncode == 1, second.stdout + second.stderr
     unexpected = [line for line in second.stdout.splitlines() if "UNEXPECTED" in line]

@@ -82,9 +82,13 @@ def test_a_fork_exits_2_naming_its_evidence_and_keeps_the_position(
     log.write_checkpoint(forked)
     fork = monitor(host, tmp_path)
     assert fork.returncode == 2
-    assert "fork: two different trees of the same size" in fork.stderr
-    evidence = next(tmp_path.glob("state.json.evidence-*.json"))
+    assert "fork: two different root hashes for the same tree size" in fork.stderr
+    evidence = next(tmp_path.glob("state.json.evidence-*.txt"))
     assert str(evidence) in fork.stderr
+    shown = evidence.read_text()
+    assert f"log: {host.url}tlog/" in shown
+    assert state["checkpoint"] in shown
+    assert log.read("checkpoint").decode() in shown
     after = json.loads((tmp_path / "state.json").read_text())
     assert (after["checkpoint"], after["position"]) == (state["checkpoint"], state["position"])
     assert (

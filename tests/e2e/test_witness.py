@@ -12,21 +12,17 @@ import concurrent.futures
 import http.server
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.clients import clean_env
 from tests.support.server import free_port
-from tests.support.waiting import wait_until
+from tests.support.witness import RunningWitness, make_witness_key, serving_witness, witness_cli
 from tufpi.tlog import checkpoints, hashing, notes
 from tufpi.tlog.checkpoints import Checkpoint
 from tufpi.tlog.witness import AddCheckpoint
@@ -63,11 +59,11 @@ LEAVES = [hashing.leaf_hash(f"entry {n}".encode()) for n in range(64)]
 
 
 class WitnessServer:
-    def __init__(self, url: str, vkey: str, state: Path, process: subprocess.Popen[bytes]) -> None:
-        self.url = url
-        self.verifier = notes.parse_vkey(vkey)
-        self.state = state
-        self.process = process
+    def __init__(self, running: RunningWitness) -> None:
+        self.url = running.url
+        self.verifier = notes.parse_vkey(running.vkey)
+        self.state = running.state
+        self.process = running.process
 
     def client(self, timeout: float = 5) -> Witnesses:
         return Witnesses([self.url], lambda: [self.verifier], timeout)
@@ -77,68 +73,19 @@ class WitnessServer:
         return logs
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", *args],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def witness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WitnessServer]:
     base = tmp_path_factory.mktemp("witness")
     key = base / "witness.key"
-    made = _cli("witness", "init", "--name", NAME, "--key", str(key))
-    assert made.returncode == 0, made.stderr
-    vkey = made.stdout.strip()
+    vkey = make_witness_key(base, NAME)
     assert vkey.startswith(f"{NAME}+")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
-    again = _cli("witness", "init", "--name", NAME, "--key", str(key))
+    again = witness_cli("witness", "init", "--name", NAME, "--key", str(key))
     assert again.returncode != 0
     assert "exists already" in again.stderr
-
-    port = free_port()
-    log = (base / "witness.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tufpi.cli",
-            "witness",
-            "serve",
-            "--key",
-            str(key),
-            "--state",
-            str(base / "state.json"),
-            "--log",
-            LOG.vkey(),
-            "--port",
-            str(port),
-        ],
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError((base / "witness.log").read_text())
-        try:
-            return httpx.post(f"{url}/add-checkpoint", content=b"", timeout=1).status_code == 400
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(answers, "tufpi witness serve did not start", timeout=30)
-        yield WitnessServer(url, vkey, base / "state.json", process)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving_witness(base, NAME, LOG.vkey()) as running:
+        assert running.vkey == vkey
+        yield WitnessServer(running)
 
 
 def test_successive_checkpoints_are_cosigned(witness: WitnessServer) -> None:

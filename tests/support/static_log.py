@@ -22,7 +22,8 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
-from tufpi.client.monitor_log import Fetch, LogFailure
+from tufpi.client.log_checks import LogRefusal
+from tufpi.client.monitor_log import Fetch
 from tufpi.tlog import entries, hashing, notes, tiles
 from tufpi.tlog.checkpoints import Checkpoint
 from tufpi.tlog.entries import Entry, FileAdded, Published
@@ -135,9 +136,9 @@ class StaticLog:
             try:
                 data = self.read(path)
             except FileNotFoundError:
-                raise LogFailure(f"{path}: HTTP 404") from None
+                raise LogRefusal(f"{path}: HTTP 404") from None
             if len(data) > max_bytes:
-                raise LogFailure(f"{path}: over {max_bytes} bytes")
+                raise LogRefusal(f"{path}: over {max_bytes} bytes")
             return data
 
         return fetch

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater
 
+from tests.support import clients
+from tests.support.dists import make_dists
 from tests.support.server import IndexServer
 from tests.support.waiting import wait_until
 
@@ -46,6 +49,22 @@ def wait_for_target(
         return None
 
     return wait_until(listed, f"{path} not published within {timeout} s", timeout=timeout)
+
+
+def upload_and_wait(
+    server: IndexServer, workdir: Path, token: str, project: str, version: str = "1.0"
+) -> str:
+    """twine uploads ``project`` ``version`` (an sdist and a wheel) with ``token``; the
+    wheel's target path, once the signed metadata lists it (published means logged: the
+    sequencer runs before the snapshot that lists the file)."""
+    dists = make_dists(workdir, project, version)
+    result = clients.twine_upload(server.url, token, dists)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wheel = next(d for d in dists if d.suffix == ".whl")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    path = f"packages/{digest[:2]}/{digest[2:4]}/{digest[4:]}/{wheel.name}"
+    wait_for_target(server, workdir, path, digest)
+    return path
 
 
 def wait_for_absence(server: IndexServer, workdir: Path, path: str, timeout: float = 20) -> None:

@@ -164,6 +164,7 @@ def monitor(
         options["max_entries"],
         age,
         options["from_now"],
+        address.url.rstrip("/") + "/tlog/",
     )
     with _connect(address) as client:
         bounds = ClientBounds(download_timeout=download_timeout)

@@ -9,7 +9,8 @@ handed out (``log_checks`` decides, ``log_cache`` keeps the checkpoint). The res
 parts (refusal wording, credentials, the trust anchor, what may be handed on).
 
 ``monitor`` follows the index's transparency log for ``tufpi monitor``: ``monitor_log``
-verifies what it reads, ``monitoring`` judges the entries against a watch list,
+reads and verifies the entries (its checkpoints and their growth with ``log_checks``, as
+the client does), ``monitoring`` judges the entries against a watch list,
 ``monitor_state`` keeps the position and writes the metrics.
 
 Offered to other packages (the CLI): ``running``, ``credentials``, ``exposure``, ``fetcher``,

@@ -7,15 +7,20 @@ many of them must cosign. A file the signed metadata lists is handed out only if
 1. a checkpoint is signed by the log's key (its origin: the key's name) and cosigned by at
    least ``witness_threshold`` distinct witnesses of the root (C2SP tlog-cosignature);
 2. that checkpoint is consistent with the newest one the client kept (the same root for
-   the same size; a consistency proof from the tiles for a larger one; a smaller one is a
-   rollback), so every client that keeps its checkpoints sees one history;
+   the same size; for a larger one, a consistency proof from the tiles that leads from the
+   new tree's first leaves to its signed root, and those leaves hash to the kept root; a
+   smaller one is a rollback), so every client that keeps its checkpoints sees one history;
 3. the file's entry (``tlog/lookup/<sha256 of its path>``) is a ``file`` entry for the same
    target path, sha256 and size, at an index below the checkpoint's size, and its
    inclusion proof from the tiles leads to the checkpoint's root hash.
 
 Tiles are read through a ``tiles.TileReader`` the caller provides (HTTP, a cache, a dict in
 a test); nothing here does I/O. Every refusal is a ``LogRefusal`` whose message says which
-file and what was wrong; a fork is a ``LogFork`` carrying its ``ForkEvidence``.
+file and what was wrong; a fork is a ``LogFork`` carrying its ``ForkEvidence`` (a rollback
+carries both checkpoints too), and ``evidence_text`` is the one format it is published in.
+
+``tufpi monitor`` (``monitor_log``) verifies the checkpoints it follows with the same
+functions (1 and 2) and writes the same evidence.
 """
 
 from __future__ import annotations
@@ -36,14 +41,8 @@ TILE_MAX_LENGTH = tiles.TILE_WIDTH * hashing.HASH_SIZE
 # "<index>\n" (at most 19 digits and the newline: 2**63 - 1) then one entry.
 LOOKUP_MAX_LENGTH = entries.MAX_ENTRY_SIZE + 21
 _MAX_INDEX_DIGITS = 19
-
-
-class LogRefusal(Exception):
-    """The log does not vouch for a file, or a checkpoint may not be trusted."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+# Fork evidence's line before the new tree's root of the kept size.
+PREFIX_LABEL = "root of the new tree's first"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,20 +62,42 @@ class SignedCheckpoint:
 
 @dataclasses.dataclass(frozen=True)
 class ForkEvidence:
-    """Two checkpoints of one log, both signed by its key, that cannot both be true."""
+    """Two checkpoints of one log, both signed by its key, that one append-only history
+    cannot explain: a fork, or a rollback (``new`` smaller than ``kept``). For a fork of a
+    grown tree, ``prefix`` is the root of the new tree's first ``kept.size`` leaves and
+    ``proof`` the consistency proof from it to the new root, both from the new tree's
+    tiles: the proof verifies, and the prefix is not the kept root."""
 
     reason: str
     kept: SignedCheckpoint
     new: SignedCheckpoint
     proof: tuple[bytes, ...] = ()
+    prefix: bytes | None = None
+
+    @property
+    def rollback(self) -> bool:
+        """Whether the new checkpoint is smaller than the kept one."""
+        return self.new.size < self.kept.size
+
+
+class LogRefusal(Exception):
+    """The log does not vouch for a file, a checkpoint may not be trusted, or the log could
+    not be read or verified; ``evidence``, when the log contradicted itself (a fork, a
+    rollback), is what shows it."""
+
+    def __init__(self, message: str, evidence: ForkEvidence | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.evidence = evidence
 
 
 class LogFork(LogRefusal):
     """The log showed a tree that is not an extension of the one the client kept."""
 
+    evidence: ForkEvidence
+
     def __init__(self, message: str, evidence: ForkEvidence) -> None:
-        super().__init__(message)
-        self.evidence = evidence
+        super().__init__(message, evidence)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,40 +160,53 @@ def _cosigned_by(policy: LogPolicy, note: notes.Note) -> list[str]:
 def check_growth(
     kept: SignedCheckpoint | None, new: SignedCheckpoint, read_tile: tiles.TileReader
 ) -> tuple[bytes, ...]:
-    """Check that ``new`` extends ``kept`` (the newest checkpoint the client verified
-    before; None: the first one it sees); the consistency proof used (empty if none was
-    needed). ``read_tile`` reads the tiles of the tree of ``new.size``.
+    """Check that ``new`` extends ``kept`` (the newest checkpoint verified before; None:
+    the first one seen); the consistency proof used (empty if none was needed).
+    ``read_tile`` reads the tiles of the tree of ``new.size``.
+
+    The proof and the new tree's prefix of the kept size are computed from the new tree's
+    tiles, and the proof is checked from that prefix to the new root: when it verifies, the
+    tiles are the new tree's, and a prefix other than the kept root is a fork anyone can
+    check from the evidence alone; when it does not, only the (unsigned) tiles are wrong.
 
     Raises:
-        LogFork: the same size with another root, or the proof fails (a split view, or
-            tiles the index altered).
-        LogRefusal: ``new`` is smaller (a rollback), or its tiles cannot give a proof.
+        LogFork: the same size with another root, or a grown tree whose first leaves are
+            not the kept tree.
+        LogRefusal: ``new`` is smaller (a rollback, with both checkpoints as evidence), or
+            its tiles are malformed or do not lead to its root (no evidence).
     """
-    if kept is None or kept.size == 0:
+    if kept is None:
         return ()
     old, fresh = kept.checkpoint, new.checkpoint
     if fresh.size < old.size:
-        raise LogRefusal(
-            f"rollback: the log's checkpoint has {fresh.size} entries, fewer than the "
-            f"{old.size} of the checkpoint this client kept"
+        reason = (
+            f"the log's checkpoint has {fresh.size} entries, fewer than the {old.size} of "
+            "the checkpoint kept before"
         )
+        raise LogRefusal(f"rollback: {reason}", ForkEvidence(reason, kept, new))
     if fresh.size == old.size:
         if fresh.root_hash != old.root_hash:
             reason = f"two different root hashes for the same tree size {old.size}"
             raise LogFork(f"fork: {reason}", ForkEvidence(reason, kept, new))
         return ()
+    if old.size == 0:
+        return ()
     try:
         proof = tuple(tiles.consistency_proof(old.size, fresh.size, read_tile))
-    except tiles.TileError as e:
-        raise LogRefusal(f"the log's tiles give no consistency proof: {e}") from e
-    try:
-        hashing.verify_consistency(old.size, fresh.size, old.root_hash, fresh.root_hash, proof)
-    except hashing.ProofError as e:
+        prefix = tiles.range_hasher(fresh.size, read_tile)(0, old.size)
+        hashing.verify_consistency(old.size, fresh.size, prefix, fresh.root_hash, proof)
+    except (tiles.TileError, hashing.ProofError) as e:
+        raise LogRefusal(
+            f"the log's tiles give no consistency proof to its checkpoint of size "
+            f"{fresh.size} (altered or truncated tiles): {e}"
+        ) from e
+    if prefix != old.root_hash:
         reason = (
-            f"the checkpoint of size {fresh.size} is not consistent with the kept one of "
-            f"size {old.size}: {e}"
+            f"the log's tree of size {fresh.size} does not contain the kept tree of size "
+            f"{old.size} (its first {old.size} leaves hash to {prefix.hex()}, not "
+            f"{old.root_hash.hex()})"
         )
-        raise LogFork(f"fork: {reason}", ForkEvidence(reason, kept, new, proof)) from e
+        raise LogFork(f"fork: {reason}", ForkEvidence(reason, kept, new, proof, prefix))
     return proof
 
 
@@ -260,20 +294,28 @@ def check_inclusion(
 def evidence_text(
     evidence: ForkEvidence, policy: LogPolicy, log_url: str, when: dt.datetime
 ) -> str:
-    """Fork evidence as plain text a person can read, publish and check: the reason, the
-    log's key, both signed checkpoints exactly as served, and the consistency proof."""
+    """The evidence as plain text a person can read, publish and check: the reason, the
+    log's key, both signed checkpoints exactly as served, and for a grown fork the new
+    tree's root of the kept size and the consistency proof from it to the new root."""
+    what = "a rollback" if evidence.rollback else "a fork"
+    why = (
+        "the new one is older than the kept one: an old view served again."
+        if evidence.rollback
+        else "they cannot both be views of one append-only log."
+    )
     lines = [
-        "tufpi: evidence of a fork of a transparency log",
+        f"tufpi: evidence of {what} of a transparency log",
         f"log: {log_url}",
         f"detected: {when.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
         f"log key (pinned by the index's TUF root): {policy.log.vkey()}",
         f"reason: {evidence.reason}",
         "",
         "Both checkpoints below are signed by the log's key. Check them with any C2SP",
-        "signed-note verifier; they cannot both be views of one append-only log.",
+        f"signed-note verifier; {why}",
         "",
         *_armored("KEPT CHECKPOINT", evidence.kept.note),
         *_armored("NEW CHECKPOINT", evidence.new.note),
+        *_prefix_lines(evidence),
         _proof_heading(evidence),
         *(base64.b64encode(node).decode() for node in evidence.proof),
         "",
@@ -286,10 +328,23 @@ def _armored(label: str, note: bytes) -> list[str]:
     return [f"-----BEGIN {label}-----", text, f"-----END {label}-----", ""]
 
 
+def _prefix_lines(evidence: ForkEvidence) -> list[str]:
+    if evidence.prefix is None:
+        return []
+    return [
+        f"{PREFIX_LABEL} {evidence.kept.size} entries, from its tiles (base64; the proof below",
+        "leads from it to the new checkpoint's root, and it is not the kept checkpoint's root):",
+        base64.b64encode(evidence.prefix).decode(),
+        "",
+    ]
+
+
 def _proof_heading(evidence: ForkEvidence) -> str:
     old, new = evidence.kept.size, evidence.new.size
     if old == new:
         return f"consistency proof: none (both trees have {old} entries)"
+    if evidence.rollback:
+        return f"consistency proof: none (the new tree has {new} entries, the kept {old})"
     return (
         f"consistency proof from size {old} to size {new}, as computed from the log's tiles "
         f"(RFC 9162 section 2.1.4; base64, {len(evidence.proof)} hashes, one per line):"

@@ -25,7 +25,8 @@ from tuf.api.metadata import Metadata, Root
 from tufpi.client import running
 from tufpi.client.credentials import IndexAddress
 from tufpi.client.fetcher import BoundedFetcher, HttpClient
-from tufpi.client.monitor_log import Fetch, LogFailure, Progress, follow
+from tufpi.client.log_checks import LogRefusal, evidence_text
+from tufpi.client.monitor_log import Fetch, Progress, follow
 from tufpi.client.monitor_state import State, StateError, parse_state, render_metrics
 from tufpi.client.monitoring import WatchList, describe, judge_entries, stale
 from tufpi.client.refusals import Refusal, explain
@@ -51,6 +52,7 @@ class Options:
     max_entries: int = 100_000
     max_age: dt.timedelta | None = None
     from_now: bool = False
+    log_url: str | None = None  # where the log is served, named in fork evidence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,21 +73,21 @@ def log_policy(index: VerifiedIndex) -> LogPolicy:
     (ngclient keeps the newest root it verified as ``root.json`` in its directory).
 
     Raises:
-        LogFailure: the signed metadata does not verify, the root names no log, or names it
+        LogRefusal: the signed metadata does not verify, the root names no log, or names it
             in a form that does not parse.
     """
     try:
         index.refresh()
     except Refusal as e:
-        raise LogFailure(f"the index's signed metadata does not verify: {e.message}") from e
+        raise LogRefusal(f"the index's signed metadata does not verify: {e.message}") from e
     data = (index.metadata_dir / "root.json").read_bytes()
     fields = Metadata[Root].from_bytes(data).signed.unrecognized_fields
     try:
         found = tlog_policy.policy_of(fields)
     except NoteError as e:
-        raise LogFailure(f"the index's root names its log in a form tufpi cannot use: {e}") from e
+        raise LogRefusal(f"the index's root names its log in a form tufpi cannot use: {e}") from e
     if found is None:
-        raise LogFailure(
+        raise LogRefusal(
             f"the index's root names no transparency log ({tlog_policy.ROOT_FIELD}): "
             "there is nothing to monitor"
         )
@@ -118,7 +120,7 @@ class RootPolicy:
         """The policy, after a refresh of the signed metadata.
 
         Raises:
-            LogFailure: the index cannot be opened or does not verify, or names no log.
+            LogRefusal: the index cannot be opened or does not verify, or names no log.
         """
         if self._index is None:
             try:
@@ -128,7 +130,7 @@ class RootPolicy:
                     address, cache_dir, root_file, root_sha256, 0.0, self._client, self._bounds
                 )
             except Refusal as e:
-                raise LogFailure(f"refused: {e.message}") from e
+                raise LogRefusal(f"refused: {e.message}") from e
         return log_policy(self._index)
 
 
@@ -141,7 +143,7 @@ def http_fetch(fetcher: BoundedFetcher, index_url: str) -> Fetch:
         try:
             return fetcher.get(url, max_bytes)
         except DownloadError as e:
-            raise LogFailure(f"cannot read the log: {explain(e, url).message}") from e
+            raise LogRefusal(f"cannot read the log: {explain(e, url).message}") from e
 
     return fetch
 
@@ -224,10 +226,12 @@ def _locked_round(
     position = state.position
     if state.signed is None and options.from_now:
         position = -1  # follow() reads nothing before the first checkpoint's size
+    log: LogPolicy | None = None
     try:
-        progress = _follow(policy(), state, position, fetch, options.max_entries)
-    except LogFailure as e:
-        return _failed(state, options, e, now())
+        log = policy()
+        progress = _follow(log, state, position, fetch, options.max_entries)
+    except LogRefusal as e:
+        return _failed(state, options, e, log, now())
     return _succeeded(state, progress, options, now())
 
 
@@ -240,12 +244,19 @@ def _follow(
     return Progress(first.signed, first.signed.checkpoint.size, ())
 
 
-def _failed(state: State, options: Options, failure: LogFailure, now: dt.datetime) -> Outcome:
+def _failed(
+    state: State,
+    options: Options,
+    failure: LogRefusal,
+    policy: LogPolicy | None,
+    now: dt.datetime,
+) -> Outcome:
     message = failure.message
-    if failure.evidence is not None:
+    if failure.evidence is not None and policy is not None:
         stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        evidence = options.state_file.with_name(f"{options.state_file.name}.evidence-{stamp}.json")
-        write_atomically(evidence, failure.evidence.to_json())
+        evidence = options.state_file.with_name(f"{options.state_file.name}.evidence-{stamp}.txt")
+        where = options.log_url or f"the log {policy.origin}"
+        write_atomically(evidence, evidence_text(failure.evidence, policy, where, now).encode())
         message += f"; both checkpoints and the proof are saved in {evidence}: publish it"
     # The checkpoint and the position stay where they were: only the failure is counted.
     failed = dataclasses.replace(state, counters=state.counters.failed())

@@ -4,11 +4,12 @@ monitor``: every byte verified before it is believed.
 Pure apart from the ``Fetch`` it is given (the monitor's bounded HTTP reads). In order:
 
 1. the new checkpoint: signed by the log's key the TUF root names, and cosigned by at
-   least the root's threshold of its witnesses (``verify_checkpoint``);
+   least the root's threshold of its witnesses (``log_checks.open_signed_checkpoint``, the
+   verifying client's check);
 2. the saved checkpoint is a prefix of it: not smaller (a rollback), not another root for
    the same size, and a consistency proof computed from the new tree's tiles verifies
-   (``check_growth``); a failure here keeps both signed checkpoints and the proof as
-   ``Evidence`` a person can publish;
+   (``log_checks.check_growth``, the client's too); a failure here keeps both signed
+   checkpoints and the proof as ``ForkEvidence`` a person can publish;
 3. the entries from the saved position: each entry bundle's leaf hashes are the level-0
    hash tile's, and the tree root recomputed from those leaf hashes (the rest of the tree
    from its tiles) is the signed root (``read_entries``): a server cannot show the monitor
@@ -17,20 +18,24 @@ Pure apart from the ``Fetch`` it is given (the monitor's bounded HTTP reads). In
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 
-from tufpi.tlog import checkpoints, hashing, notes, tiles
+from tufpi.client.log_checks import (
+    CHECKPOINT_MAX_LENGTH,
+    LogRefusal,
+    SignedCheckpoint,
+    check_growth,
+    open_signed_checkpoint,
+)
+from tufpi.tlog import hashing, tiles
 from tufpi.tlog.checkpoints import Checkpoint
-from tufpi.tlog.hashing import HASH_SIZE, ProofError
-from tufpi.tlog.notes import NoteError
+from tufpi.tlog.hashing import HASH_SIZE
 from tufpi.tlog.policy import LogPolicy
 from tufpi.tlog.tiles import Tile, TileError, TileReader
 
 # Reads ``path`` under the log's URL (``checkpoint``, ``tile/0/001``...), at most
-# ``max_bytes`` bytes; raises ``LogFailure`` when it cannot.
+# ``max_bytes`` bytes; raises ``LogRefusal`` when it cannot.
 Fetch = Callable[[str, int], bytes]
 
 CHECKPOINT_PATH = "checkpoint"
@@ -39,86 +44,6 @@ _ENTRY_CAP = 2 + tiles.MAX_ENTRY_BYTES
 # The bundle bytes one round reads at most (it stops after the bundle that passes it): a
 # log's key holder could sign a tree of huge entries; the next round reads on.
 MAX_ROUND_BYTES = 256 * 1024 * 1024
-
-
-class LogFailure(Exception):
-    """The log could not be read or verified; ``evidence``, when the log contradicted
-    itself (a fork, a rollback), is what proves it."""
-
-    def __init__(self, message: str, evidence: Evidence | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.evidence = evidence
-
-
-@dataclasses.dataclass(frozen=True)
-class Signed:
-    """A verified checkpoint and the signed note it came in (kept byte for byte)."""
-
-    checkpoint: Checkpoint
-    note: bytes
-
-
-@dataclasses.dataclass(frozen=True)
-class Evidence:
-    """Two signed checkpoints of one log that cannot both be honest; for a fork of a grown
-    tree, the root of the new tree's first ``saved`` leaves (``prefix``, not the saved root)
-    and the consistency proof from it to the new root, both from the new tree's tiles."""
-
-    reason: str
-    saved: Signed
-    new: Signed
-    proof: tuple[bytes, ...] = ()
-    prefix: bytes | None = None
-
-    def to_json(self) -> bytes:
-        """The evidence as a JSON document: the notes as text, the proof's hashes base64."""
-        document = {
-            "what": "tufpi monitor: two checkpoints of one log that are not consistent",
-            "origin": self.new.checkpoint.origin,
-            "reason": self.reason,
-            "saved_checkpoint": self.saved.note.decode(),
-            "new_checkpoint": self.new.note.decode(),
-            "consistency_proof": {
-                "old_size": self.saved.checkpoint.size,
-                "new_size": self.new.checkpoint.size,
-                "old_root_in_new_tree": (
-                    base64.b64encode(self.prefix).decode() if self.prefix is not None else None
-                ),
-                "hashes": [base64.b64encode(h).decode() for h in self.proof],
-            },
-        }
-        return json.dumps(document, indent=2).encode() + b"\n"
-
-
-def verify_checkpoint(data: bytes, policy: LogPolicy) -> Signed:
-    """The checkpoint in ``data``, verified against ``policy``: the log's own signature
-    and at least ``witness_threshold`` cosignatures of distinct witnesses it names.
-
-    Raises:
-        LogFailure: malformed, another log's, a signature by a trusted key that fails, no
-            signature by the log, or too few cosignatures.
-    """
-    try:
-        checkpoint, verified = checkpoints.open_checkpoint(
-            data, [policy.log, *policy.witnesses], policy.origin
-        )
-    except NoteError as e:
-        raise LogFailure(f"the log's checkpoint does not verify: {e}") from e
-    if not any(v.verifier == policy.log for v in verified):
-        raise LogFailure(
-            f"the log's checkpoint is not signed by the log's key {policy.log.vkey()} "
-            "(the one the TUF root names)"
-        )
-    cosigned = {v.verifier for v in verified if v.verifier in policy.witnesses}
-    if len(cosigned) < policy.witness_threshold:
-        names = ", ".join(w.name for w in policy.witnesses)
-        raise LogFailure(
-            f"the log's checkpoint (size {checkpoint.size}) is cosigned by {len(cosigned)} of "
-            f"the root's witnesses ({names}), fewer than the {policy.witness_threshold} "
-            "the root asks for"
-        )
-    return Signed(checkpoint, data)
 
 
 def tile_reader(fetch: Fetch) -> TileReader:
@@ -133,46 +58,6 @@ def tile_reader(fetch: Fetch) -> TileReader:
     return read
 
 
-def check_growth(saved: Signed, new: Signed, read_tile: TileReader) -> None:
-    """Check that ``new`` extends ``saved``: the same log grown, never shrunk or forked.
-
-    The consistency proof and the new tree's prefix of the saved size are computed from
-    the new tree's tiles, and the proof is checked from that prefix to the new root: when
-    it verifies, the tiles are the new tree's, and a prefix other than the saved root is a
-    fork that anyone can check from the evidence alone.
-
-    Raises:
-        LogFailure: with ``Evidence`` for a smaller tree (a rollback), another root of the
-            same size, or a new tree whose prefix is not the saved tree (a fork); without,
-            for tiles that are malformed or do not lead to ``new``'s root.
-    """
-    old, cur = saved.checkpoint, new.checkpoint
-    if cur.size < old.size:
-        reason = f"rollback: the log shows size {cur.size}, smaller than the saved {old.size}"
-        raise LogFailure(reason, Evidence(reason, saved, new))
-    if cur.size == old.size and cur.root_hash != old.root_hash:
-        reason = f"fork: two different trees of the same size {cur.size}"
-        raise LogFailure(reason, Evidence(reason, saved, new))
-    if old.size in (0, cur.size):
-        return
-    try:
-        proof = tiles.consistency_proof(old.size, cur.size, read_tile)
-        prefix = tiles.range_hasher(cur.size, read_tile)(0, old.size)
-        hashing.verify_consistency(old.size, cur.size, prefix, cur.root_hash, proof)
-    except (ProofError, TileError) as e:
-        raise LogFailure(
-            f"the log's tiles do not match its checkpoint of size {cur.size} (altered or "
-            f"truncated tiles): {e}"
-        ) from e
-    if prefix != old.root_hash:
-        reason = (
-            f"fork: the log's tree of size {cur.size} does not contain the saved tree of size "
-            f"{old.size} (its first {old.size} leaves hash to {prefix.hex()}, not "
-            f"{old.root_hash.hex()})"
-        )
-        raise LogFailure(reason, Evidence(reason, saved, new, tuple(proof), prefix))
-
-
 def read_entries(
     start: int,
     end: int,
@@ -185,7 +70,7 @@ def read_entries(
     fewer (from ``start``, whole bundles) when the bundles read pass ``max_bytes``.
 
     Raises:
-        LogFailure: a bundle that is malformed, does not match its hash tile, or whose leaf
+        LogRefusal: a bundle that is malformed, does not match its hash tile, or whose leaf
             hashes do not lead to the signed root.
     """
     if not 0 <= start < end <= checkpoint.size:
@@ -206,9 +91,9 @@ def read_entries(
         covered = first * tiles.TILE_WIDTH
         root = _root_with(covered, leaf_hashes, checkpoint.size, read_tile)
     except TileError as e:
-        raise LogFailure(f"the log's tiles are malformed: {e}") from e
+        raise LogRefusal(f"the log's tiles are malformed: {e}") from e
     if root != checkpoint.root_hash:
-        raise LogFailure(
+        raise LogRefusal(
             f"the entries of leaves {covered} to {covered + len(data) - 1} and the hash tiles "
             f"do not lead to the signed root of size {checkpoint.size}: the log serves other "
             "entries or tiles than its checkpoint commits to"
@@ -224,7 +109,7 @@ def _bundle(tile: Tile, fetch: Fetch, read_tile: TileReader) -> list[bytes]:
     for number, entry in enumerate(bundle):
         if hashing.leaf_hash(entry) != hashes[number]:
             leaf = tile.index * tiles.TILE_WIDTH + number
-            raise LogFailure(
+            raise LogRefusal(
                 f"the entry bundle {path} does not match the hash tile {tile.path()} at leaf "
                 f"{leaf}: the log serves other entries than its tree holds"
             )
@@ -252,7 +137,7 @@ def _root_with(start: int, leaf_hashes: Sequence[bytes], size: int, read_tile: T
 class Progress:
     """One round's verified reading: the new checkpoint and the entries from ``start``."""
 
-    signed: Signed
+    signed: SignedCheckpoint
     start: int
     entries: tuple[bytes, ...]
 
@@ -263,21 +148,26 @@ class Progress:
 
 
 def follow(
-    policy: LogPolicy, saved: Signed | None, position: int, fetch: Fetch, max_entries: int
+    policy: LogPolicy,
+    saved: SignedCheckpoint | None,
+    position: int,
+    fetch: Fetch,
+    max_entries: int,
 ) -> Progress:
     """Verify the log's current checkpoint against ``policy`` and the ``saved`` one, then
     read at most ``max_entries`` entries from ``position`` (the leaves read in earlier
     rounds), each proven part of the new tree.
 
     Raises:
-        LogFailure: anything did not verify (see the module's docstring).
+        LogRefusal: anything did not verify (see the module's docstring).
     """
     if saved is not None and saved.checkpoint.origin != policy.origin:
-        raise LogFailure(
+        raise LogRefusal(
             f"the saved checkpoint is of the log {saved.checkpoint.origin!r}, the root names "
             f"the log {policy.origin!r}: give another --state file to follow it"
         )
-    new = verify_checkpoint(fetch(CHECKPOINT_PATH, notes.MAX_NOTE_BYTES), policy)
+    data = fetch(CHECKPOINT_PATH, CHECKPOINT_MAX_LENGTH)
+    new = open_signed_checkpoint(policy, data, "the log's checkpoint")
     read_tile = tile_reader(fetch)
     if saved is not None:
         check_growth(saved, new, read_tile)

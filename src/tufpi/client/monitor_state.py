@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tufpi.client.monitor_log import Signed
+from tufpi.client.log_checks import SignedCheckpoint
 from tufpi.client.monitoring import Event, Heartbeat
 from tufpi.tlog import checkpoints, entries, notes
 from tufpi.tlog.entries import EntryError, Published
@@ -67,7 +67,7 @@ class Counters:
 class State:
     """The monitor's memory of one log."""
 
-    signed: Signed | None = None
+    signed: SignedCheckpoint | None = None
     position: int = 0
     heartbeat: Heartbeat | None = None
     counters: Counters = dataclasses.field(default_factory=Counters)
@@ -121,14 +121,14 @@ def parse_state(data: bytes) -> State:
         raise StateError(f"the state file does not parse: {e!r}") from e
 
 
-def _signed(note: Any) -> Signed | None:
+def _signed(note: Any) -> SignedCheckpoint | None:
     if note is None:
         return None
     if not isinstance(note, str):
         raise StateError("the saved checkpoint is not a string")
     try:  # verified when saved; its signatures are not re-checked (the key may rotate)
         parsed = notes.parse_note(note.encode())
-        return Signed(checkpoints.parse_checkpoint(parsed.text), note.encode())
+        return SignedCheckpoint(note.encode(), checkpoints.parse_checkpoint(parsed.text))
     except NoteError as e:
         raise StateError(f"the saved checkpoint does not parse: {e}") from e
 

@@ -5,6 +5,7 @@ fork are each refused with their reason."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 
@@ -197,8 +198,13 @@ def test_consistent_growth_is_accepted_with_its_proof(log: ToyLog) -> None:
 def test_a_rollback_is_refused(log: ToyLog) -> None:
     old = _signed(log, size=100)
     kept = _signed(log)
-    with pytest.raises(LogRefusal, match=f"rollback: .* has 100 entries, fewer than the {FILES}"):
+    with pytest.raises(
+        LogRefusal, match=f"rollback: .* has 100 entries, fewer than the {FILES}"
+    ) as caught:
         check_growth(kept, old, log.read_tile)
+    assert not isinstance(caught.value, LogFork)
+    assert caught.value.evidence is not None
+    assert (caught.value.evidence.kept, caught.value.evidence.new) == (kept, old)
 
 
 def test_a_fork_of_the_same_size_is_refused_with_its_evidence(log: ToyLog) -> None:
@@ -228,13 +234,19 @@ def test_a_grown_tree_that_rewrote_history_is_a_fork_with_its_proof(log: ToyLog)
     rewritten.add_files(1, FILES - 1)
     rewritten.publish()
     new = open_signed_checkpoint(log.policy(), rewritten.checkpoint(), "x")
-    with pytest.raises(LogFork, match="not consistent with the kept one of size 200") as caught:
+    with pytest.raises(
+        LogFork, match="size 300 does not contain the kept tree of size 200"
+    ) as caught:
         check_growth(kept, new, rewritten.read_tile)
     evidence = caught.value.evidence
     assert evidence.proof
     assert (evidence.kept, evidence.new) == (kept, new)
+    # The proof leads from the new tree's first 200 leaves to its signed root: the fork is
+    # proven by the two signed checkpoints, whatever the tiles.
+    assert evidence.prefix == rewritten.root(200) != kept.checkpoint.root_hash
     text = evidence_text(evidence, log.policy(), "https://index.example/tlog/", _now())
     assert "consistency proof from size 200 to size 300" in text
+    assert base64.b64encode(evidence.prefix).decode() in text
 
 
 def test_tiles_that_cannot_give_a_consistency_proof_are_refused(log: ToyLog) -> None:
@@ -246,6 +258,20 @@ def test_tiles_that_cannot_give_a_consistency_proof_are_refused(log: ToyLog) -> 
     log.store[Tile(0, 1, FILES - 256)] = b"short"
     with pytest.raises(LogRefusal, match="tiles give no consistency proof"):
         check_growth(kept, new, log.read_tile)
+
+
+def test_altered_tiles_of_an_honest_log_are_not_taken_for_a_fork(log: ToyLog) -> None:
+    """Unsigned tiles prove nothing against the log: tiles that do not lead to the new
+    signed root are refused without fork evidence (a naive check, the kept root against
+    the new one through the tiles' proof, would call it a fork)."""
+    kept = _signed(log, size=200)
+    new = _signed(log)
+    assert check_growth(kept, new, log.read_tile)
+    log.store[Tile(0, 0)] = bytes(32) + log.store[Tile(0, 0)][32:]
+    with pytest.raises(LogRefusal, match="altered or truncated tiles") as caught:
+        check_growth(kept, new, log.read_tile)
+    assert not isinstance(caught.value, LogFork)
+    assert caught.value.evidence is None
 
 
 def _now() -> dt.datetime:

@@ -21,6 +21,7 @@ from tufpi.client.log_checks import FileTarget
 from tufpi.client.log_reader import LogReader
 from tufpi.client.refusals import Refusal
 from tufpi.client.verified_index import Location
+from tufpi.tlog.tiles import Tile
 
 URL = "https://index.example/tlog/"
 
@@ -180,10 +181,11 @@ def test_a_grown_fork_is_refused_with_the_proof_saved(served: Served, tmp_path: 
     fork.publish()
     served.log = fork
     served.checkpoint = fork.checkpoint()
-    with pytest.raises(Refusal, match="not consistent with the kept one of size 300") as e:
+    with pytest.raises(Refusal, match="size 600 does not contain the kept tree of size 300") as e:
         _reader(served, tmp_path).check_file(_target(450))
     saved = next(tmp_path.glob("fork-*.txt")).read_text()
     assert "consistency proof from size 300 to size 600" in saved
+    assert "root of the new tree's first 300 entries" in saved
     assert str(next(tmp_path.glob("fork-*.txt"))) in e.value.message
 
 
@@ -287,6 +289,23 @@ def test_a_cached_tile_altered_on_disk_is_not_taken_for_a_fork(
     _reader(served, tmp_path).check_file(_target(550))
     assert not list(tmp_path.glob("fork-*"))
     assert (tmp_path / "checkpoint").read_bytes() == served.checkpoint
+
+
+def test_altered_tiles_from_the_index_are_refused_but_not_taken_for_a_fork(
+    served: Served, tmp_path: Path
+) -> None:
+    """The index's own tiles altered (not a cache): they are unsigned, so the growth they
+    fail to prove is refused without fork evidence that would accuse an honest log."""
+    kept = served.checkpoint
+    _reader(served, tmp_path).check_file(_target(1))
+    served.log.add_files(300, 300)
+    served.publish()
+    altered = Tile(0, 1)  # leaves 256 to 511: the tree of 300's last ones, not cached yet
+    served.log.store[altered] = bytes(32) + served.log.store[altered][32:]
+    with pytest.raises(Refusal, match=r"tiles give no consistency proof .*\(altered or truncated"):
+        _reader(served, tmp_path).check_file(_target(550))
+    assert not list(tmp_path.glob("fork-*"))
+    assert (tmp_path / "checkpoint").read_bytes() == kept
 
 
 def test_many_threads_read_one_checkpoint(served: Served, tmp_path: Path) -> None:

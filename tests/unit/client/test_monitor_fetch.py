@@ -1,6 +1,6 @@
 """The monitor's reads of ``/tlog/`` (tufpi.client.monitor.http_fetch) over a real HTTP
 server on 127.0.0.1: each through the client's bounded fetcher, each failure a
-``LogFailure`` that says what was wrong."""
+``LogRefusal`` that says what was wrong."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.payload_host import serving
 from tufpi.client.fetcher import http_client
+from tufpi.client.log_checks import LogRefusal
 from tufpi.client.monitor import http_fetch
-from tufpi.client.monitor_log import LogFailure
 from tufpi.client.verified_index import ClientBounds
 
 
@@ -23,11 +23,11 @@ def test_a_read_is_capped_and_a_missing_file_is_a_failure(tmp_path: Path) -> Non
         fetch = http_fetch(ClientBounds(download_timeout=5).fetcher(client), host.url)
         assert fetch("tile/0/000.p/1", 32) == b"x" * 32
         with pytest.raises(
-            LogFailure, match=r"cannot read the log: endless data: .* longer than the 100 bytes"
+            LogRefusal, match=r"cannot read the log: endless data: .* longer than the 100 bytes"
         ):
             fetch("checkpoint", 100)
         with pytest.raises(
-            LogFailure,
+            LogRefusal,
             match=r"cannot read the log: the index answered HTTP 404 for .*/tlog/tile/entries/000",
         ):
             fetch("tile/entries/000", 1000)

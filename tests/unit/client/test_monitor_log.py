@@ -5,27 +5,38 @@ boundary the monitor's bounded HTTP reads sit behind)."""
 from __future__ import annotations
 
 import base64
-import json
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from tests.support.static_log import StaticLog, file_entry, publication
-from tufpi.client.monitor_log import (
-    LogFailure,
-    Signed,
-    follow,
-    read_entries,
-    tile_reader,
-    verify_checkpoint,
+from tufpi.client.log_checks import (
+    PREFIX_LABEL,
+    ForkEvidence,
+    LogRefusal,
+    SignedCheckpoint,
+    evidence_text,
+    open_signed_checkpoint,
 )
+from tufpi.client.monitor_log import follow, read_entries, tile_reader
 from tufpi.tlog import checkpoints, entries, hashing, notes, tiles
+from tufpi.tlog.policy import LogPolicy
 
 ENTRIES = [file_entry("p", f"p-{n}.tar.gz") for n in range(300)]
 
 
-def _signed(data: bytes) -> Signed:
-    return Signed(checkpoints.parse_checkpoint(notes.parse_note(data).text), data)
+def _signed(data: bytes) -> SignedCheckpoint:
+    return SignedCheckpoint(data, checkpoints.parse_checkpoint(notes.parse_note(data).text))
+
+
+def verify_checkpoint(data: bytes, policy: LogPolicy) -> SignedCheckpoint:
+    return open_signed_checkpoint(policy, data, "the log's checkpoint")
+
+
+def _text(evidence: ForkEvidence, policy: LogPolicy) -> str:
+    when = dt.datetime(2026, 12, 7, 12, 5, tzinfo=dt.UTC)
+    return evidence_text(evidence, policy, "https://index.example/tlog/", when)
 
 
 def test_entries_from_a_saved_position_are_read_and_only_new_ones(tmp_path: Path) -> None:
@@ -57,18 +68,18 @@ def test_the_checkpoint_must_carry_the_log_s_signature_and_enough_cosignatures(
     enough = log.append(*ENTRIES[:3], cosigners=2)
     assert verify_checkpoint(enough, log.policy).checkpoint.size == 3
     with pytest.raises(
-        LogFailure, match=r"cosigned by 1 of the root's witnesses .* fewer than the 2"
+        LogRefusal, match=r"cosignatures from 1 of the root's witnesses .* fewer than the 2"
     ):
         verify_checkpoint(log.signed_checkpoint(log.leaves, cosigners=1), log.policy)
     other = StaticLog(tmp_path / "other")
-    with pytest.raises(LogFailure, match="no signature by a trusted key"):
+    with pytest.raises(LogRefusal, match="no signature by a trusted key"):
         verify_checkpoint(other.signed_checkpoint(log.leaves), log.policy)
     text = checkpoints.parse_checkpoint(notes.parse_note(enough).text).text()
     by_witnesses_only = notes.parse_note(enough).signatures[1:]
-    with pytest.raises(LogFailure, match="not signed by the log's key"):
+    with pytest.raises(LogRefusal, match=r"not verify under the log key .* no signature by a"):
         verify_checkpoint(notes.Note(text, by_witnesses_only).encode(), log.policy)
     tampered = enough.replace(b"\n3\n", b"\n4\n", 1)
-    with pytest.raises(LogFailure, match="does not verify"):
+    with pytest.raises(LogRefusal, match="does not verify"):
         verify_checkpoint(tampered, log.policy)
 
 
@@ -78,14 +89,16 @@ def test_a_rolled_back_checkpoint_is_refused_with_both_checkpoints(tmp_path: Pat
     saved = _signed(log.append(*ENTRIES[10:20]))
     log.write("checkpoint", old)
     with pytest.raises(
-        LogFailure, match="rollback: the log shows size 10, smaller than the saved 20"
+        LogRefusal, match="rollback: the log's checkpoint has 10 entries, fewer than the 20"
     ) as caught:
         follow(log.policy, saved, 20, log.fetch(), 1000)
     evidence = caught.value.evidence
     assert evidence is not None
-    document = json.loads(evidence.to_json())
-    assert document["saved_checkpoint"] == saved.note.decode()
-    assert document["new_checkpoint"] == old.decode()
+    assert (evidence.kept, evidence.new.note) == (saved, old)
+    text = _text(evidence, log.policy)
+    assert "evidence of a rollback" in text
+    assert saved.note.decode() in text
+    assert old.decode() in text
 
 
 def test_a_fork_is_refused_with_both_checkpoints_and_the_proof(tmp_path: Path) -> None:
@@ -98,18 +111,21 @@ def test_a_fork_is_refused_with_both_checkpoints_and_the_proof(tmp_path: Path) -
     log.write_tiles(forked)
     new = log.write_checkpoint(forked)
     with pytest.raises(
-        LogFailure, match="fork: the log's tree of size 20 does not contain"
+        LogRefusal, match="fork: the log's tree of size 20 does not contain the kept tree of"
     ) as caught:
         follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is not None
-    document = json.loads(caught.value.evidence.to_json())
-    assert document["new_checkpoint"] == new.decode()
+    text = _text(caught.value.evidence, log.policy)
+    assert new.decode() in text
+    assert saved.note.decode() in text
     # The evidence proves the fork by itself: the new tree's first 10 leaves, proven by
     # the proof to lead to the new signed root, are not the saved tree.
-    proof = document["consistency_proof"]
-    prefix = base64.b64decode(proof["old_root_in_new_tree"])
+    lines = text.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith(PREFIX_LABEL))
+    prefix = base64.b64decode(lines[at + 2])
+    heading = next(n for n, line in enumerate(lines) if line.startswith("consistency proof from"))
+    hashes = [base64.b64decode(line) for line in lines[heading + 1 :] if line]
     new_root = checkpoints.parse_checkpoint(notes.parse_note(new).text).root_hash
-    hashes = [base64.b64decode(h) for h in proof["hashes"]]
     hashing.verify_consistency(10, 20, prefix, new_root, hashes)
     assert prefix != saved.checkpoint.root_hash
     with pytest.raises(hashing.ProofError):
@@ -122,7 +138,9 @@ def test_two_roots_for_one_size_are_a_fork(tmp_path: Path) -> None:
     forked = [entries.encode_entry(e) for e in ENTRIES[10:20]]
     log.write_tiles(forked)
     log.write_checkpoint(forked)
-    with pytest.raises(LogFailure, match="fork: two different trees of the same size 10") as caught:
+    with pytest.raises(
+        LogRefusal, match="fork: two different root hashes for the same tree size 10"
+    ) as caught:
         follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is not None
 
@@ -134,7 +152,7 @@ def test_a_bundle_that_does_not_match_its_hash_tile_is_refused(tmp_path: Path) -
     swapped[5] = entries.encode_entry(file_entry("p", "p-innocent.tar.gz"))
     log.write("tile/entries/000.p/20", tiles.encode_bundle(swapped))
     with pytest.raises(
-        LogFailure, match=r"does not match the hash tile tile/0/000\.p/20 at leaf 5"
+        LogRefusal, match=r"does not match the hash tile tile/0/000\.p/20 at leaf 5"
     ):
         follow(log.policy, None, 0, log.fetch(), 1000)
 
@@ -149,7 +167,7 @@ def test_a_bundle_and_tile_altered_together_do_not_lead_to_the_signed_root(tmp_p
     log.write("checkpoint", checkpoint)
     signed = verify_checkpoint(checkpoint, log.policy).checkpoint
     fetch = log.fetch()
-    with pytest.raises(LogFailure, match="do not lead to the signed root of size 20"):
+    with pytest.raises(LogRefusal, match="do not lead to the signed root of size 20"):
         read_entries(0, 20, signed, fetch, tile_reader(fetch))
 
 
@@ -158,7 +176,9 @@ def test_a_truncated_tile_is_refused(tmp_path: Path) -> None:
     saved = _signed(log.append(*ENTRIES[:10]))
     log.append(*ENTRIES[10:300])
     log.write("tile/0/000", log.read("tile/0/000")[:-32])
-    with pytest.raises(LogFailure, match="tiles do not match its checkpoint") as caught:
+    with pytest.raises(
+        LogRefusal, match="tiles give no consistency proof to its checkpoint of size 300"
+    ) as caught:
         follow(log.policy, saved, 10, log.fetch(), 1000)
     assert caught.value.evidence is None  # unsigned tiles prove nothing about the log
 

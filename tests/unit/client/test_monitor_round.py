@@ -103,12 +103,16 @@ def test_a_fork_exits_2_saves_the_evidence_and_leaves_the_position(tmp_path: Pat
     assert outcome.code == monitor.EXIT_UNVERIFIED
     assert outcome.lines == ()
     assert outcome.failure is not None
-    assert "fork: the log's tree of size 9 does not contain the saved tree of size 5" in (
+    assert "fork: the log's tree of size 9 does not contain the kept tree of size 5" in (
         outcome.failure
     )
-    evidence = tmp_path / "state.json.evidence-20261207T120500Z.json"
+    evidence = tmp_path / "state.json.evidence-20261207T120500Z.txt"
     assert f"saved in {evidence}: publish it" in outcome.failure
-    assert json.loads(evidence.read_text())["new_checkpoint"] == log.read("checkpoint").decode()
+    shown = evidence.read_text()
+    assert shown.startswith("tufpi: evidence of a fork of a transparency log\n")
+    assert "detected: 2026-12-07T12:05:00Z" in shown
+    assert log.read("checkpoint").decode() in shown
+    assert before[0] in shown  # the kept checkpoint, as saved in the state
     assert _log_state(options) == before
     assert _metric(options, "tufpi_monitor_verification_failures_total").endswith(" 1")
     assert _metric(options, "tufpi_monitor_position") == "tufpi_monitor_position 5"
