@@ -381,7 +381,7 @@ def test_checkpoints_are_cosigned_and_a_client_requires_the_roots_witnesses(
         assert again.returncode == 0, again.stdout + again.stderr
         # The witness back, the index offers it the same checkpoint again (no new upload
         # needed), and the file it covers installs.
-        with _witness(tmp_path, policy.log.vkey(), port):
+        with serving_witness(tmp_path, "w.test", policy.log.vkey(), port):
 
             def cosigned() -> bool:
                 note = httpx.get(f"{server.url}tlog/checkpoint").content
