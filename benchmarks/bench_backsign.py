@@ -243,7 +243,7 @@ def report(
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 25,000 targets only")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 10,000 targets only")
     parser.add_argument(
         "--targets",
         type=int,
@@ -259,7 +259,7 @@ def parse_args() -> argparse.Namespace:
     )
     args = parse_common(parser)
     if args.targets is None:
-        args.targets = [25_000] if args.quick else [1_000_000, PEP458_TARGETS]
+        args.targets = [10_000] if args.quick else [1_000_000, PEP458_TARGETS]
     return args
 
 

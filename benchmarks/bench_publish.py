@@ -826,7 +826,7 @@ def parse_args() -> argparse.Namespace:
     args.postgres = args.postgres or args.postgres_only or given_url
     if args.postgres and not args.postgres_url:
         parser.error("--postgres needs --postgres-url (or $TUFPI_BENCH_POSTGRES_URL)")
-    quick = {"uploads": 60, "latency_seconds": 4.0, "warmup": 5, "rounds": 1, "rate": 20.0}
+    quick = {"uploads": 24, "latency_seconds": 2.0, "warmup": 3, "rounds": 1, "rate": 20.0}
     full = {"uploads": 2000, "latency_seconds": 60.0, "warmup": 50, "rounds": 2, "rate": 50.0}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:

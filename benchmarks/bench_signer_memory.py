@@ -290,12 +290,12 @@ def parse_common(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 25,000 targets instead")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 10,000 targets instead")
     parser.add_argument("--targets", type=int, help="how many targets (default 1,000,000)")
     parser.add_argument("--timeout", type=float, default=4 * 3600.0, help="give up after (s)")
     args = parse_common(parser)
     if args.targets is None:
-        args.targets = 25_000 if args.quick else 1_000_000
+        args.targets = 10_000 if args.quick else 1_000_000
     return args
 
 

@@ -27,6 +27,13 @@ from tufpi.tlog.policy import policy_of
 
 
 @pytest.fixture(scope="module")
+def database_url() -> None:
+    """The client reads the index over HTTP only; the log's sequencing on PostgreSQL is
+    test_tlog_server's subject: SQLite is enough here."""
+    return
+
+
+@pytest.fixture(scope="module")
 def published(index_server: IndexServer, workdir: Path) -> Path:
     """One project, uploaded with twine and published; the index's first root."""
     return publish(index_server, workdir, "log-user", [("tl-demo", "1.0", {})])
