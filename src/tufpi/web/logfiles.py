@@ -10,35 +10,19 @@ Readable by whoever may read ``/tuf/``.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from tufpi.storage import Storage
 from tufpi.transparency import layout
-from tufpi.web.context import context
+from tufpi.web.stored import NOT_FOUND, stored_file
 
 
 async def log_file(request: Request) -> Response:
-    ctx = context(request)
     rest = request.path_params["path"]
     if not layout.is_log_path(rest):
-        return PlainTextResponse("Not found.\n", status_code=404)
-    await run_in_threadpool(ctx.check_read, request)
-    try:
-        # Read whole, from one open file: the checkpoint is replaced (atomically) as the
-        # log grows, and a length taken before opening could belong to another version.
-        body = await run_in_threadpool(_read, ctx.index.storage, layout.PREFIX + rest)
-    except FileNotFoundError:
-        return PlainTextResponse("Not found.\n", status_code=404)
-    scope = "private" if ctx.settings.private else "public"
+        return PlainTextResponse(NOT_FOUND, status_code=404)
     if rest == "checkpoint":
-        cache, media = f"{scope}, no-cache", "text/plain; charset=utf-8"
+        immutable, media = False, "text/plain; charset=utf-8"
     else:
-        cache, media = f"{scope}, max-age=31536000, immutable", "application/octet-stream"
-    return Response(body, media_type=media, headers={"cache-control": cache})
-
-
-def _read(storage: Storage, key: str) -> bytes:
-    with storage.open(key) as f:
-        return f.read()
+        immutable, media = True, "application/octet-stream"
+    return await stored_file(request, layout.PREFIX + rest, immutable=immutable, media_type=media)
