@@ -20,17 +20,12 @@ took the index's word would fetch: the checkpoint and one lookup per file.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import functools
-import http.server
 import logging
 import random
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,9 +33,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests.support: the suite's static file server
 
 from common import machine  # noqa: E402
 
+from tests.support.payload_host import serving  # noqa: E402
 from tufpi.client.log_checks import FileTarget  # noqa: E402
 from tufpi.client.log_reader import LogReader, LogStats  # noqa: E402
 from tufpi.client.verified_index import ClientBounds  # noqa: E402
@@ -110,25 +107,6 @@ class Log:
         self._write("checkpoint", notes.Note(text, tuple(signatures)).encode())
 
 
-@contextlib.contextmanager
-def served(root: Path) -> Iterator[str]:
-    """A static HTTP server over ``root`` on 127.0.0.1; its URL."""
-    handler = functools.partial(_Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def install(log: Log, url: str, cache: Path, files: list[int]) -> LogStats:
     """Prove ``files`` as one client run (one ``LogReader``) with the cache ``cache``."""
     stats = LogStats()
@@ -157,7 +135,8 @@ def main() -> None:
         started = time.perf_counter()
         log.grow(args.leaves, set(chosen))
         print(f"built a log of {args.leaves:,} leaves in {time.perf_counter() - started:.1f} s")
-        with served(log.root) as url:
+        with serving(log.root) as host:
+            url = host.url
             one = install(log, url, Path(work) / "cache-one", chosen[:1])
             big = install(log, url, Path(work) / "cache-big", chosen)
             log.grow(args.growth, set())

@@ -16,14 +16,9 @@ depend on the index, so it runs once, not per database.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner
@@ -40,6 +35,7 @@ from tuf.api.metadata import (
 )
 
 from tests.support.clients import clean_env
+from tests.support.payload_host import serving
 
 CLIENT = str(Path(sys.executable).parent / "tufpi-conformance-client")
 EXPIRES = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
@@ -102,23 +98,6 @@ def _diamond(root_dir: Path) -> Path:
     return root_dir / "trusted-root.json"
 
 
-@contextlib.contextmanager
-def _static(directory: Path) -> Iterator[str]:
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _download(
     url: str, work: Path, trusted_root: Path, *names: str
 ) -> subprocess.CompletedProcess[str]:
@@ -142,7 +121,8 @@ def _download(
 
 def test_a_role_reached_through_another_delegator_is_verified_again(tmp_path: Path) -> None:
     trusted_root = _diamond(tmp_path / "repo")
-    with _static(tmp_path / "repo") as url:
+    with serving(tmp_path / "repo") as host:
+        url = host.url
         through_a = _download(url, tmp_path / "one", trusted_root, "a/file")
         both = _download(url, tmp_path / "two", trusted_root, "a/file", "b/file")
         only_b = _download(url, tmp_path / "three", trusted_root, "b/file")

@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 from tests.support import clients
 from tests.support.clients import clean_env
 from tests.support.dists import make_dists
-from tests.support.server import IndexServer, free_port, start, wait_until_serving
+from tests.support.payload_host import serving
+from tests.support.server import IndexServer, free_port, start
 from tests.support.tuf_client import first_root, updater, upload_and_wait, wait_for_target
 from tests.support.waiting import wait_until
 from tests.support.witness import serving_witness
@@ -237,21 +238,8 @@ def _served_copy(server: IndexServer, where: Path) -> Iterator[tuple[str, Path]]
     """A static HTTP server over a copy of the index's files: (its URL, the copy)."""
     files = where / "files"
     shutil.copytree(server.data_dir / "files", files, ignore=shutil.ignore_patterns(".*"))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=files,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(process, url + "tuf/1.root.json", "the static copy")
-        yield url, files
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(files) as host:
+        yield host.url, files
 
 
 def _forked(leaves: list[bytes]) -> list[bytes]:
