@@ -54,6 +54,15 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created: Mapped[dt.datetime]
+    # Sign-in on the web (issue 16): an argon2id hash in PHC form; None, no web sign-in.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The TOTP second factor (RFC 6238): its base32 secret, None when not enabled, and the
+    # last time step a code was accepted for (a code is accepted once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Failed sign-ins in a row, and until when sign-in is refused after too many.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None]
 
 
 class Token(Base):
@@ -71,6 +80,40 @@ class Token(Base):
     revoked: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A browser's sign-in: only the SHA-256 of the cookie's secret is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The session's CSRF token, sent back in every form it posts.
+    csrf: Mapped[str] = mapped_column(String(64))
+    # False between a right password and the TOTP code the account also needs.
+    complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created: Mapped[dt.datetime]
+    expires: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class JournalEntry(Base):
+    """What a person did to the index, and how: every upload, yank, removal, change of
+    owners and of tokens (PyPI's journal). The signed side of a change is in
+    ``target_changes`` and the transparency log; this is its who, what and how."""
+
+    __tablename__ = "journal"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(index=True)
+    # Normalised project name; kept after the project is gone. None: about an account only.
+    project: Mapped[str | None] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str] = mapped_column(String(100))
+    # How: "web", "api token 12", "upload token 12", "server" (an administrator's command).
+    via: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class Project(Base):

@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tufpi.index.errors import IndexProblem
@@ -96,6 +97,8 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
         Route("/tlog/{path:path}", log_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
+        # The pages' stylesheet (no script: ``web.templating``).
+        Mount("/static", StaticFiles(packages=[("tufpi.web", "static")]), name="static"),
     ]
     ctx = build_context(services)
 
