@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         UploadTooLarge,
     )
     from tufpi.index.inspector import Inspector, Ticket, bounds_of
+    from tufpi.index.journal import JournalView
+    from tufpi.index.maintainers import MaintainerService, TokenView
     from tufpi.index.service import IndexService, UploadResult
 
 # Each exported name's module.
@@ -47,6 +49,9 @@ _HOMES = {
     "Inspector": "inspector",
     "Ticket": "inspector",
     "bounds_of": "inspector",
+    "JournalView": "journal",
+    "MaintainerService": "maintainers",
+    "TokenView": "maintainers",
     "IndexService": "service",
     "UploadResult": "service",
 }
@@ -65,9 +70,12 @@ __all__ = [
     "InsufficientStorage",
     "InvalidRequest",
     "InvalidUpload",
+    "JournalView",
+    "MaintainerService",
     "NotAuthenticated",
     "NotFound",
     "Ticket",
+    "TokenView",
     "UploadResult",
     "UploadTooLarge",
     "accounts",
@@ -76,11 +84,14 @@ __all__ = [
     "core_metadata",
     "errors",
     "inspector",
+    "journal",
     "logins",
+    "maintainers",
     "mirrored",
     "names",
     "pages",
     "passwords",
+    "permissions",
     "records",
     "rules",
     "service",
