@@ -19,8 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tufpi.clock import Clock
-from tufpi.db.models import JournalEntry, User, WebSession
-from tufpi.index import signin, totp
+from tufpi.db.models import User, WebSession
+from tufpi.index import journal, signin, totp
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import IndexProblem, InvalidRequest, NotAuthenticated, NotFound
 from tufpi.index.passwords import Passwords
@@ -31,8 +31,6 @@ WRONG_CODE = "Wrong code, or a code already used: wait for the next one."
 PASSWORD_CHANGED = "password changed"  # noqa: S105 - a journal action
 TOTP_ENABLED = "2fa enabled"
 TOTP_DISABLED = "2fa disabled"
-SERVER_ACCOUNT = "admin"
-SERVER_VIA = "server"
 
 
 class Locked(IndexProblem):
@@ -246,7 +244,9 @@ class LoginService:
             user.password_hash = new_hash
             user.failed_logins, user.locked_until = 0, None
             session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-            self._journal(session, PASSWORD_CHANGED, SERVER_ACCOUNT, SERVER_VIA, name)
+            self._journal(
+                session, PASSWORD_CHANGED, journal.SERVER_ACCOUNT, journal.SERVER_VIA, name
+            )
 
     def reset_totp(self, name: str) -> None:
         """Turn ``name``'s second factor off (``tufpi user reset-2fa``: a lost phone) and
@@ -255,7 +255,7 @@ class LoginService:
             user = self._user(session, name)
             user.totp_secret, user.totp_last_step = None, None
             session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-            self._journal(session, TOTP_DISABLED, SERVER_ACCOUNT, SERVER_VIA, name)
+            self._journal(session, TOTP_DISABLED, journal.SERVER_ACCOUNT, journal.SERVER_VIA, name)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -294,13 +294,5 @@ class LoginService:
         return Started(secret, csrf, complete)
 
     def _journal(self, session: Session, action: str, account: str, via: str, detail: str) -> None:
-        session.add(
-            JournalEntry(
-                time=self.clock(),
-                project=None,
-                action=action,
-                account=account,
-                via=via,
-                detail=detail,
-            )
-        )
+        """The account change's journal entry, in its transaction (``project`` None)."""
+        journal.write(session, self.clock(), None, action, account, via, detail)
