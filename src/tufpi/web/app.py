@@ -19,6 +19,7 @@ from tufpi.index.errors import IndexProblem
 from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
 from tufpi.signer import running
+from tufpi.web import api
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.home import Fingerprint, home
@@ -77,6 +78,7 @@ def build_context(services: Services) -> WebContext:
         ),
         # A token per admitted upload: Inspector.admit refuses more, so none waits here.
         upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
+        maintainers=services.maintainers,
         mirror=services.mirror(),
     )
 
@@ -97,6 +99,8 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
         Route("/tlog/{path:path}", log_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
+        # The management API: owners, yanks, removals, tokens (token auth only).
+        *api.ROUTES,
         # The pages' stylesheet (no script: ``web.templating``).
         Mount("/static", StaticFiles(packages=[("tufpi.web", "static")]), name="static"),
     ]
