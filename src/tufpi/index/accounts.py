@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tufpi.clock import Clock
 from tufpi.db.models import Token, User
 from tufpi.index import tokens
 from tufpi.index.errors import InvalidUpload, NotAuthenticated, NotFound
-from tufpi.index.names import normalize
+from tufpi.index.names import check_account_name, normalize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +55,18 @@ class AccountService:
 
     def add_user(self, name: str, password_hash: str | None = None) -> int:
         """Create a user; ``password_hash`` (``Passwords.hash``) lets it sign in on the web,
-        None keeps it to API tokens."""
+        None keeps it to API tokens. Names are compared without case: ``Alice`` cannot
+        be made beside ``alice``.
+
+        Raises:
+            InvalidRequest: the name is not a valid account name, or is reserved.
+            InvalidUpload: an account of that name exists.
+        """
+        check_account_name(name)
         with self.sessions.begin() as session:
-            if session.scalar(select(User).where(User.name == name)) is not None:
-                raise InvalidUpload(f"User {name!r} already exists.")
+            same = select(User.name).where(func.lower(User.name) == name.lower())
+            if (existing := session.scalar(same)) is not None:
+                raise InvalidUpload(f"User {existing!r} already exists.")
             user = User(name=name, created=self.clock(), password_hash=password_hash)
             session.add(user)
             session.flush()

@@ -18,7 +18,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from tufpi.index.errors import InvalidUpload
+from tufpi.index.errors import InvalidRequest, InvalidUpload
 
 # PEP 508 / core metadata "Name": ASCII letters, digits, and . _ - inside. Used with
 # fullmatch ('$' would also match before a trailing newline) and re.ASCII (otherwise
@@ -35,6 +35,36 @@ MAX_VERSION = 100
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 PACKAGETYPES = {"sdist", "bdist_wheel"}
+
+
+# Account names as PyPI allows them: ASCII letters, digits, '.', '_' and '-', beginning and
+# ending with a letter or digit. They are shown on pages and written in both logs, so no
+# markup, space, control or look-alike character can be part of one.
+_ACCOUNT_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
+MAX_ACCOUNT_NAME = 50
+# The account the journal and the transparency log name for the administrator's own
+# commands on the server: no user may take it (``journal.SERVER_ACCOUNT``).
+RESERVED_ACCOUNT_NAMES = frozenset({"admin"})
+
+
+def check_account_name(name: str) -> None:
+    """An account name tufpi accepts for a new user.
+
+    Raises:
+        InvalidRequest: with a message naming what is wrong.
+    """
+    if len(name) > MAX_ACCOUNT_NAME:
+        raise InvalidRequest(f"An account name is at most {MAX_ACCOUNT_NAME} characters.")
+    if _ACCOUNT_NAME.fullmatch(name) is None:
+        raise InvalidRequest(
+            f"Invalid account name {name!r}: use ASCII letters, digits, '.', '_' and '-', "
+            "beginning and ending with a letter or digit."
+        )
+    if name.lower() in RESERVED_ACCOUNT_NAMES:
+        raise InvalidRequest(
+            f"The account name {name!r} is reserved: the logs name the administrator's "
+            "commands on the server with it."
+        )
 
 
 def normalize(name: str) -> NormalizedName:

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from tufpi.config import Settings
 from tufpi.db import make_engine, upgrade
-from tufpi.db.models import JournalEntry, Owner, Project, Token
+from tufpi.db.models import JournalEntry, Owner, Project, Token, User
 from tufpi.index import journal
 from tufpi.index.accounts import Identity
-from tufpi.index.errors import Forbidden, NotAuthenticated, NotFound
+from tufpi.index.errors import Forbidden, InvalidRequest, InvalidUpload, NotAuthenticated, NotFound
 from tufpi.index.maintainers import MaintainerService
 from tufpi.index.permissions import ADMINISTRATOR
 from tufpi.services import Services
@@ -182,3 +182,20 @@ def test_a_change_whose_journal_entry_fails_is_not_kept(
         world.maintainers.create_token(world.alice, None, "")
     assert world.rows() == before
     assert world.maintainers.owners("demo") == ["alice"]
+
+
+def test_accounts_are_made_only_with_a_free_valid_name(world: World) -> None:
+    """``admin`` is how the logs name the server's commands, and a name differing only by
+    case from another (``Alice`` beside ``alice``) would pass for it on every page: both
+    are refused, as is markup; nothing is created."""
+    accounts = world.services.accounts
+    before = world.rows()
+    with pytest.raises(InvalidRequest, match="reserved"):
+        accounts.add_user("admin")
+    with pytest.raises(InvalidUpload, match="'alice' already exists"):
+        accounts.add_user("Alice")
+    with pytest.raises(InvalidRequest, match="Invalid account name"):
+        accounts.add_user("<b>bob</b>")
+    with world.services.sessions() as session:
+        assert session.scalars(select(User.name).order_by(User.name)).all() == ["alice", "bob"]
+    assert world.rows() == before

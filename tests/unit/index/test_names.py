@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from tufpi.index.errors import InvalidUpload
+from tufpi.index.errors import InvalidRequest, InvalidUpload
 from tufpi.index.names import (
+    check_account_name,
     check_filename_matches,
     check_filename_safe,
     is_valid_project_name,
@@ -194,3 +195,28 @@ def test_filename_must_match_declared_project_and_version() -> None:
         check_filename_matches(dist, "other", Version("1.0"))
     with pytest.raises(InvalidUpload, match="is for version"):
         check_filename_matches(dist, "tufpi-lib", Version("1.1"))
+
+
+@pytest.mark.parametrize("name", ["alice", "a", "bob.smith", "ci_bot-2", "A1"])
+def test_valid_account_names(name: str) -> None:
+    check_account_name(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ('<img src=x onerror="alert(1)">', "Invalid account name"),
+        ("alice smith", "Invalid account name"),
+        ("-alice", "Invalid account name"),
+        ("alice\n", "Invalid account name"),
+        ("\u0430lice", "Invalid account name"),  # a Cyrillic a: a look-alike of alice
+        ("alice\u202e", "Invalid account name"),  # a bidi override
+        ("", "Invalid account name"),
+        ("a" * 51, "at most 50"),
+        ("admin", "reserved"),
+        ("Admin", "reserved"),
+    ],
+)
+def test_invalid_account_names_are_refused_saying_why(name: str, says: str) -> None:
+    with pytest.raises(InvalidRequest, match=says):
+        check_account_name(name)
