@@ -82,6 +82,7 @@ __all__ = [
     "search",
     "search_words",
     "service",
+    "showcase",
     "sweep",
     "tokens",
     "upload",
