@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 
 from tufpi.db.models import Project, ProjectSearch, Release, SearchTerm, table_of
 from tufpi.index.latest import latest_version
-from tufpi.index.names import normalize
+from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.index.search_words import Query, parse_query, project_terms, rank, upper_bound
 
 # Hits read and ranked for one query: a term matching more projects shows the best of the
@@ -114,10 +114,10 @@ def _hit_ids(session: Session, query: Query) -> tuple[list[int], bool]:
 
 
 def _exact_id(session: Session, text: str) -> int | None:
-    name = normalize(text) if text else ""
-    if not name or len(name) > 200:
+    """The project named ``text`` exactly (as normalised); None if it is no valid name."""
+    if not text or len(text) > 200 or not is_valid_project_name(text):
         return None
-    return session.scalar(select(Project.id).where(Project.normalized_name == name))
+    return session.scalar(select(Project.id).where(Project.normalized_name == normalize(text)))
 
 
 def search(sessions: sessionmaker[Session], raw: str, page: int = 1) -> Results:
