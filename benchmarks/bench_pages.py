@@ -6,8 +6,8 @@ is loaded as uploads leave it (``simple_data.load_tufpi``, which also indexes it
 search), then 100,000 more projects are written straight into the tables search reads
 (``projects``, ``project_search``, ``search_terms``), with summaries drawn from a
 vocabulary of 2,000 words. The measurement starts once the server's signer has published
-the big project, so nothing changes during it. Prints requests/s, p50 and p99 per page, and each page's ratio to the
-baseline. Goal: p99 under 50 ms. See docs/benchmarks.md.
+the big project, so nothing changes during it. Prints requests/s, p50 and p99 per page, and
+each page's ratio to the baseline. Goal: p99 under 50 ms. See docs/benchmarks.md.
 
     .venv/bin/python benchmarks/bench_pages.py [--quick] [--postgres-url URL]
 """
