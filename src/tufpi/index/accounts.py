@@ -16,12 +16,13 @@ from tufpi.index.names import normalize
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who is calling, established from a token."""
+    """Who is calling, established from a token or a web session."""
 
     user_id: int
     user_name: str
-    token_id: int
+    token_id: int | None  # None: a web session or the server's administrator
     project_scope: str | None
+    via: str = "token"  # journal: "web", "token N", "server"
 
 
 class AccountService:
@@ -48,7 +49,9 @@ class AccountService:
             token = session.scalar(select(Token).where(Token.digest == tokens.digest(password)))
             if token is None or token.revoked is not None:
                 raise NotAuthenticated("Invalid or revoked API token.")
-            return Identity(token.user_id, token.user.name, token.id, token.project)
+            return Identity(
+                token.user_id, token.user.name, token.id, token.project, via=f"token {token.id}"
+            )
 
     def add_user(self, name: str) -> int:
         with self.sessions.begin() as session:

@@ -19,6 +19,7 @@ from tufpi.index.errors import IndexProblem
 from tufpi.index.inspector import Inspector, bounds_of
 from tufpi.services import Services
 from tufpi.signer import running
+from tufpi.web import api
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.home import Counted, Fingerprint, home
@@ -79,6 +80,7 @@ def build_context(services: Services) -> WebContext:
         ),
         # A token per admitted upload: Inspector.admit refuses more, so none waits here.
         upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
+        maintainers=services.maintainers,
         mirror=services.mirror(),
     )
 
@@ -106,6 +108,8 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/project/{project}/{version}/", project_page),
         Route("/search/", search_page),
         Route("/trust/", trust_page),
+        # The management API: owners, yanks, removals, tokens (token auth only).
+        *api.ROUTES,
         # The pages' stylesheet (no script: ``web.templating``).
         Mount("/static", StaticFiles(packages=[("tufpi.web", "static")]), name="static"),
     ]

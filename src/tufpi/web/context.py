@@ -18,6 +18,7 @@ from tufpi.index import tokens
 from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.inspector import Inspector
+from tufpi.index.maintainers import MaintainerService
 from tufpi.index.service import IndexService
 from tufpi.upstream.mirror import Mirror
 
@@ -81,6 +82,8 @@ class WebContext:
     pages: RenderCache
     inspector: Inspector
     upload_limiter: anyio.CapacityLimiter
+    # Owners' self-service: the management API (``web.api``) and the web's forms.
+    maintainers: MaintainerService
     # The pull-through of upstream indexes (tufpi.upstream); None when none is configured.
     mirror: Mirror | None = None
     # Threads reading upstream at once (a page, a file's first download): apart from the
