@@ -175,7 +175,7 @@ def measure_server(label: str, url: str, args: argparse.Namespace, work: Path) -
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 2,000 projects, 50 files, 100 requests")  # fmt: skip
+                        help="a smoke run: 500 projects, 50 files, 100 requests")  # fmt: skip
     parser.add_argument("--projects", type=int, help="projects for search (default 100,000)")
     parser.add_argument("--files", type=int, help="files of big-project (default 1,000)")
     parser.add_argument("--requests", type=int, help="requests per measurement (default 2000)")
@@ -183,7 +183,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=default_postgres_url(),
                         help="admin URL of a PostgreSQL server (omitted: SQLite only)")  # fmt: skip
     args = parser.parse_args(argv)
-    args.projects = args.projects or (2_000 if args.quick else 100_000)
+    args.projects = args.projects or (500 if args.quick else 100_000)
     args.files = args.files or (50 if args.quick else 1_000)
     args.requests = args.requests or (100 if args.quick else 2_000)
     args.warmup = 10 if args.quick else 100
