@@ -267,5 +267,11 @@ def test_home_and_trust_pages(index_server: IndexServer, uploaded: dict[str, str
     for role in ("root", "targets", "bins", "bin-n", "snapshot", "timestamp"):
         assert f"<tr><td>{role}</td>" in trust
     assert re.search(r'<p id="log-size">\d+ entries', trust)
+    root = httpx.get(index_server.url + "tuf/root.json").json()["signed"]["roles"]["root"]
+    shown = re.search(r"<tr><td>root</td>.*?<span class=\"hash\">(.*?)</span> \((\d) of", trust)
+    assert shown is not None
+    assert shown.group(1).split(", ") == root["keyids"]
+    assert int(shown.group(2)) == root["threshold"]
+    assert re.search(r'<span id="last-publication">[\d-]+ [\d:]+ UTC</span>', trust)
     assert "simple/pages-demo/index.html" in trust
     assert "simple/evil-pages/" not in trust  # only the project asked for
