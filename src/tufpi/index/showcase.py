@@ -148,10 +148,11 @@ def _signing(session: Session, project: Project) -> dict[str, Signing]:
 def newest(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     """The newest project, release and file ids: cheap (primary keys), and changed by every
     upload, import or mirrored file (a removal changes the counts, not these)."""
+    # One scalar subquery a table: three max() over three tables in one FROM would be
+    # taken from their cross join.
+    newest_of = [select(func.max(c)).scalar_subquery() for c in (Project.id, Release.id, File.id)]
     with sessions() as session:
-        row = session.execute(
-            select(func.max(Project.id), func.max(Release.id), func.max(File.id))
-        ).one()
+        row = session.execute(select(*newest_of)).one()
     return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
 

@@ -15,9 +15,9 @@ from packaging.version import Version
 from sqlalchemy import func, select
 
 from tufpi.db import make_engine, make_sessionmaker, upgrade
-from tufpi.db.models import ProjectSearch, SearchTerm, TrustConfig
+from tufpi.db.models import Project, ProjectSearch, SearchTerm, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
-from tufpi.index import AccountService, Identity, IndexService, search
+from tufpi.index import AccountService, Identity, IndexService, search, showcase
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.search_words import words
 from tufpi.index.upload import StagedFile, UploadForm, hash_file, inspect
@@ -175,3 +175,21 @@ def test_pages_of_results(index: Index) -> None:
     assert len(second.hits) == 3
     assert not {h.name for h in first.hits} & {h.name for h in second.hits}
     assert search.search(index.sessions, "pagedlib", 99).page == 2
+
+
+def test_the_home_pages_marks_and_counts(own_database_url: str | None, tmp_path: Path) -> None:
+    """showcase.newest reads each table's newest id on its own: taken from one FROM of three
+    tables, a table with no row would blank them all (and the others' product be read)."""
+    fresh = Index(own_database_url or f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
+    with fresh.sessions.begin() as session:
+        session.add(Project(name="lonely", normalized_name="lonely", created=NOW, serial=1))
+    with fresh.sessions() as session:
+        project_id = session.scalar(select(Project.id))
+    assert showcase.newest(fresh.sessions) == (project_id, 0, 0)
+    assert showcase.counts(fresh.sessions) == showcase.Counts(1, 0, 0)
+    fresh.upload("other", "1.0", "words")
+    newest = showcase.newest(fresh.sessions)
+    assert newest[0] > project_id
+    assert min(newest) > 0
+    assert showcase.counts(fresh.sessions) == showcase.Counts(2, 1, 1)
+    fresh.engine.dispose()
