@@ -277,3 +277,16 @@ def test_private_page_by_hash_is_not_public(private_index: tuple[IndexServer, st
     response = httpx.get(by_hash, auth=("__token__", token))
     assert response.status_code == 200
     assert "public" not in response.headers["cache-control"]
+
+
+def test_private_pages_for_people_need_a_token(private_index: tuple[IndexServer, str]) -> None:
+    """The pages for people (issue 16) are read as the simple API is: not without a token."""
+    srv, token = private_index
+    for path in (f"project/{NORMALIZED}/", f"project/{NORMALIZED}/history/", "search/?q=a",
+                 "trust/"):  # fmt: skip
+        assert httpx.get(srv.url + path).status_code == 401, path
+        allowed = httpx.get(srv.url + path, auth=("__token__", token))
+        assert allowed.status_code == 200, path
+        assert "public" not in allowed.headers.get("cache-control", ""), path
+    # The home page says how to use the index, and nothing of what it holds.
+    assert 'id="counts"' not in httpx.get(srv.url).text

@@ -37,7 +37,7 @@ def load_page(session: Session, project: Project) -> ProjectPage:
         name=project.name,
         normalized_name=project.normalized_name,
         serial=project.serial,
-        versions=tuple(sorted(versions, key=_sort_key)),
+        versions=tuple(sorted(versions, key=version_order)),
         files=files,
         tracks=tracks,
         alternate_locations=alternates,
@@ -100,7 +100,8 @@ _HAS_LOCAL_FILES = select(
 )
 
 
-def _sort_key(version: str) -> Any:
+def version_order(version: str) -> Any:
+    """Sort key of versions: invalid ones first, then by packaging's order."""
     try:
         return (1, Version(version))
     except InvalidVersion:
@@ -108,7 +109,7 @@ def _sort_key(version: str) -> Any:
 
 
 def _detail(project: Project, releases: Sequence[Release], files: Sequence[File]) -> ProjectDetail:
-    ordered = sorted(releases, key=lambda r: _sort_key(r.version))
+    ordered = sorted(releases, key=lambda r: version_order(r.version))
     views = tuple(
         FileView(
             filename=f.filename,

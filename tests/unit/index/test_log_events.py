@@ -27,7 +27,7 @@ from tufpi.db.models import File, LogPending, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
 from tufpi.importer.plan import Ready
 from tufpi.importer.write import ProjectWriter
-from tufpi.index import AccountService, Forbidden, Identity, IndexService, InvalidUpload
+from tufpi.index import AccountService, Forbidden, Identity, IndexService, InvalidUpload, search
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.records import storage_key
 from tufpi.index.upload import InspectedDist, StagedFile, UploadForm, hash_file, inspect
@@ -259,3 +259,6 @@ def test_an_import_logs_a_projects_files_in_one_statement(index: Index) -> None:
         added(d, None, "bulk", "1" if i == 0 else f"1.{i}", via="import")  # 1.0 is release 1
         for i, d in enumerate(dists)
     ]
+    # Search found it in the same transaction, at its latest release (issue 16).
+    [hit] = search.search(index.sessions, "bulk").hits
+    assert (hit.name, hit.version) == ("bulk", "1.4")

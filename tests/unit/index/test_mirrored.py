@@ -19,7 +19,7 @@ from tests.support.logged import entries_in
 from tufpi.db import make_engine, upgrade
 from tufpi.db.models import File, Project, Target, TargetChange, TrustConfig
 from tufpi.db.session import make_write_sessionmaker
-from tufpi.index import mirrored, pages
+from tufpi.index import mirrored, pages, search
 from tufpi.index.names import parse_dist_filename
 from tufpi.index.records import LOGGED_REASON_CHARS
 from tufpi.index.upload import Digests
@@ -101,6 +101,8 @@ def test_a_mirrored_project_is_recorded_listed_and_signed(
     assert entry["provenance"] == "http://127.0.0.1:9/provenance/demo"
     assert page["tracks"] == [UPSTREAM + "demo/"]
     assert page["meta"]["api-version"] == "1.3"
+    # Search finds the mirrored project, from the transaction that recorded it (issue 16).
+    assert [h.name for h in search.search(sessions, "demo").hits] == ["Demo"]
 
 
 def test_a_file_is_held_once_and_its_target_gains_sha512(
