@@ -1,0 +1,108 @@
+"""A small, ordinary index to look at: a few projects with READMEs, links and classifiers,
+several releases, one yanked; for the browser tests' accessibility and phone checks and for
+the README's screenshots (scripts/screenshots)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.support.clients import twine_upload
+from tests.support.server import IndexServer
+from tests.support.wheelfile import zip_wheel
+
+README = """# {name}
+
+{summary}. This is a demonstration project on a tufpi index: every file below is a
+signed TUF target, and pip or uv install it unchanged.
+
+## Install
+
+```bash
+pip install {name}
+```
+
+## Use
+
+```python
+import {module}
+
+print({module}.__version__)
+```
+
+| Feature | Status |
+|---------|--------|
+| Signed metadata (PEP 458) | yes |
+| Transparency log | yes |
+
+See the [documentation](https://example.org/{name}/) for more.
+"""
+
+# name, summary, versions (the last is the latest), keywords.
+PROJECTS = [
+    ("sampleproject", "A sample Python project", ["3.0.0", "4.0.0", "4.1.0"], "sample,demo"),
+    ("tinyhttp", "A tiny HTTP client with timeouts on every read", ["0.9", "1.0"], "http"),
+    ("colorful-logs", "Log lines in colour for terminals that have it", ["2.3.1"], "logging"),
+]
+YANKED = ("sampleproject", "4.1.0", "Broken wheel for Python 3.13; use 4.0.0")
+
+
+def metadata_wheel(name: str, version: str, metadata: bytes) -> tuple[str, bytes]:
+    """A wheel of ``name`` ``version`` holding ``metadata`` as its METADATA: (filename,
+    bytes)."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = {
+        f"{dist}/__init__.py": f"__version__ = {version!r}\n".encode(),
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    return f"{dist}-{version}-py3-none-any.whl", zip_wheel(files, info)
+
+
+def metadata(name: str, version: str, summary: str, keywords: str) -> bytes:
+    """Ordinary core metadata for a demonstration project, with a markdown README."""
+    headers = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {summary}",
+        "Author: The tufpi developers",
+        "Author-email: Ada Example <ada@example.org>",
+        "License: MIT",
+        f"Keywords: {keywords}",
+        "Requires-Python: >=3.9",
+        f"Project-URL: Homepage, https://example.org/{name}/",
+        f"Project-URL: Source, https://example.org/{name}/source/",
+        "Classifier: Programming Language :: Python :: 3",
+        "Classifier: License :: OSI Approved :: MIT License",
+        "Description-Content-Type: text/markdown",
+    ]
+    module = name.replace("-", "_")
+    readme = README.format(name=name, summary=summary, module=module)
+    return ("\n".join(headers) + "\n\n" + readme).encode()
+
+
+def wheels(directory: Path, projects: Sequence[tuple[str, str, list[str], str]]) -> list[Path]:
+    """The demonstration wheels, written to ``directory``, oldest release first."""
+    paths = []
+    for name, summary, versions, keywords in projects:
+        for version in versions:
+            filename, data = metadata_wheel(
+                name, version, metadata(name, version, summary, keywords)
+            )
+            (directory / filename).write_bytes(data)
+            paths.append(directory / filename)
+    return paths
+
+
+def fill(server: IndexServer, directory: Path, user: str = "ada") -> str:
+    """Upload the demonstration projects as ``user`` (created) with twine and yank one
+    release; returns the user's API token."""
+    token = server.new_user(user)
+    upload = twine_upload(server.url, token, wheels(directory, PROJECTS))
+    if upload.returncode != 0:
+        raise AssertionError(f"twine upload failed:\n{upload.stdout}{upload.stderr}")
+    project, version, reason = YANKED
+    server.cli("yank", project, version, "--reason", reason)
+    return token
