@@ -84,8 +84,10 @@ class Watch:
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
 
     def script_ran(self) -> list[str]:
-        """Console errors that only running script could cause (not a CSP refusal)."""
-        return [m for m in self.console if "Content Security Policy" not in m]
+        """Console errors that only running script could cause: not a CSP refusal, not a
+        resource that failed to load (a favicon's 404)."""
+        browser_own = ("Content Security Policy", "Failed to load resource")
+        return [m for m in self.console if not any(b in m for b in browser_own)]
 
 
 @contextlib.contextmanager
