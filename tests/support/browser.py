@@ -125,22 +125,26 @@ def pwned(page: Any) -> object:
 
 # Elements, attributes and URL schemes that carry script or take over the page: none may
 # reach a page from the data it shows (tufpi's own templates use none of them).
-_HOSTILE_MARKUP = """() => {
+_HOSTILE_MARKUP = r"""() => {
   const found = [];
-  const bad = ['SCRIPT', 'IFRAME', 'FRAME', 'OBJECT', 'EMBED', 'BASE', 'STYLE', 'FORM'];
+  const bad = ['SCRIPT', 'IFRAME', 'FRAME', 'OBJECT', 'EMBED', 'BASE', 'STYLE'];
   const urls = ['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster',
                 'background', 'srcset'];
   const describe = (el) => el.outerHTML.slice(0, 160);
   for (const el of document.querySelectorAll('body *')) {
-    if (bad.includes(el.tagName) && !el.closest('header.site'))
-      found.push('element ' + describe(el));
+    if (bad.includes(el.tagName)) found.push('element ' + describe(el));
+    // tufpi's own forms post to its own paths (or their own page); one from user data
+    // would go elsewhere.
+    const action = el.getAttribute('action');
+    if (el.tagName === 'FORM' && action !== null && !/^\/(?!\/)/.test(action))
+      found.push('form to elsewhere ' + describe(el));
     if (el.tagName === 'META') found.push('meta in body ' + describe(el));
     for (const a of el.attributes) {
       const name = a.name.toLowerCase();
-      const value = a.value.replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase();
+      const value = a.value.replace(/[\s\u0000-\u001f]/g, '').toLowerCase();
       if (name.startsWith('on')) found.push('handler ' + name + ' on ' + describe(el));
       if (name === 'style' || name === 'srcdoc') found.push(name + ' on ' + describe(el));
-      if (urls.includes(name) && /^(javascript|vbscript|data:text\\/html)/.test(value))
+      if (urls.includes(name) && /^(javascript|vbscript|data:text\/html)/.test(value))
         found.push('url ' + name + ' on ' + describe(el));
     }
   }
@@ -149,9 +153,9 @@ _HOSTILE_MARKUP = """() => {
 
 
 def hostile_markup(page: Any) -> list[str]:
-    """Every script element, frame, form outside the site's header, inline style, event
-    handler attribute and ``javascript:``/``vbscript:``/``data:text/html`` URL in ``page``'s
-    body, described (an empty list on a safe page)."""
+    """Every script element, frame, style, form posting to anywhere but a path of this
+    site, inline style, event handler attribute and ``javascript:``/``vbscript:``/
+    ``data:text/html`` URL in ``page``'s body, described (an empty list on a safe page)."""
     found: list[str] = page.evaluate(_HOSTILE_MARKUP)
     return found
 
