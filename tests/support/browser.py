@@ -175,13 +175,16 @@ def _axe_script() -> str:
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 
 
-def audit(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> list[dict[str, Any]]:
-    """axe-core's violations on ``url``, every impact (``failing`` picks those that fail).
+def audit(
+    browser: Any, url: str, viewport: dict[str, int] = DESKTOP, **options: Any
+) -> list[dict[str, Any]]:
+    """axe-core's violations on ``url``, every impact (``failing`` picks those that fail);
+    ``options`` go to the context (``storage_state``: a signed-in session's cookies).
 
     The page's CSP allows no script, axe's included: it runs in a context of its own with
     ``bypass_csp``, used for the audit only.
     """
-    with open_page(browser, viewport, bypass_csp=True) as (page, _):
+    with open_page(browser, viewport, bypass_csp=True, **options) as (page, _):
         page.goto(url)
         page.evaluate(_axe_script())
         results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")

@@ -4,6 +4,8 @@ the README's screenshots (scripts/screenshots)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +46,7 @@ PROJECTS = [
     ("tinyhttp", "A tiny HTTP client with timeouts on every read", ["0.9", "1.0"], "http"),
     ("colorful-logs", "Log lines in colour for terminals that have it", ["2.3.1"], "logging"),
 ]
+PASSWORD = "correct horse battery staple"
 YANKED = ("sampleproject", "4.1.0", "Broken wheel for Python 3.13; use 4.0.0")
 
 
@@ -106,3 +109,18 @@ def fill(server: IndexServer, directory: Path, user: str = "ada") -> str:
     project, version, reason = YANKED
     server.cli("yank", project, version, "--reason", reason)
     return token
+
+
+def set_password(server: IndexServer, user: str, password: str = PASSWORD) -> None:
+    """``tufpi user password USER --password-stdin``: ``user`` may then sign in."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tufpi.cli", "user", "password", user, "--password-stdin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        env=server.env,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"tufpi user password failed:\n{result.stdout}{result.stderr}")

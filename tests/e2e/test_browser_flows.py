@@ -1,0 +1,196 @@
+"""A maintainer's day on the web pages, in Chromium with script off (issue 16): sign in,
+create an API token and upload with it (twine), yank a release with a reason, add a
+co-owner; a hostile token description and yank reason typed into the forms run nowhere;
+the signed-in pages pass axe-core and fit a phone. Screenshots of each step go to
+``TUFPI_SCREENSHOTS``.
+
+The tests run in order and build on each other (one index for the module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import browser as web
+from tests.support import demo, payloads
+from tests.support import server as server_support
+from tests.support.clients import twine_upload
+
+PASSWORD = demo.PASSWORD
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with web.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots") / "flows")
+
+
+@pytest.fixture(scope="module")
+def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The demonstration index; ada (its projects' owner) signs in with ``PASSWORD``; bob
+    has an account and no project."""
+    work = tmp_path_factory.mktemp("flows")
+    srv = server_support.start(work / "index")
+    try:
+        demo.fill(srv, work)
+        demo.set_password(srv, "ada", PASSWORD)
+        srv.cli("user", "add", "bob", "--no-password")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def sign_in(page: Any, url: str, password: str = PASSWORD, then: str = "manage/") -> None:
+    """Sign in as ada through the form, starting from ``then`` (which asks for it)."""
+    page.goto(url + then)
+    page.wait_for_url("**/account/login/**")
+    page.get_by_label("User name").fill("ada")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def signed_in(browser: Any, index: Any) -> Iterator[tuple[Any, web.Watch]]:
+    """A page of a fresh context, signed in as ada, script off."""
+    with web.open_page(browser, java_script_enabled=False) as (page, watch):
+        sign_in(page, index.url)
+        page.wait_for_url(index.url + "manage/")
+        yield page, watch
+
+
+def test_sign_in(browser: Any, index: Any, shots: Path) -> None:
+    """A wrong password is refused in words; the right one leads to the page asked for."""
+    with web.open_page(browser, java_script_enabled=False) as (page, watch):
+        sign_in(page, index.url, password="wrong password", then="manage/account/tokens/")
+        assert "manage" not in page.url or "login" in page.url
+        assert page.get_by_role("alert").is_visible()
+        web.shoot(page, shots, "sign-in-refused")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("User name").fill("ada")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(index.url + "manage/account/tokens/")
+        page.goto(index.url + "manage/")
+        projects = page.locator("#projects").inner_text()
+        assert all(name in projects for name, *_ in demo.PROJECTS), projects
+        web.shoot(page, shots, "manage")
+        assert watch.errors == []
+
+
+def test_create_a_token_and_upload_with_it(
+    signed_in: tuple[Any, web.Watch], index: Any, shots: Path, tmp_path: Path
+) -> None:
+    page, _ = signed_in
+    page.goto(index.url + "manage/account/tokens/")
+    page.get_by_label("Description").fill("release job")
+    page.get_by_label("Scope").select_option(label="Uploads to tinyhttp only")
+    page.get_by_role("button", name="Create the token").click()
+    secret = page.locator("#token-secret").inner_text().strip()
+    assert secret.startswith("tufpi-"), secret
+    web.shoot(page, shots, "token-created")
+    assert "release job" in page.locator("#tokens").inner_text()
+    page.reload()
+    assert page.locator("#token-secret").count() == 0  # shown once
+    wheel = demo.wheels(tmp_path, [("tinyhttp", "A tiny HTTP client", ["1.1"], "http")])
+    upload = twine_upload(index.url, secret, wheel)
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    # Scoped to tinyhttp: it uploads nothing else.
+    other = demo.wheels(tmp_path, [("colorful-logs", "Colour", ["2.4"], "logging")])
+    refused = twine_upload(index.url, secret, other)
+    assert refused.returncode != 0
+    page.goto(index.url + "project/tinyhttp/")
+    assert "1.1" in page.locator("main").inner_text()
+
+
+def test_yank_with_a_reason(signed_in: tuple[Any, web.Watch], index: Any, shots: Path) -> None:
+    page, _ = signed_in
+    page.goto(index.url + "manage/project/tinyhttp/")
+    release = page.locator("section.release", has=page.get_by_role("heading", name="0.9"))
+    release.get_by_label("Reason").fill("Superseded by 1.0: timeouts were ignored")
+    release.get_by_role("button", name="Yank 0.9").click()
+    assert page.get_by_role("status").is_visible()
+    web.shoot(page, shots, "yanked")
+    release = page.locator("section.release", has=page.get_by_role("heading", name="0.9"))
+    assert "timeouts were ignored" in release.inner_text()
+    page.goto(index.url + "simple/tinyhttp/")
+    reasons = page.locator("a[data-yanked]").evaluate_all("a => a.map(x => x.dataset.yanked)")
+    assert reasons == ["Superseded by 1.0: timeouts were ignored"]
+
+
+def test_add_a_co_owner(signed_in: tuple[Any, web.Watch], index: Any, shots: Path) -> None:
+    page, _ = signed_in
+    page.goto(index.url + "manage/project/tinyhttp/")
+    page.get_by_label("Add an owner").fill("nobody-here")
+    page.get_by_role("button", name="Add owner").click()
+    assert page.get_by_role("alert").is_visible()  # no such account: said, nothing added
+    page.get_by_label("Add an owner").fill("bob")
+    page.get_by_role("button", name="Add owner").click()
+    assert page.locator("#owners").inner_text().split() == ["ada", "Remove", "bob", "Remove"]
+    web.shoot(page, shots, "co-owner")
+    owners = index.cli("owner", "list", "tinyhttp", check=False)
+    if owners.returncode == 0:
+        assert "bob" in owners.stdout
+
+
+def test_hostile_input_in_the_forms_runs_nowhere(
+    signed_in: tuple[Any, web.Watch], index: Any
+) -> None:
+    page, watch = signed_in
+    page.goto(index.url + "manage/account/tokens/")
+    page.get_by_label("Description").fill(payloads.TOKEN_DESCRIPTION)
+    page.get_by_role("button", name="Create the token").click()
+    assert payloads.TOKEN_DESCRIPTION in page.locator("#tokens").inner_text()
+    page.goto(index.url + "manage/project/colorful-logs/")
+    page.get_by_label("Reason").fill(payloads.YANK_REASON)
+    page.get_by_role("button", name="Yank 2.3.1").click()
+    for path in (
+        "manage/account/tokens/",
+        "manage/project/colorful-logs/",
+        "project/colorful-logs/2.3.1/",
+        "project/colorful-logs/history/",
+    ):
+        response = page.goto(index.url + path)
+        assert response is not None
+        assert response.status == 200
+        assert web.forbids_script(response) is None
+        assert web.hostile_markup(page) == []
+    assert watch.dialogs == []
+    assert watch.errors == []
+
+
+SIGNED_IN_PAGES = {
+    "manage": "manage/",
+    "manage-project": "manage/project/sampleproject/",
+    "manage-tokens": "manage/account/tokens/",
+    "manage-account": "manage/account/",
+}
+
+
+@pytest.mark.parametrize("name", SIGNED_IN_PAGES)
+def test_signed_in_page_is_accessible_and_fits_a_phone(
+    signed_in: tuple[Any, web.Watch], browser: Any, index: Any, shots: Path, name: str
+) -> None:
+    page, _ = signed_in
+    state = page.context.storage_state()
+    url = index.url + SIGNED_IN_PAGES[name]
+    violations = web.audit(browser, url, storage_state=state)
+    print(f"axe-core on {name}:\n{web.described(violations) or 'no violation'}")
+    assert web.failing(violations) == [], "axe-core:\n" + web.described(web.failing(violations))
+    with web.phone_page(browser, storage_state=state) as (phone, _):
+        phone.goto(url)
+        assert phone.url == url
+        web.shoot(phone, shots, f"{name}-phone", full_page=False)
+        assert web.phone_problems(phone) == []
+
+
+def test_login_page_is_accessible(browser: Any, index: Any) -> None:
+    violations = web.audit(browser, index.url + "account/login/")
+    assert web.failing(violations) == [], "axe-core:\n" + web.described(web.failing(violations))
