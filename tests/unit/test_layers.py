@@ -35,6 +35,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # A data migration applies the upload rules themselves, not a copy: the filename
     # registry it fills must hold exactly the forms uploads compare.
     ("db.migrations.versions.0004_release_identity_and_filename_registry", "index"): "rules",
+    # Search's words for the projects already there are the words uploads index.
+    ("db.migrations.versions.0008_search", "index"): "latest, search_words",
 }
 
 

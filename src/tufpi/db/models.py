@@ -193,6 +193,40 @@ class File(Base):
     release: Mapped[Release] = relationship(lazy="joined")
 
 
+class ProjectSearch(Base):
+    """What search shows of a project: its latest release and that release's summary
+    (``tufpi.index.search``), kept in step in the transaction that renders its pages."""
+
+    __tablename__ = "project_search"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(100))
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+# Search terms compare by code point on every database (prefix ranges), not by a locale.
+_TERM = String(40).with_variant(String(40, collation="C"), "postgresql")
+
+
+class SearchTerm(Base):
+    """An inverted index for search: one row per word of a project's name or summary.
+
+    Portable (a B-tree on both SQLite and PostgreSQL, no full-text syntax to escape): a
+    query term matches the words it is a prefix of, as one index range.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (
+        Index("ix_search_terms_project", "project_id", "term"),
+        Index("ix_search_terms_in_name", "in_name", "term", "project_id"),
+    )
+
+    term: Mapped[str] = mapped_column(_TERM, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    # The word is one of the name's (its parts between - _ .): such matches rank first.
+    in_name: Mapped[bool] = mapped_column(Boolean)
+
+
 class RegisteredFilename(Base):
     """Every distribution filename the index ever accepted, kept forever: rows are never
     deleted, not with the file, its release or its project (like PyPI's file registry).

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import Project
+from tufpi.index import search
 from tufpi.index.queries import load_page
 from tufpi.index.views import FileView, ProjectPage
 from tufpi.storage import StagedWrites
@@ -155,10 +156,13 @@ def store_pages(
         actor=actor,
         now=now,
     )
+    # Search shows the project as these pages do, from the same transaction.
+    search.index_project(session, project)
 
 
 def drop_pages(session: Session, project: Project, actor: str, now: dt.datetime) -> None:
-    """Withdraw both page targets of a project being removed."""
+    """Withdraw both page targets of a project being removed, and take it out of search."""
+    search.forget(session, project.id)
     for filename in (HTML, JSON):
         changes.drop_target(
             session,

@@ -21,11 +21,13 @@ from tufpi.services import Services
 from tufpi.signer import running
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
-from tufpi.web.home import Fingerprint, home
+from tufpi.web.home import Counted, Fingerprint, home
 from tufpi.web.jsonapi import project_json
 from tufpi.web.logfiles import log_file
 from tufpi.web.metadata import metadata_file
 from tufpi.web.metrics import StatusCache, metrics
+from tufpi.web.pages import history_page, project_page, search_page
+from tufpi.web.pages_trust import KeyCache, trust_page
 from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
 
@@ -97,6 +99,13 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/tuf/{filename}", metadata_file, methods=["GET", "HEAD"]),
         Route("/tlog/{path:path}", log_file, methods=["GET", "HEAD"]),
         Route("/metrics", metrics),
+        # The pages for people (issue 16): projects, releases, history, search, trust.
+        Route("/project/{project}/", project_page),
+        Route("/project/{project}", project_page),
+        Route("/project/{project}/history/", history_page),
+        Route("/project/{project}/{version}/", project_page),
+        Route("/search/", search_page),
+        Route("/trust/", trust_page),
         # The pages' stylesheet (no script: ``web.templating``).
         Mount("/static", StaticFiles(packages=[("tufpi.web", "static")]), name="static"),
     ]
@@ -127,4 +136,6 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
     app.state.ctx = ctx
     app.state.metrics = StatusCache(services.settings.metrics_max_age)
     app.state.fingerprint = Fingerprint()
+    app.state.counts = Counted()
+    app.state.trust_keys = KeyCache()
     return app

@@ -1,0 +1,216 @@
+"""The pages for people: ``/project/<name>/``, ``/project/<name>/<version>/``,
+``/project/<name>/history/``, ``/search/`` and ``/trust/`` (the home page is ``home``).
+
+Every page is the same for every visitor (nothing about who asks is on it), so a project's
+pages are rendered once per state of the project and kept in the app's ``RenderCache``,
+keyed by ``showcase.version_key``: the project's serial (every upload, yank and removal
+bumps it) and the count of its changes the signer has not published yet (so a file's
+"pending" turns into its snapshot). Each answer carries an ETag and ``no-cache``: a
+browser revalidates, and gets 304 when nothing changed. On a private index each page
+needs what the simple API needs (``WebContext.check_read``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tufpi.index import search, showcase
+from tufpi.index.errors import NotFound
+from tufpi.index.names import normalize
+from tufpi.index.search_words import MAX_QUERY, MAX_TERMS
+from tufpi.trust import log as trust_log
+from tufpi.web import pages_view as view
+from tufpi.web.context import Body, WebContext, context
+from tufpi.web.templating import PAGE_HEADERS, page, render
+
+HISTORY_LIMIT = 500
+TRUST_CHANGES = 50
+_HTML = "text/html; charset=utf-8"
+_MAX_NAME = 200
+
+
+def _headers(ctx: WebContext, etag: str) -> dict[str, str]:
+    scope = "private" if ctx.settings.private else "public"
+    return {
+        **PAGE_HEADERS,
+        "etag": f'"{etag}"',
+        "cache-control": f"{scope}, no-cache",
+        "vary": "Accept-Encoding",
+    }
+
+
+def answer(request: Request, ctx: WebContext, body: Body, etag: str) -> Response:
+    """A page with its ETag: 304 when the browser has it, gzip when it takes it."""
+    headers = _headers(ctx, etag)
+    if f'"{etag}"' in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if body.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["content-encoding"] = "gzip"
+        return Response(body.gzipped, media_type=_HTML, headers=headers)
+    return Response(body.plain, media_type=_HTML, headers=headers)
+
+
+def not_found(message: str, query: str = "") -> Response:
+    """The 404 page: HTML for a browser, with a search for what was asked."""
+    return page("not_found.html", status=404, message=message, query=query[:_MAX_NAME])
+
+
+async def _check_read(ctx: WebContext, request: Request) -> None:
+    if ctx.settings.private:
+        await run_in_threadpool(ctx.check_read, request)
+
+
+def _redirect(request: Request, path: str) -> Response:
+    return RedirectResponse(str(request.url.replace(path=path)), status_code=301)
+
+
+# -- /project/<name>/ and /project/<name>/<version>/ -----------------------------------------
+
+
+def project_values(shown: showcase.Showcase, version: str | None) -> dict[str, Any]:
+    """What ``project.html`` shows of ``shown`` at ``version`` (None: the latest).
+    Raises NotFound."""
+    detail = shown.detail
+    release = view.pick(detail.releases, version)
+    if release is None:
+        raise NotFound(f"{detail.page.name} has no release {version}.")
+    latest = view.pick(detail.releases, None)
+    metadata = release.core_metadata or {}
+    files = [
+        {**row.__dict__, "size_text": view.size_text(row.size)}
+        for row in view.file_rows(
+            (f for f in detail.page.files if f.version == release.version),
+            shown.signing,
+            shown.number_of_bins,
+        )
+    ]
+    return {
+        "name": detail.page.name,
+        "normalized": detail.page.normalized_name,
+        "release": release,
+        "latest": latest.version if latest else None,
+        "is_latest": latest is not None and latest.version == release.version,
+        "summary": metadata.get("summary"),
+        "author": metadata.get("author") or metadata.get("author_email"),
+        "license": metadata.get("license_expression") or metadata.get("license"),
+        "keywords": view.keywords(metadata),
+        "links": view.links(metadata),
+        "dependencies": view.dependencies(metadata),
+        "description_html": view.description_html(
+            release.description, metadata.get("description_content_type")
+        ),
+        "description": release.description or "",
+        "files": files,
+        "history": view.history(shown),
+        "query": "",
+    }
+
+
+def _render_project(ctx: WebContext, normalized: str, version: str | None) -> bytes:
+    shown = showcase.showcase(ctx.index.sessions, normalized)
+    return render("project.html", **project_values(shown, version)).encode()
+
+
+async def project_page(request: Request) -> Response:
+    """A project at its latest release, or at ``version``."""
+    ctx = context(request)
+    name = request.path_params["project"]
+    version: str | None = request.path_params.get("version")
+    normalized = normalize(name)
+    if name != normalized or not request.url.path.endswith("/"):
+        tail = f"{version}/" if version else ""
+        return _redirect(request, f"/project/{normalized}/{tail}")
+    await _check_read(ctx, request)
+
+    def build() -> tuple[Body, str]:
+        key = showcase.version_key(ctx.index.sessions, normalized)
+        if key is None:
+            raise NotFound(f"No project named {name[:_MAX_NAME]!r}.")
+        body = ctx.pages.get(
+            ("project", normalized, version, *key),
+            lambda: _render_project(ctx, normalized, version),
+        )
+        return body, f"p{key[0]}-{key[1]}-{len(body.plain)}"
+
+    try:
+        body, etag = await run_in_threadpool(build)
+    except NotFound as e:
+        return not_found(e.message, name)
+    return answer(request, ctx, body, etag)
+
+
+# -- /project/<name>/history/ -------------------------------------------------------------------
+
+
+def _render_history(ctx: WebContext, normalized: str) -> bytes:
+    changes = trust_log.recent_changes(ctx.index.sessions, HISTORY_LIMIT, project=normalized)
+    try:
+        name = showcase.showcase(ctx.index.sessions, normalized).detail.page.name
+    except NotFound:
+        if not changes:
+            raise
+        name = normalized  # removed: its log stays
+    values = {"name": name, "normalized": normalized, "changes": changes}
+    return render("history.html", **values, journal=None, limit=HISTORY_LIMIT, query="").encode()
+
+
+async def history_page(request: Request) -> Response:
+    """The project's transaction log: every target change, by whom, and its snapshot."""
+    ctx = context(request)
+    name = request.path_params["project"]
+    normalized = normalize(name)
+    if name != normalized:
+        return _redirect(request, f"/project/{normalized}/history/")
+    await _check_read(ctx, request)
+
+    def build() -> tuple[Body, str]:
+        key = showcase.version_key(ctx.index.sessions, normalized)
+        if key is None:  # a removed project: not cached (its log no longer changes anyway)
+            body = Body.of(_render_history(ctx, normalized))
+            return body, "h-" + hashlib.sha256(body.plain).hexdigest()[:32]
+        body = ctx.pages.get(
+            ("history", normalized, *key), lambda: _render_history(ctx, normalized)
+        )
+        return body, f"h{key[0]}-{key[1]}-{len(body.plain)}"
+
+    try:
+        body, etag = await run_in_threadpool(build)
+    except NotFound:
+        return not_found(f"No project named {name[:_MAX_NAME]!r}.", name)
+    return answer(request, ctx, body, etag)
+
+
+# -- /search/ -----------------------------------------------------------------------------------
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        return 1
+    return max(1, int(raw))
+
+
+async def search_page(request: Request) -> Response:
+    """``/search/?q=&page=``: projects by name and summary, the exact name first."""
+    ctx = context(request)
+    await _check_read(ctx, request)
+    raw = request.query_params.get("q", "")[: MAX_QUERY * 4]
+    number = _page_number(request.query_params.get("page"))
+
+    def build() -> bytes:
+        results = search.search(ctx.index.sessions, raw, number) if raw.strip() else None
+        return render(
+            "search.html",
+            query=raw[:MAX_QUERY].strip(),
+            results=results,
+            page_size=search.PAGE_SIZE,
+            max_query=MAX_QUERY,
+            max_terms=MAX_TERMS,
+        ).encode()
+
+    plain = await run_in_threadpool(build)
+    return answer(request, ctx, Body.of(plain), "s-" + hashlib.sha256(plain).hexdigest()[:32])
