@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cmarkgfm
+import comrak
 import jinja2
 import pytest
 
@@ -73,9 +73,12 @@ _NAIVE = jinja2.Environment(autoescape=True).from_string(
 
 def naive_page(directory: Path) -> Path:
     """The markdown project as a template that trusts it would show it: the description
-    rendered by cmark-gfm with raw HTML let through, the fields marked safe, no CSP."""
+    rendered by comrak as readme_renderer does (raw HTML let through) but not sanitised
+    after, the fields marked safe, no CSP."""
     hostile = payloads.HOSTILE[0]
-    html = cmarkgfm.markdown_to_html(hostile.description, options=cmarkgfm.Options.CMARK_OPT_UNSAFE)
+    options = comrak.RenderOptions()
+    options.unsafe_ = True
+    html = comrak.render_markdown(hostile.description, render_options=options)
     page = directory / "naive.html"
     page.write_text(
         _NAIVE.render(
@@ -101,6 +104,7 @@ def test_the_payloads_fire_on_a_naive_page(browser: Any, tmp_path: Path, shots: 
         # Script elements, onerror, ontoggle, an iframe's srcdoc and the javascript: link.
         assert {1, 4, 5, 6, 20, 50, 51, 53, 80, 81} <= fired, fired
         assert len(web.hostile_markup(page)) > 10
+        assert not page.locator("main").is_visible()  # the <style> payload hid it
 
 
 def check_safe(page: Any, watch: web.Watch, response: Any, csp: bool = True) -> None:
@@ -113,6 +117,7 @@ def check_safe(page: Any, watch: web.Watch, response: Any, csp: bool = True) -> 
     assert watch.errors == [], f"script errors: {watch.errors}"
     assert watch.script_ran() == [], f"console errors: {watch.script_ran()}"
     assert web.hostile_markup(page) == []
+    assert page.locator("main").is_visible()
     if csp:
         assert web.forbids_script(response) is None
 

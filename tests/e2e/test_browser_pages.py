@@ -79,8 +79,9 @@ def test_search_form_works_without_script(browser: Any, index: Any) -> None:
     with the project named in it first."""
     with web.open_page(browser, java_script_enabled=False) as (page, _):
         page.goto(index.url)
-        page.get_by_role("searchbox", name="Search projects").fill("tinyhttp")
-        page.get_by_role("button", name="Search").click()
+        header = page.locator("header.site")
+        header.get_by_role("searchbox", name="Search projects").fill("tinyhttp")
+        header.get_by_role("button", name="Search").click()
         page.wait_for_url("**/search/?q=tinyhttp")
         first = page.locator("main a[href*='/project/']").first
         assert "tinyhttp" in first.inner_text()
