@@ -166,7 +166,7 @@ def serving(data: Path, bins: int, wheels: list[Path]) -> Iterator[Index]:
     started = time.monotonic()
     run_tufpi(env, "trust", "init")
     print(f"trust init ({bins} bins): {time.monotonic() - started:.1f} s", flush=True)
-    run_tufpi(env, "user", "add", "bench")
+    run_tufpi(env, "user", "add", "bench", "--no-password")
     token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     log = (data / "serve.log").open("ab")
     process = subprocess.Popen(

@@ -199,7 +199,7 @@ def prepare(
     index = Index(mode, backend, data_dir, database_url, env)
     run_tufpi(env, "db", "upgrade")
     run_tufpi(env, "trust", "init")
-    run_tufpi(env, "user", "add", "bench")
+    run_tufpi(env, "user", "add", "bench", "--no-password")
     index.token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     return index
 

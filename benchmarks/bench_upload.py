@@ -80,7 +80,7 @@ def worker(database_url: str | None, uploads: int) -> dict[str, float]:
         TUFPI_DATABASE_URL=database_url or f"sqlite:///{root / 'data' / 'tufpi.sqlite3'}",
     )
     env = dict(os.environ)
-    for args in (("db", "upgrade"), ("trust", "init"), ("user", "add", "bench")):
+    for args in (("db", "upgrade"), ("trust", "init"), ("user", "add", "bench", "--no-password")):
         run_tufpi(env, *args)
     token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     services = Services.from_settings(from_environment(None))

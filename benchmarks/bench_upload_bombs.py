@@ -124,7 +124,7 @@ def prepare(tree: Path, root: Path, bins: int) -> Server:
     server = Server(tree, env)
     run_tufpi(env, "db", "upgrade")
     run_tufpi(env, "trust", "init")
-    run_tufpi(env, "user", "add", "bench")
+    run_tufpi(env, "user", "add", "bench", "--no-password")
     server.token = run_tufpi(env, "token", "create", "--user", "bench").strip()
     return server
 

@@ -16,6 +16,7 @@ from tufpi.config import Settings
 from tufpi.db import make_engine, make_sessionmaker
 from tufpi.db.session import make_write_sessionmaker
 from tufpi.index.accounts import AccountService
+from tufpi.index.maintainers import MaintainerService
 from tufpi.index.service import IndexService
 from tufpi.keys import load_log_key, load_signer
 from tufpi.storage import LocalStorage, Storage
@@ -56,21 +57,27 @@ class Services:
     index: IndexService
     accounts: AccountService
     clock: Clock
+    # Owners' self-service and the administrator's commands (issue 16).
+    maintainers: MaintainerService
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> Services:
         engine = make_engine(settings.effective_database_url)
         sessions = make_sessionmaker(engine)
         storage = LocalStorage(settings.effective_storage_dir)
+        writes = make_write_sessionmaker(engine)
         index = IndexService(
-            sessions,
-            make_write_sessionmaker(engine),
-            storage,
-            clock,
-            upstream_allow=settings.upstream_allow,
+            sessions, writes, storage, clock, upstream_allow=settings.upstream_allow
         )
         return cls(
-            settings, engine, sessions, storage, index, AccountService(sessions, clock), clock
+            settings,
+            engine,
+            sessions,
+            storage,
+            index,
+            AccountService(sessions, clock),
+            clock,
+            MaintainerService(index, sessions, writes, clock),
         )
 
     def mirror(self) -> Mirror | None:

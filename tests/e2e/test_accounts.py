@@ -229,7 +229,7 @@ def test_first_uploader_owns_the_project_and_nobody_else_may_upload(
 def test_project_scoped_token_uploads_only_to_its_project(
     index_server: IndexServer, workdir: Path
 ) -> None:
-    index_server.cli("user", "add", "carol")
+    index_server.cli("user", "add", "carol", "--no-password")
     # The scope is kept normalised: any spelling of the name works.
     token = index_server.cli(
         "token", "create", "--user", "carol", "--project", "Tufpi_Scoped"
@@ -248,7 +248,7 @@ def test_project_scoped_token_uploads_only_to_its_project(
 
 
 def test_tokens_are_stored_only_as_hashes(index_server: IndexServer, workdir: Path) -> None:
-    index_server.cli("user", "add", "dave")
+    index_server.cli("user", "add", "dave", "--no-password")
     secret = index_server.cli("token", "create", "--user", "dave").stdout.strip()
     assert len(secret) >= 40
     # The secret works (so it is the real one), yet occurs nowhere the index keeps.
@@ -271,10 +271,10 @@ def test_tokens_are_stored_only_as_hashes(index_server: IndexServer, workdir: Pa
 
 
 def test_cli_refusals_change_nothing(index_server: IndexServer) -> None:
-    index_server.cli("user", "add", "erin")
+    index_server.cli("user", "add", "erin", "--no-password")
     before = snapshot(index_server)
     for args, message in [
-        (["user", "add", "erin"], "User 'erin' already exists."),
+        (["user", "add", "erin", "--no-password"], "User 'erin' already exists."),
         (["token", "create", "--user", "nobody"], "No user 'nobody'."),
         (["token", "revoke", "tufpi-not-a-token"], "No such token."),
         (["token", "revoke", "999999"], "No such token."),

@@ -89,7 +89,7 @@ def imported(
 ) -> Iterator[Imported]:
     """The directory imported in one clean run into an index without a signer of its own."""
     with fresh_index(database_url, tmp_path_factory.mktemp("clean"), **NO_SIGNER) as srv:
-        srv.cli("user", "add", OWNER)
+        srv.cli("user", "add", OWNER, "--no-password")
         result, summary = run_import(srv, str(sources.directory), "--owner", OWNER)
         assert result.returncode == 0, result.stdout + result.stderr
         yield Imported(srv, summary)

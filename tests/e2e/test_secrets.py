@@ -96,7 +96,7 @@ class Outputs:
 
 def _tokens(server: IndexServer, outputs: Outputs) -> dict[str, str]:
     """The CLI: a user, a token (its one intended print), a spare one revoked by secret."""
-    outputs.add("tufpi user add", server.cli("user", "add", "alice"))
+    outputs.add("tufpi user add", server.cli("user", "add", "alice", "--no-password"))
     created = server.cli("token", "create", "--user", "alice")
     token = created.stdout.strip()
     assert created.stdout == token + "\n"  # printed once, alone: the one intended print

@@ -204,7 +204,7 @@ def test_refused_upload_holds_no_file_while_it_waits(
     key = storage_key(sha256_of(malicious), malicious.name)
     with serving(data_dir, own_database_url) as server:
         mallory = server.new_user("mallory")
-        server.cli("user", "add", "alice")
+        server.cli("user", "add", "alice", "--no-password")
         engine = create_engine(own_database_url)
         try:
             with engine.connect() as conn, ThreadPoolExecutor(1) as pool:

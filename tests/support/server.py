@@ -145,7 +145,9 @@ class IndexServer:
         """Create a user and return an API token for them (``tufpi user add`` and ``tufpi
         token create``, run by one interpreter: ``cli_each``)."""
         extra = ["--project", project] if project else []
-        outputs = self.cli_each(["user", "add", name], ["token", "create", "--user", name, *extra])
+        outputs = self.cli_each(
+            ["user", "add", name, "--no-password"], ["token", "create", "--user", name, *extra]
+        )
         return outputs[-1].strip()
 
     def cli_each(self, *commands: Sequence[str]) -> list[str]:

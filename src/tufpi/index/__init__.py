@@ -20,12 +20,15 @@ if TYPE_CHECKING:
         Forbidden,
         IndexProblem,
         InsufficientStorage,
+        InvalidRequest,
         InvalidUpload,
         NotAuthenticated,
         NotFound,
         UploadTooLarge,
     )
     from tufpi.index.inspector import Inspector, Ticket, bounds_of
+    from tufpi.index.journal import JournalView
+    from tufpi.index.maintainers import MaintainerService, TokenView
     from tufpi.index.service import IndexService, UploadResult
 
 # Each exported name's module.
@@ -38,6 +41,7 @@ _HOMES = {
     "Forbidden": "errors",
     "IndexProblem": "errors",
     "InsufficientStorage": "errors",
+    "InvalidRequest": "errors",
     "InvalidUpload": "errors",
     "NotAuthenticated": "errors",
     "NotFound": "errors",
@@ -45,6 +49,9 @@ _HOMES = {
     "Inspector": "inspector",
     "Ticket": "inspector",
     "bounds_of": "inspector",
+    "JournalView": "journal",
+    "MaintainerService": "maintainers",
+    "TokenView": "maintainers",
     "IndexService": "service",
     "UploadResult": "service",
 }
@@ -61,10 +68,14 @@ __all__ = [
     "IndexService",
     "Inspector",
     "InsufficientStorage",
+    "InvalidRequest",
     "InvalidUpload",
+    "JournalView",
+    "MaintainerService",
     "NotAuthenticated",
     "NotFound",
     "Ticket",
+    "TokenView",
     "UploadResult",
     "UploadTooLarge",
     "accounts",
@@ -74,17 +85,24 @@ __all__ = [
     "errors",
     "inspector",
     "latest",
+    "journal",
+    "logins",
+    "maintainers",
     "mirrored",
     "names",
     "pages",
+    "passwords",
+    "permissions",
     "records",
     "rules",
     "search",
     "search_words",
     "service",
     "showcase",
+    "signin",
     "sweep",
     "tokens",
+    "totp",
     "upload",
     "views",
 ]

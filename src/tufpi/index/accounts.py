@@ -16,12 +16,13 @@ from tufpi.index.names import normalize
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who is calling, established from a token."""
+    """Who is calling, established from a token or a web session."""
 
     user_id: int
     user_name: str
-    token_id: int
+    token_id: int | None  # None: a web session or the server's administrator
     project_scope: str | None
+    via: str = "token"  # journal: "web", "token N", "server"
 
 
 class AccountService:
@@ -48,13 +49,17 @@ class AccountService:
             token = session.scalar(select(Token).where(Token.digest == tokens.digest(password)))
             if token is None or token.revoked is not None:
                 raise NotAuthenticated("Invalid or revoked API token.")
-            return Identity(token.user_id, token.user.name, token.id, token.project)
+            return Identity(
+                token.user_id, token.user.name, token.id, token.project, via=f"token {token.id}"
+            )
 
-    def add_user(self, name: str) -> int:
+    def add_user(self, name: str, password_hash: str | None = None) -> int:
+        """Create a user; ``password_hash`` (``Passwords.hash``) lets it sign in on the web,
+        None keeps it to API tokens."""
         with self.sessions.begin() as session:
             if session.scalar(select(User).where(User.name == name)) is not None:
                 raise InvalidUpload(f"User {name!r} already exists.")
-            user = User(name=name, created=self.clock())
+            user = User(name=name, created=self.clock(), password_hash=password_hash)
             session.add(user)
             session.flush()
             return user.id

@@ -17,6 +17,10 @@ class InvalidUpload(IndexProblem):
     """The upload is malformed, inconsistent or not allowed as sent (400)."""
 
 
+class InvalidRequest(IndexProblem):
+    """A request to manage the index that is malformed or asks what cannot be (400)."""
+
+
 class UploadTooLarge(IndexProblem):
     """The body exceeds the configured limit (413)."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tufpi.clock import Clock
 from tufpi.db.dialect import dialect_of
 from tufpi.db.models import File, Owner, Project, Release, Target, UpstreamProject
-from tufpi.index import pages
+from tufpi.index import journal, pages
 from tufpi.index.accounts import Identity
 from tufpi.index.errors import (
     Forbidden,
@@ -58,12 +58,15 @@ from tufpi.trust.errors import NotInitialised
 
 log = logging.getLogger("tufpi.index")
 
-ADMIN = "admin"
+ADMIN = journal.SERVER_ACCOUNT
+# Run under the project's lock before a yank or removal changes anything (the maintainers'
+# ownership check, ``MaintainerService``): a refusal raised there changes nothing.
+Check = Callable[[Session, Project], None]
 # The key space of the projects' advisory locks ("tufp"); the two-key form never collides
 # with the signer's one-key election lock.
 _PROJECT_LOCKS = 0x74756670
 # storage_key stays importable from here, where it used to live.
-__all__ = ["ADMIN", "IndexService", "UploadResult", "locked_project", "storage_key"]
+__all__ = ["ADMIN", "Check", "IndexService", "UploadResult", "locked_project", "storage_key"]
 # The named steps of an upload, where the crash tests kill the server (``checkpoint``).
 UPLOAD_STEPS = ("staged", "recorded", "committed", "visible")
 FULL_MESSAGE = "The index's storage is full; nothing was stored. Try again later."
@@ -121,6 +124,19 @@ def _normal_or_none(filename: str) -> str | None:
         return normalize_filename(filename)
     except InvalidUpload:
         return None
+
+
+def _removal(
+    project: str, version: str | None, one_file: bool, filenames: list[str]
+) -> tuple[str, str]:
+    """The journal's action and detail for removing ``filenames``: one file, a release
+    (``version``), or the whole ``project`` (``version`` None)."""
+    names = ", ".join(filenames)
+    if one_file:
+        return journal.FILE_REMOVED, names
+    if version is None:
+        return journal.PROJECT_REMOVED, f"{project}: {names}" if names else project
+    return journal.RELEASE_REMOVED, f"{version}: {names}" if names else version
 
 
 def upstream_name_refusal(name: str, upstream: str) -> str:
@@ -271,6 +287,15 @@ class IndexService:
                     token=who.token_id,
                 )
                 record(session, [add_file(session, project, release, dist, file_info, now)])
+                journal.write(
+                    session,
+                    now,
+                    project.normalized_name,
+                    journal.FILE_ADDED,
+                    who.user_name,
+                    who.via,
+                    filename,
+                )
                 pages.store_pages(session, writes, project, who.user_name, now)
                 self.checkpoint("recorded")
         except NotInitialised as e:
@@ -314,12 +339,20 @@ class IndexService:
     # -- administration ---------------------------------------------------------------------
 
     def set_yanked(
-        self, project: str, version: str, yanked: bool, reason: str | None, actor: str = ADMIN
+        self,
+        project: str,
+        version: str,
+        yanked: bool,
+        reason: str | None,
+        actor: str = ADMIN,
+        via: str = journal.SERVER_VIA,
+        check: Check | None = None,
     ) -> None:
         """PEP 592: mark a release (un)yanked. Its files stay targets; its pages change.
 
-        A change of its yank or reason is logged (a Yanked entry, ``actor`` its account) in
-        the same transaction; (un)yanking it again as it is logs nothing.
+        A change of its yank or reason is logged (a Yanked entry, ``actor`` its account) and
+        journaled (``actor`` and ``via``) in the same transaction; (un)yanking it again as it
+        is logs nothing. ``check`` runs first, under the project's lock.
         """
         now = self.clock()
         reason = reason if yanked else None
@@ -329,8 +362,13 @@ class IndexService:
         ):
             if row is None:
                 raise NotFound(f"No project {project!r}.")
+            if check is not None:
+                check(session, row)
             release = self._find_release(session, row, version)
             if (bool(release.yanked), release.yanked_reason) != (yanked, reason):
+                action = journal.RELEASE_YANKED if yanked else journal.RELEASE_UNYANKED
+                detail = f"{release.version}: {reason}" if reason else release.version
+                journal.write(session, now, row.normalized_name, action, actor, via, detail)
                 entry = Yanked(
                     project=row.normalized_name,
                     version=release.canonical_version,
@@ -367,6 +405,8 @@ class IndexService:
         version: str | None = None,
         filename: str | None = None,
         actor: str = ADMIN,
+        via: str = journal.SERVER_VIA,
+        check: Check | None = None,
     ) -> list[str]:
         """Remove one file, one release, or a whole project: rows, targets and pages.
 
@@ -374,7 +414,8 @@ class IndexService:
         new pages are staged and deleted after the commit (put back if it fails); on a full
         disk they are deleted before the pages are staged, so that removal frees the space
         it needs. Each file's removal is logged (a FileRemoved entry, ``actor`` its
-        account) in the same transaction.
+        account), and the removal journaled (``actor``, ``via``), in the same transaction.
+        ``check`` runs first, under the project's lock.
         """
         now = self.clock()
         hidden = StagedWrites(self.storage)  # the removed files, out of view
@@ -385,10 +426,14 @@ class IndexService:
             ):
                 if row is None:
                     raise NotFound(f"No project {project!r}.")
+                if check is not None:
+                    check(session, row)
                 query = select(File).where(File.project_id == row.id)
+                release_version = None
                 if version is not None:
-                    release_id = self._find_release(session, row, version).id
-                    query = query.where(File.release_id == release_id)
+                    release = self._find_release(session, row, version)
+                    release_version = release.version
+                    query = query.where(File.release_id == release.id)
                 files = list(session.scalars(query))
                 if filename is not None:
                     files = _named(files, filename)
@@ -401,6 +446,10 @@ class IndexService:
                     session.delete(f)
                 record(session, [removed_entry(row.normalized_name, f, now, actor) for f in files])
                 removed = [(f.filename, f.path, f.sha256) for f in files]
+                action, detail = _removal(
+                    row.name, release_version, filename is not None, [f[0] for f in removed]
+                )
+                journal.write(session, now, row.normalized_name, action, actor, via, detail)
                 session.flush()
                 self._drop_empty_releases(session, row)
                 self._hide(hidden, removed)

@@ -17,8 +17,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tufpi.index.errors import IndexProblem
 from tufpi.index.inspector import Inspector, bounds_of
+from tufpi.index.logins import LoginService
+from tufpi.index.passwords import Passwords
 from tufpi.services import Services
 from tufpi.signer import running
+from tufpi.web import account, manage
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.home import Counted, Fingerprint, home
@@ -73,12 +76,14 @@ def build_context(services: Services) -> WebContext:
         settings=settings,
         index=services.index,
         accounts=services.accounts,
+        maintainers=services.maintainers,
         pages=RenderCache(),
         inspector=Inspector(
             bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
         ),
         # A token per admitted upload: Inspector.admit refuses more, so none waits here.
         upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
+        logins=LoginService(services.sessions, services.index.writes, Passwords(), services.clock),
         mirror=services.mirror(),
     )
 
@@ -106,6 +111,20 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/project/{project}/{version}/", project_page),
         Route("/search/", search_page),
         Route("/trust/", trust_page),
+        # Sign-in and the maintainer's own pages (issue 16: web.account, web.manage).
+        Route("/account/login/", account.login_page, methods=["GET"]),
+        Route("/account/login/", account.login, methods=["POST"]),
+        Route("/account/logout/", account.logout, methods=["POST"]),
+        Route("/manage/", manage.projects_page, methods=["GET"]),
+        Route("/manage/account/", account.account_page, methods=["GET"]),
+        Route("/manage/account/tokens/", manage.tokens_page, methods=["GET"]),
+        Route("/manage/account/tokens/", manage.token_create, methods=["POST"]),
+        Route(
+            "/manage/account/tokens/{token_id:int}/revoke", manage.token_revoke, methods=["POST"]
+        ),
+        Route("/manage/account/{action}", account.account_action, methods=["POST"]),
+        Route("/manage/project/{project}/", manage.project_page, methods=["GET"]),
+        Route("/manage/project/{project}/{action}", manage.project_action, methods=["POST"]),
         # The pages' stylesheet (no script: ``web.templating``).
         Mount("/static", StaticFiles(packages=[("tufpi.web", "static")]), name="static"),
     ]

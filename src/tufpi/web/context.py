@@ -18,8 +18,11 @@ from tufpi.index import tokens
 from tufpi.index.accounts import AccountService, Identity
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.inspector import Inspector
+from tufpi.index.logins import LoginService
+from tufpi.index.maintainers import MaintainerService
 from tufpi.index.service import IndexService
 from tufpi.upstream.mirror import Mirror
+from tufpi.web.guards import SESSION_COOKIE
 
 # Pages are compressed once, when cached, with the settings of the app's gzip middleware
 # (``CompressMetadata``: level 9, bodies of 512 bytes or more), which passes answers that
@@ -29,6 +32,9 @@ GZIP_MIN_SIZE = 512
 _GZIP_LEVEL = 9
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip container, as the middleware writes
 MIRROR_THREADS = 16
+# Threads checking passwords at once (``Passwords`` bounds the hashes themselves): sign-ins
+# beyond these wait as tasks, not in the threads that serve reads.
+SIGN_IN_THREADS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,15 +84,21 @@ class WebContext:
     settings: Settings
     index: IndexService
     accounts: AccountService
+    maintainers: MaintainerService
     pages: RenderCache
     inspector: Inspector
     upload_limiter: anyio.CapacityLimiter
+    # Web sign-in and sessions (issue 16).
+    logins: LoginService
     # The pull-through of upstream indexes (tufpi.upstream); None when none is configured.
     mirror: Mirror | None = None
     # Threads reading upstream at once (a page, a file's first download): apart from the
     # pool serving reads, so a slow upstream cannot take every thread.
     mirror_limiter: anyio.CapacityLimiter = dataclasses.field(
         default_factory=lambda: anyio.CapacityLimiter(MIRROR_THREADS)
+    )
+    sign_in_limiter: anyio.CapacityLimiter = dataclasses.field(
+        default_factory=lambda: anyio.CapacityLimiter(SIGN_IN_THREADS)
     )
 
     async def mirrored(self, call: Callable[[str], None], argument: str) -> None:
@@ -99,9 +111,15 @@ class WebContext:
         return self.accounts.authenticate(credentials)
 
     def check_read(self, request: Request) -> None:
-        """On a private index every read needs a valid token. Raises NotAuthenticated."""
-        if self.settings.private:
-            self.identify(request)
+        """On a private index every read needs a valid token, or a browser's complete web
+        session (its cookie). Raises NotAuthenticated."""
+        if not self.settings.private:
+            return
+        if "authorization" not in request.headers:
+            user = self.logins.current(request.cookies.get(SESSION_COOKIE))
+            if user is not None and user.complete:
+                return
+        self.identify(request)
 
 
 def context(request: Request) -> WebContext:
