@@ -41,9 +41,7 @@ def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     work = tmp_path_factory.mktemp("flows")
     srv = server_support.start(work / "index")
     try:
-        demo.fill(srv, work)
-        demo.set_password(srv, "ada", PASSWORD)
-        srv.cli("user", "add", "bob", "--no-password")
+        demo.fill(srv, work, password=PASSWORD, others=["bob"])
         yield srv
     finally:
         srv.stop()
@@ -58,13 +56,21 @@ def sign_in(page: Any, url: str, password: str = PASSWORD, then: str = "manage/"
     page.get_by_role("button", name="Sign in").click()
 
 
-@pytest.fixture
-def signed_in(browser: Any, index: Any) -> Iterator[tuple[Any, web.Watch]]:
-    """A page of a fresh context, signed in as ada, script off."""
-    with web.open_page(browser, java_script_enabled=False) as (page, watch):
+@pytest.fixture(scope="module")
+def session(browser: Any, index: Any) -> dict[str, Any]:
+    """ada's browser state once signed in through the form: its session cookie."""
+    with web.open_page(browser, java_script_enabled=False) as (page, _):
         sign_in(page, index.url)
         page.wait_for_url(index.url + "manage/")
-        yield page, watch
+        state: dict[str, Any] = page.context.storage_state()
+        return state
+
+
+@pytest.fixture
+def signed_in(browser: Any, session: dict[str, Any]) -> Iterator[tuple[Any, web.Watch]]:
+    """A page of a fresh context holding ada's session, script off."""
+    with web.open_page(browser, java_script_enabled=False, storage_state=session) as pair:
+        yield pair
 
 
 def test_sign_in(browser: Any, index: Any, shots: Path) -> None:
@@ -97,7 +103,7 @@ def test_create_a_token_and_upload_with_it(
     assert secret.startswith("tufpi-"), secret
     web.shoot(page, shots, "token-created")
     assert "release job" in page.locator("#tokens").inner_text()
-    page.reload()
+    page.goto(index.url + "manage/account/tokens/")
     assert page.locator("#token-secret").count() == 0  # shown once
     wheel = demo.wheels(tmp_path, [("tinyhttp", "A tiny HTTP client", ["1.1"], "http")])
     upload = twine_upload(index.url, secret, wheel)
@@ -176,10 +182,9 @@ SIGNED_IN_PAGES = {
 
 @pytest.mark.parametrize("name", SIGNED_IN_PAGES)
 def test_signed_in_page_is_accessible_and_fits_a_phone(
-    signed_in: tuple[Any, web.Watch], browser: Any, index: Any, shots: Path, name: str
+    session: dict[str, Any], browser: Any, index: Any, shots: Path, name: str
 ) -> None:
-    page, _ = signed_in
-    state = page.context.storage_state()
+    state = session
     url = index.url + SIGNED_IN_PAGES[name]
     violations = web.audit(browser, url, storage_state=state)
     print(f"axe-core on {name}:\n{web.described(violations) or 'no violation'}")

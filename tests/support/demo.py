@@ -4,12 +4,15 @@ the README's screenshots (scripts/screenshots)."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.support.clients import twine_upload
+import httpx
+from packaging.utils import parse_wheel_filename
+
 from tests.support.server import IndexServer
 from tests.support.wheelfile import zip_wheel
 
@@ -99,22 +102,61 @@ def wheels(directory: Path, projects: Sequence[tuple[str, str, list[str], str]])
     return paths
 
 
-def fill(server: IndexServer, directory: Path, user: str = "ada") -> str:
-    """Upload the demonstration projects as ``user`` (created) with twine and yank one
-    release; returns the user's API token."""
-    token = server.new_user(user)
-    upload = twine_upload(server.url, token, wheels(directory, PROJECTS))
-    if upload.returncode != 0:
-        raise AssertionError(f"twine upload failed:\n{upload.stdout}{upload.stderr}")
+def post_wheels(server: IndexServer, token: str, paths: Sequence[Path]) -> None:
+    """Upload wheels to ``/legacy/`` with the fields twine sends, from this process (a
+    twine process costs seconds; the flows that are about twine run it)."""
+    with httpx.Client(timeout=60) as client:
+        for path in paths:
+            name, version, _, _ = parse_wheel_filename(path.name)
+            data = path.read_bytes()
+            fields = {
+                ":action": "file_upload",
+                "protocol_version": "1",
+                "name": name,
+                "version": str(version),
+                "filetype": "bdist_wheel",
+                "pyversion": "py3",
+                "metadata_version": "2.1",
+                "sha256_digest": hashlib.sha256(data).hexdigest(),
+            }
+            response = client.post(
+                server.url + "legacy/",
+                data=fields,
+                files={"content": (path.name, data, "application/octet-stream")},
+                auth=("__token__", token),
+            )
+            if response.status_code != 200:
+                raise AssertionError(
+                    f"upload of {path.name}: {response.status_code} {response.text}"
+                )
+
+
+def fill(
+    server: IndexServer,
+    directory: Path,
+    user: str = "ada",
+    password: str | None = None,
+    others: Sequence[str] = (),
+) -> str:
+    """Create ``user`` (who signs in with ``password``, if given) and the accounts
+    ``others`` (API tokens only), upload the demonstration projects as ``user`` and yank one
+    release; returns ``user``'s API token."""
+    commands = [["user", "add", name, "--no-password"] for name in others]
+    if password is None:
+        commands.insert(0, ["user", "add", user, "--no-password"])
+    else:
+        _with_password(server, ["user", "add", user, "--password-stdin"], password)
+    token = server.cli_each(*commands, ["token", "create", "--user", user])[-1].strip()
+    post_wheels(server, token, wheels(directory, PROJECTS))
     project, version, reason = YANKED
     server.cli("yank", project, version, "--reason", reason)
     return token
 
 
-def set_password(server: IndexServer, user: str, password: str = PASSWORD) -> None:
-    """``tufpi user password USER --password-stdin``: ``user`` may then sign in."""
+def _with_password(server: IndexServer, args: list[str], password: str) -> None:
+    """``tufpi ARGS``, which reads ``password`` from its standard input."""
     result = subprocess.run(
-        [sys.executable, "-m", "tufpi.cli", "user", "password", user, "--password-stdin"],
+        [sys.executable, "-m", "tufpi.cli", *args],
         input=password + "\n",
         capture_output=True,
         text=True,
@@ -123,4 +165,4 @@ def set_password(server: IndexServer, user: str, password: str = PASSWORD) -> No
         check=False,
     )
     if result.returncode != 0:
-        raise AssertionError(f"tufpi user password failed:\n{result.stdout}{result.stderr}")
+        raise AssertionError(f"tufpi {' '.join(args)} failed:\n{result.stdout}{result.stderr}")

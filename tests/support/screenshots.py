@@ -56,8 +56,7 @@ def main(out: Path) -> None:
         work = Path(tmp)
         server = server_support.start(work / "index")
         try:
-            demo.fill(server, work)
-            demo.set_password(server, "ada")
+            demo.fill(server, work, password=demo.PASSWORD)
             with web.chromium() as browser:
                 for path in photograph(browser, server.url, out):
                     print(f"{path} ({path.stat().st_size // 1024} KiB)")
