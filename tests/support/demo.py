@@ -5,12 +5,15 @@ the README's screenshots (scripts/screenshots)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import sys
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from packaging.metadata import parse_email
 from packaging.utils import parse_wheel_filename
 
 from tests.support.server import IndexServer
@@ -102,6 +105,15 @@ def wheels(directory: Path, projects: Sequence[tuple[str, str, list[str], str]])
     return paths
 
 
+def _form_metadata(wheel: bytes, filename: str) -> dict[str, str | list[str]]:
+    """The core metadata fields of ``wheel`` as twine puts them in the upload form (PyPI
+    and tufpi take the release's description from the form)."""
+    dist, version, _ = filename.split("-", 2)
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        raw, _ = parse_email(archive.read(f"{dist}-{version}.dist-info/METADATA"))
+    return {k: v for k, v in raw.items() if isinstance(v, (str, list))}
+
+
 def post_wheels(server: IndexServer, token: str, paths: Sequence[Path]) -> None:
     """Upload wheels to ``/legacy/`` with the fields twine sends, from this process (a
     twine process costs seconds; the flows that are about twine run it)."""
@@ -109,7 +121,8 @@ def post_wheels(server: IndexServer, token: str, paths: Sequence[Path]) -> None:
         for path in paths:
             name, version, _, _ = parse_wheel_filename(path.name)
             data = path.read_bytes()
-            fields = {
+            fields: dict[str, str | list[str]] = {
+                **_form_metadata(data, path.name),
                 ":action": "file_upload",
                 "protocol_version": "1",
                 "name": name,
