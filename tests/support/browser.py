@@ -108,9 +108,8 @@ def open_page(
 
 def phone_page(browser: Any, **options: Any) -> contextlib.AbstractContextManager[Any]:
     """``open_page`` as a phone: 390 x 844 CSS pixels, touch, the page's meta viewport."""
-    return open_page(
-        browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, **options
-    )
+    phone = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+    return open_page(browser, PHONE, **{**phone, **options})
 
 
 def pwned(page: Any) -> object:
