@@ -5,6 +5,8 @@ for what they carry, not refused)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support import browser as web
@@ -60,3 +62,13 @@ def test_hostile_metadata_is_valid_metadata(hostile: payloads.Hostile) -> None:
     assert raw["summary"] == payloads.TEXT_FIELDS["Summary"]
     assert raw["description"].strip() == hostile.description.strip()
     assert len(raw["project_urls"]) == len(payloads.PROJECT_URLS)
+
+
+def test_no_chromium_skips_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(web, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        web.need_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI runs the browser tests"):
+        web.need_chromium()
