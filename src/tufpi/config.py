@@ -37,7 +37,7 @@ class Settings:
             TLS proxy), shown on the home page and at ``serve`` start; empty means the
             request's own host, checked, or ``http://host:port/``.
         max_upload_bytes: largest accepted upload body.
-        private: when true, reads need a token as uploads do.
+        private: when true, reads need a token as uploads do (or a signed-in web session).
         keys_dir: where ``trust init`` keeps the development key set (never the data dir).
         online_key: securesystemslib URI of the online key; empty means the development key
             ``file2:<keys_dir>/online.pem``.

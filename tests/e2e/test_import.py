@@ -33,7 +33,7 @@ from tests.support.importing import (
 from tests.support.logged import events_logged
 from tests.support.proxy import proxy
 from tests.support.server import IndexServer
-from tests.support.state import counts
+from tests.support.state import counts, query
 from tests.support.tuf_client import first_root, updater, wait_for_target
 from tufpi.tlog.entries import FileAdded
 
@@ -117,12 +117,16 @@ def test_directory_import(imported: Imported, sources: Sources) -> None:
     for row in rows["files"]:
         assert row[3] in targets
         assert row[3] + ".metadata" in keys
-    # The log holds one file entry per file, via import, with no account: the import was run
-    # by whoever holds the database and storage, not by the owner it names (issue 15).
+    # The log holds one file entry per file, via import, with the account --owner names (its
+    # files from now on; no token: none was used), and so does the journal (issue 16).
     logged = events_logged(imported.server.database_url)
     assert all(isinstance(e, FileAdded) and e.via == "import" for e in logged)
     assert sorted((e.path, e.sha256, str(e.size), e.account, e.token) for e in logged) == sorted(
-        (r[3], r[8], r[7], None, None) for r in rows["files"]
+        (r[3], r[8], r[7], OWNER, None) for r in rows["files"]
+    )
+    journal = "SELECT project, action, account, via, detail FROM journal"
+    assert sorted(query(imported.server.database_url, journal)) == sorted(
+        (r[0], "file added", OWNER, "server", f"imported {r[2]}") for r in rows["files"]
     )
 
 

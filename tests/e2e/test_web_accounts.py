@@ -1,5 +1,6 @@
 """Signing in on the web against a running private index, driven with httpx and its cookie
-jar (the browser's flows are tests/e2e's Playwright modules): passwords kept as argon2id,
+jar (the browser's flows are tests/e2e's Playwright modules): passwords kept as argon2id
+(and rehashed at sign-in when made with older parameters),
 one answer for a wrong password and an unknown name, the lock-out after 10 failures, TOTP
 with a code accepted once, sessions ended by sign-out and by a password change, CSRF tokens
 and the Origin check, no open redirect after sign-in, the cookies' flags, a web session as a
@@ -13,21 +14,21 @@ naive path) going through, so the refusal is the check's doing. One server for t
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
+import argon2
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.support import server as server_support
 from tests.support.server import IndexServer
 from tests.support.state import query, snapshot
 from tests.support.uploads import post_wheel
+from tufpi.index.passwords import Passwords
 
 PASSWORDS = {
     "alice": "alice's long password",
@@ -35,15 +36,8 @@ PASSWORDS = {
     "mallory": "mallory's password",
     "tina": "tina's password, with TOTP",
 }
-# ``tufpi user add NAME --password-stdin`` for each user, in one interpreter (a tufpi
-# process costs about half a second to start).
-_ADD_USERS = """
-import io, json, sys
-from tufpi.cli import main
-for name, password in json.loads(sys.argv[1]).items():
-    sys.stdin = io.StringIO(password + "\\n")
-    main.main(["user", "add", name, "--password-stdin"], prog_name="tufpi", standalone_mode=False)
-"""
+OLD_PARAMETERS = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+RFC_9106 = "$argon2id$v=19$m=65536,t=3,p=4$"
 _HIDDEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -52,13 +46,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
     """A private index (reads need a token or a web session) with four accounts."""
     srv = server_support.start(tmp_path_factory.mktemp("web-accounts"), private="true")
     try:
-        subprocess.run(
-            [sys.executable, "-c", _ADD_USERS, json.dumps(PASSWORDS)],
-            check=True,
-            env=srv.env,
-            capture_output=True,
-            timeout=60,
-        )
+        # As `tufpi user add NAME --password-stdin` stores them (which
+        # tests/unit/cli/test_user_commands.py runs): a process for it costs seconds here.
+        hashes = Passwords()
+        engine = create_engine(srv.database_url)
+        with engine.begin() as conn:
+            for name, password in PASSWORDS.items():
+                # alice's hash has older, cheaper parameters: signing in replaces it.
+                stored = OLD_PARAMETERS.hash(password) if name == "alice" else hashes.hash(password)
+                conn.execute(
+                    text(
+                        "INSERT INTO users (name, created, password_hash, failed_logins) "
+                        "VALUES (:n, CURRENT_TIMESTAMP, :h, 0)"
+                    ),
+                    {"n": name, "h": stored},
+                )
+        engine.dispose()
         yield srv
     finally:
         srv.stop()
@@ -112,15 +115,16 @@ def journal(server: IndexServer, action: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_passwords_are_stored_as_argon2id(server: IndexServer) -> None:
-    rows = query(server.database_url, "SELECT name, password_hash FROM users ORDER BY name")
-    assert [r[0] for r in rows] == sorted(PASSWORDS)
-    for _name, stored in rows:
-        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
-    assert all(PASSWORDS[n] not in s for n, s in rows)
+def password_hash(server: IndexServer, name: str) -> str:
+    [(stored,)] = query(
+        server.database_url, "SELECT password_hash FROM users WHERE name = :n", n=name
+    )
+    return str(stored)
 
 
 def test_sign_in_and_out(server: IndexServer) -> None:
+    old = password_hash(server, "alice")
+    assert old.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
     with browser(server) as client:
         asked = client.get("/manage/")
         assert asked.status_code == 303
@@ -135,6 +139,9 @@ def test_sign_in_and_out(server: IndexServer) -> None:
         assert {"httponly", "path=/", "samesite=lax", "max-age=43200"} <= set(flags)
         assert "secure" not in flags  # plain http here; https gets Secure (tests/unit/web)
         secret = client.cookies["tufpi_session"]
+        # Signing in replaced the hash of older parameters with today's (RFC 9106's).
+        assert password_hash(server, "alice").startswith(RFC_9106)
+        assert PASSWORDS["alice"] not in password_hash(server, "alice")
         # The database keeps only the secret's sha256.
         assert (hashlib.sha256(secret.encode()).hexdigest(), True) in sessions_of(server, "alice")
         page = client.get("/manage/")
@@ -301,6 +308,7 @@ def test_the_sign_in_form_has_its_own_csrf_cookie(server: IndexServer) -> None:
 
 
 def test_a_password_change_ends_the_other_sessions(server: IndexServer) -> None:
+    before_change = password_hash(server, "bob")
     with browser(server) as laptop, browser(server) as phone:
         sign_in(laptop, "bob")
         sign_in(phone, "bob")
@@ -322,6 +330,8 @@ def test_a_password_change_ends_the_other_sessions(server: IndexServer) -> None:
         assert phone.get("/manage/").status_code == 303
         assert laptop.get("/manage/").status_code == 200
     assert ("bob", "web", "bob") in journal(server, "password changed")
+    assert password_hash(server, "bob").startswith(RFC_9106)
+    assert password_hash(server, "bob") != before_change
     with browser(server) as client:
         assert sign_in(client, "bob").status_code == 401  # the old password
         PASSWORDS["bob"] = "bob's newer password"

@@ -19,6 +19,7 @@ INDEX_TABLES = (
     "files",
     "targets",
     "target_changes",
+    "journal",
 )
 # The signer marks changes published on its own schedule, and refreshes tuf/ likewise.
 SIGNER_COLUMNS = frozenset({"published_version", "published_at"})

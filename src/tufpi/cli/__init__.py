@@ -18,9 +18,11 @@ from tufpi.cli.obj import Obj
 COMMANDS = {
     "db": "admin:db",
     "user": "admin:user",
-    "token": "admin:token",
-    "yank": "admin:yank",
-    "remove": "admin:remove",
+    "token": "manage:token",
+    "yank": "manage:yank",
+    "remove": "manage:remove",
+    "owner": "manage:owner",
+    "journal": "manage:journal",
     "serve": "trust:serve",
     "signer": "trust:signer",
     "trust": "trust:trust",
@@ -60,9 +62,27 @@ class LazyGroup(click.Group):
     help="Data directory (env TUFPI_DATA_DIR; default ./tufpi-data).",
 )
 @click.option("--database-url", help="SQLAlchemy URL (env TUFPI_DATABASE_URL; default SQLite).")
+@click.option(
+    "--index",
+    metavar="URL",
+    help="Manage projects on the index at URL through its API (yank, remove, owner, token), "
+    "as their owner, instead of on this server's database.",
+)
+@click.option(
+    "--token",
+    envvar="TUFPI_INDEX_TOKEN",
+    show_envvar=True,
+    help="The account-wide API token --index acts with (better: the TUFPI_INDEX_TOKEN "
+    "variable, which other users cannot read in the process list).",
+)
 @click.pass_context
 def main(
-    ctx: click.Context, config: Path | None, data_dir: Path | None, database_url: str | None
+    ctx: click.Context,
+    config: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    index: str | None,
+    token: str | None,
 ) -> None:
     """tufpi: a Python package index that signs its repository metadata (PEP 458).
 
@@ -70,7 +90,7 @@ def main(
     swap, replay or hide files unnoticed. It does not protect against a stolen maintainer
     account or a compromised index.
     """
-    ctx.obj = Obj(config, {"data_dir": data_dir, "database_url": database_url})
+    ctx.obj = Obj(config, {"data_dir": data_dir, "database_url": database_url}, index, token)
 
 
 __all__ = ["main"]

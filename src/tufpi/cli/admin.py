@@ -1,5 +1,5 @@
-"""Administration of the index: schema, users (passwords, two-factor sign-in), tokens,
-yanking and removal."""
+"""Administration of the index: schema and users, their passwords and two-factor sign-in
+(tokens, yanks, removals and owners are ``cli.manage``'s)."""
 
 from __future__ import annotations
 
@@ -104,74 +104,4 @@ def user_reset_2fa(obj: Obj, name: str) -> None:
     click.echo(f"two-factor sign-in of {name} is off; its web sessions are signed out")
 
 
-@click.group()
-def token() -> None:
-    """API tokens (username __token__, the token as password)."""
-
-
-@token.command("create")
-@click.option("--user", "user_name", required=True, help="Owner of the token.")
-@click.option("--project", help="Limit the token to this project.")
-@click.option("--description", default="", help="A note to recognise the token by.")
-@click.pass_obj
-def token_create(obj: Obj, user_name: str, project: str | None, description: str) -> None:
-    """Create an API token and print it (it is shown only once)."""
-    accounts = obj.services().accounts
-    click.echo(reporting_problems(lambda: accounts.create_token(user_name, project, description)))
-
-
-@token.command("revoke")
-@click.argument("token_or_id")
-@click.pass_obj
-def token_revoke(obj: Obj, token_or_id: str) -> None:
-    """Revoke a token, given the token itself or its id from `token list`."""
-    accounts = obj.services().accounts
-    reporting_problems(lambda: accounts.revoke_token(token_or_id))
-    click.echo("token revoked")
-
-
-@token.command("list")
-@click.pass_obj
-def token_list(obj: Obj) -> None:
-    """List tokens (never their secrets)."""
-    for token_id, owner, project, description, revoked in obj.services().accounts.list_tokens():
-        state = "revoked" if revoked else "active"
-        click.echo(f"{token_id}\t{owner}\t{project or '*'}\t{state}\t{description}")
-
-
-@click.command()
-@click.argument("project")
-@click.argument("version")
-@click.option("--reason", help="Why, shown to installers (PEP 592).")
-@click.option("--undo", is_flag=True, help="Un-yank the release.")
-@click.pass_obj
-def yank(obj: Obj, project: str, version: str, reason: str | None, undo: bool) -> None:
-    """Yank a release (PEP 592): installers skip it unless it is pinned exactly.
-
-    Its files stay signed targets; the project's pages change and are re-signed.
-    """
-    index = obj.services().index
-    reporting_problems(lambda: index.set_yanked(project, version, not undo, reason))
-    click.echo(f"{'un-yanked' if undo else 'yanked'} {project} {version}")
-
-
-@click.command()
-@click.argument("project")
-@click.argument("version", required=False)
-@click.option("--file", "filename", help="Remove only this file.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_obj
-def remove(obj: Obj, project: str, version: str | None, filename: str | None, yes: bool) -> None:
-    """Remove a project, a release or one file: its targets leave the signed metadata."""
-    what = filename or (f"{project} {version}" if version else f"the whole project {project}")
-    if not yes:
-        click.confirm(f"Remove {what}? This cannot be undone", abort=True)
-    index = obj.services().index
-    removed = reporting_problems(lambda: index.remove(project, version, filename))
-    for name in removed:
-        click.echo(f"removed {name}")
-    if not removed:
-        click.echo(f"removed {project} (it had no files)")
-
-
-COMMANDS = (db, user, token, yank, remove)
+COMMANDS = (db, user)

@@ -91,5 +91,18 @@ def import_(
     except ImportFailed as e:
         raise click.ClickException(str(e)) from e
     render(summary, Console())
+    if owner is None and summary.projects_created:
+        click.echo(ownerless_note(summary.projects_created))
     if report is not None:
         summary.write_json(report)
+
+
+def ownerless_note(projects: int) -> str:
+    """What an import without ``--owner`` says of the projects it created: nobody may
+    upload to them until an administrator gives each an owner."""
+    which = "1 project" if projects == 1 else f"{projects} projects"
+    return (
+        f"{which} imported without --owner now {'has' if projects == 1 else 'have'} no "
+        "owner: nobody can upload to them, yank or remove their files until each has one:\n"
+        "  tufpi owner add PROJECT USER"
+    )

@@ -182,7 +182,9 @@ class _Import:
             timed(self.summary.seconds, "read and write"),
         ):
             reader.on_read = lambda _read: progress.advance(reading)
-            writer = ProjectWriter(services.index, store_threads, self.checkpoint, owner_id)
+            writer = ProjectWriter(
+                services.index, store_threads, self.checkpoint, owner_id, self.options.owner
+            )
             for batch, reads in reader.read(self.batches(groups)):
                 progress.advance(reading, len(batch.present))
                 self.write(writer, batch, reads)

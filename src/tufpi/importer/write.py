@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tufpi.db.models import File, Release
 from tufpi.importer.plan import ProjectPlan, Ready, plan_project, python_version, release_info
 from tufpi.importer.report import timed
-from tufpi.index import pages
+from tufpi.index import journal, pages
 from tufpi.index.records import (
     FileInfo,
     add_file,
@@ -76,13 +76,19 @@ class ProjectWriter:
         threads: concurrent.futures.ThreadPoolExecutor,
         checkpoint: Callable[[str], None],
         owner_id: int | None = None,
+        owner_name: str | None = None,
     ) -> None:
+        """``owner_id``, ``owner_name``: the account that owns the projects the import
+        creates (``--owner``); the transparency log and the journal name it as the one who
+        added the files. Without it, files are logged with no account and journaled as
+        the administrator's."""
         self.sessions = index.sessions
         self.writes = index.writes
         self.storage = index.storage
         self.clock = index.clock
         self.threads = threads
         self.owner_id = owner_id
+        self.owner_name = owner_name
         self.checkpoint = checkpoint
         # Seconds spent storing files, in the rows-and-targets transaction, rendering pages
         # and recording the log entries (both within that transaction).
@@ -144,12 +150,28 @@ class ProjectWriter:
                 key = keys.get(r.filename) or stage_dist(writes, r.inspected)
                 release = release_for(session, row, release_info(r), r.inspected)
                 info = FileInfo(
-                    key, python_version(r.inspected.dist), r.upload_time, None, ACTOR, via="import"
+                    key,
+                    python_version(r.inspected.dist),
+                    r.upload_time,
+                    None,
+                    ACTOR,
+                    via="import",
+                    account=self.owner_name,
                 )
                 entries.append(add_file(session, row, release, r.inspected, info, now))
-            # The project's log entries, in one statement, committed with its rows.
+            # The project's log and journal entries, in a statement each, committed with
+            # its rows.
             with timed(self.seconds, "log entries"):
                 record(session, entries)
+                journal.write_all(
+                    session,
+                    now,
+                    row.normalized_name,
+                    journal.FILE_ADDED,
+                    self.owner_name or journal.SERVER_ACCOUNT,
+                    journal.SERVER_VIA,
+                    [f"imported {r.filename}" for r in plan.new],
+                )
             with timed(self.seconds, "pages"):
                 pages.store_pages(session, writes, row, ACTOR, now)
             releases = self._count_releases(session, row.id) - releases_before

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tufpi.db.models import JournalEntry
@@ -68,6 +68,32 @@ def write(
             detail=detail[:_DETAIL_CHARS],
         )
     )
+
+
+def write_all(
+    session: Session,
+    now: dt.datetime,
+    project: str,
+    action: str,
+    account: str,
+    via: str,
+    details: list[str],
+) -> None:
+    """One entry per detail, all alike but for it, in one statement (an import's files)."""
+    if not details:
+        return
+    rows = [
+        {
+            "time": now,
+            "project": project,
+            "action": action,
+            "account": account,
+            "via": via,
+            "detail": detail[:_DETAIL_CHARS],
+        }
+        for detail in details
+    ]
+    session.execute(insert(JournalEntry), rows)
 
 
 def entries(session: Session, project: str | None, limit: int = 200) -> list[JournalView]:

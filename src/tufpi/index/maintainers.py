@@ -25,6 +25,7 @@ from tufpi.index.names import normalize
 from tufpi.index.service import Check, IndexService, locked_project
 
 __all__ = ["MaintainerService", "TokenView"]
+_MAX_ID = 2**31 - 1  # tokens.id's column: a larger id names no token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +217,7 @@ class MaintainerService:
         self, who: Identity, project: str | None, description: str, user: str | None = None
     ) -> tuple[int, str]:
         """``create_token``, returning the new token's id as well. Only the administrator
-        names another ``user`` to create it for.
+        names another ``user`` to create it for, and limits it to any project name.
 
         Raises:
             Forbidden: a scoped token, or a project ``who`` does not own.
@@ -228,8 +229,12 @@ class MaintainerService:
         secret = tokens.new_token()
         with self.writes.begin() as session:
             holder = self._holder(session, who, user)
-            scope = None
-            if project:
+            scope: str | None = None
+            if project and permissions.is_administrator(who):
+                # The administrator's powers: any project, even one not uploaded yet
+                # (its first upload with the token creates it).
+                scope = normalize(project)
+            elif project:
                 row = session.scalar(
                     select(Project).where(Project.normalized_name == normalize(project))
                 )
@@ -287,8 +292,12 @@ class MaintainerService:
             Forbidden: a scoped token.
         """
         permissions.check_may_manage(who)
+        if not 0 < token_id <= _MAX_ID:
+            raise NotFound("No such token.")
         with self.writes.begin() as session:
-            token = session.get(Token, token_id, with_for_update=True)
+            token = session.scalar(
+                select(Token).where(Token.id == token_id).with_for_update(of=Token)
+            )
             permissions.check_token_holder(who, token_id, token.user_id if token else None)
             assert token is not None  # check_token_holder refuses a missing one
             if token.revoked is not None:

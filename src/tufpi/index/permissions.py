@@ -109,7 +109,7 @@ def check_token_holder(who: Identity, token_id: int, holder_id: int | None) -> N
         NotFound: no such token, or another user's (not Forbidden: that would reveal it).
     """
     if holder_id is None or (holder_id != who.user_id and not is_administrator(who)):
-        raise NotFound(f"No token {token_id}.")
+        raise NotFound("No such token.")
 
 
 def check_reason(reason: str | None) -> None:

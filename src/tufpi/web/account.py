@@ -11,6 +11,8 @@ of this site (``guards.local_path``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -19,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tufpi.index import totp
-from tufpi.index.errors import IndexProblem
+from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.logins import Started
+from tufpi.index.passwords import WAIT_SECONDS
 from tufpi.index.signin import SESSION_LIFETIME
 from tufpi.web import browser, guards
 from tufpi.web.context import context
@@ -28,6 +31,19 @@ from tufpi.web.templating import page
 
 ACCOUNT_PATH = "/manage/account/"
 LOGIN_COOKIE_SECONDS = 3600
+T = TypeVar("T")
+
+
+async def _hashing(request: Request, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, which hashes a password, in a thread of ``sign_in_limiter``; Busy
+    when no thread was free within ``WAIT_SECONDS`` (the wait is bounded, not the queue)."""
+    limiter = context(request).sign_in_limiter
+    done: list[T] = []
+    with anyio.move_on_after(WAIT_SECONDS):
+        done.append(await anyio.to_thread.run_sync(call, *args, limiter=limiter))
+    if not done:
+        raise Busy("Too many sign-ins at once: try again in a few seconds.", retry_after=5)
+    return done[0]
 
 
 def _login_key(request: Request) -> str | None:
@@ -76,11 +92,8 @@ async def login(request: Request) -> Response:
     target = guards.local_path(form.get("next"))
     ctx = context(request)
     try:
-        started = await anyio.to_thread.run_sync(
-            ctx.logins.sign_in,
-            form.get("name", ""),
-            form.get("password", ""),
-            limiter=ctx.sign_in_limiter,
+        started = await _hashing(
+            request, ctx.logins.sign_in, form.get("name", ""), form.get("password", "")
         )
     except IndexProblem as e:
         return _login_form(request, target, e.message, e.status)
@@ -159,12 +172,12 @@ async def account_action(request: Request) -> Response:
                 return browser.see_other(
                     request, ACCOUNT_PATH, user.csrf, "The two new passwords differ.", error=True
                 )
-            await anyio.to_thread.run_sync(
+            await _hashing(
+                request,
                 logins.change_password,
                 user,
                 form.get("current_password", ""),
                 form.get("new_password", ""),
-                limiter=context(request).sign_in_limiter,
             )
             done = "Your password is changed; your other sessions are signed out."
         elif action == "2fa-enable":

@@ -21,7 +21,7 @@ from tufpi.index.logins import LoginService
 from tufpi.index.passwords import Passwords
 from tufpi.services import Services
 from tufpi.signer import running
-from tufpi.web import account, manage
+from tufpi.web import account, api, manage
 from tufpi.web.context import RenderCache, WebContext, answer_problem
 from tufpi.web.files import download
 from tufpi.web.home import Counted, Fingerprint, home
@@ -76,13 +76,13 @@ def build_context(services: Services) -> WebContext:
         settings=settings,
         index=services.index,
         accounts=services.accounts,
-        maintainers=services.maintainers,
         pages=RenderCache(),
         inspector=Inspector(
             bounds_of(settings), settings.upload_concurrency, settings.inspect_processes
         ),
         # A token per admitted upload: Inspector.admit refuses more, so none waits here.
         upload_limiter=anyio.CapacityLimiter(settings.upload_concurrency),
+        maintainers=services.maintainers,
         logins=LoginService(services.sessions, services.index.writes, Passwords(), services.clock),
         mirror=services.mirror(),
     )
@@ -111,6 +111,8 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
         Route("/project/{project}/{version}/", project_page),
         Route("/search/", search_page),
         Route("/trust/", trust_page),
+        # The management API: owners, yanks, removals, tokens (token auth only).
+        *api.ROUTES,
         # Sign-in and the maintainer's own pages (issue 16: web.account, web.manage).
         Route("/account/login/", account.login_page, methods=["GET"]),
         Route("/account/login/", account.login, methods=["POST"]),

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tufpi.index.errors import Forbidden, IndexProblem, UploadTooLarge
+from tufpi.index.errors import Forbidden, IndexProblem, InvalidRequest, UploadTooLarge
 from tufpi.index.logins import WebUser
 from tufpi.web import guards
 from tufpi.web.context import WebContext, context
@@ -79,9 +79,10 @@ async def web_user(request: Request) -> WebUser | None:
 
 
 def to_sign_in(request: Request) -> RedirectResponse:
-    """303 to the sign-in page, coming back here after."""
+    """303 to the sign-in page, coming back here after (to ``/manage/`` after a post: a
+    form's address answers only posts)."""
     query = f"?{request.url.query}" if request.url.query else ""
-    here = guards.local_path(request.url.path + query)
+    here = guards.local_path(request.url.path + query if request.method == "GET" else None)
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(here, safe='/')}", status_code=303)
 
 
@@ -141,7 +142,7 @@ async def _read_form(request: Request) -> dict[str, str]:
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=FORM_FIELDS)
     except (UnicodeDecodeError, ValueError) as e:
-        raise Forbidden(f"Refused: the form could not be read ({e}).") from e
+        raise InvalidRequest(f"Refused: the form could not be read ({e}).") from e
     return dict(pairs)
 
 

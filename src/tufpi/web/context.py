@@ -84,10 +84,11 @@ class WebContext:
     settings: Settings
     index: IndexService
     accounts: AccountService
-    maintainers: MaintainerService
     pages: RenderCache
     inspector: Inspector
     upload_limiter: anyio.CapacityLimiter
+    # Owners' self-service: the management API (``web.api``) and the web's forms.
+    maintainers: MaintainerService
     # Web sign-in and sessions (issue 16).
     logins: LoginService
     # The pull-through of upstream indexes (tufpi.upstream); None when none is configured.

@@ -83,7 +83,7 @@ def test_another_users_token_is_not_found_rather_than_forbidden() -> None:
     for holder in (1, None):  # alice's token, and no token at all: the same answer
         with pytest.raises(NotFound) as refused:
             permissions.check_token_holder(BOB, 11, holder_id=holder)
-        assert refused.value.message == "No token 11."
+        assert refused.value.message == "No such token."
 
 
 @pytest.mark.parametrize(
