@@ -10,20 +10,21 @@ index, on SQLite and PostgreSQL alike, whatever the number of projects.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, insert, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 
 from tufpi.db.models import Project, ProjectSearch, Release, SearchTerm, table_of
 from tufpi.index.latest import latest_version
-from tufpi.index.names import normalize
+from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.index.search_words import Query, parse_query, project_terms, rank, upper_bound
 
 # Hits read and ranked for one query: a term matching more projects shows the best of the
-# first CANDIDATES (those with the term in their name read first), and says so.
-CANDIDATES = 1000
+# first CANDIDATES (those with the term in their name read first), and says so. Ranking
+# is Python's, per hit: this bounds a query's time whatever the number of projects.
+CANDIDATES = 500
 PAGE_SIZE = 20
-MAX_PAGE = CANDIDATES // PAGE_SIZE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,73 +81,105 @@ def forget(session: Session, project_id: int) -> None:
     session.execute(delete(table_of(ProjectSearch)).where(ProjectSearch.project_id == project_id))
 
 
-def _range(term_column: InstrumentedAttribute[str], term: str) -> ColumnElement[bool]:
-    return and_(term_column >= term, term_column < upper_bound(term))
+def _range(term_column: InstrumentedAttribute[str], number: int) -> ColumnElement[bool]:
+    return and_(term_column >= bindparam(f"t{number}"), term_column < bindparam(f"u{number}"))
 
 
-def _candidates(terms: tuple[str, ...], in_name: bool) -> Select[int]:
-    """Projects matching every term, driven by the longest term's index range (``in_name``:
-    only those with it in their name), the others checked per project."""
-    ordered = sorted(terms, key=len, reverse=True)
+@functools.cache
+def _candidates(terms: int, in_name: bool) -> Select[int, str]:
+    """Projects (id, name) matching ``terms`` terms (bound as t0/u0, t1/u1...: each term
+    and its ``upper_bound``), driven by the index range of t0, the others checked per
+    project; ``in_name``: only those with t0 in their name. Built once per shape."""
     first = aliased(SearchTerm)
-    query = select(first.project_id).where(_range(first.term, ordered[0]))
+    query = (
+        select(first.project_id, Project.name)
+        .join(Project, Project.id == first.project_id)
+        .where(_range(first.term, 0))
+    )
     if in_name:
         query = query.where(first.in_name.is_(True))
-    for term in ordered[1:]:
+    for number in range(1, terms):
         other = aliased(SearchTerm)
         query = query.where(
-            exists().where(other.project_id == first.project_id, _range(other.term, term))
+            exists().where(other.project_id == first.project_id, _range(other.term, number))
         )
     return query.limit(CANDIDATES * 2)
 
 
-def _hit_ids(session: Session, query: Query) -> tuple[list[int], bool]:
-    found: dict[int, None] = {}
-    more = False
-    for in_name in (True, False):
-        rows = session.scalars(_candidates(query.terms, in_name)).all()
-        more = more or len(rows) >= CANDIDATES * 2
-        for project_id in rows:
-            found.setdefault(project_id, None)
-        if len(found) >= CANDIDATES:
-            return list(found)[:CANDIDATES], True
-    return list(found), more
+def _parameters(terms: tuple[str, ...]) -> dict[str, str]:
+    """The bound terms, the longest first: it drives the query (the fewest words begin it)."""
+    ordered = sorted(terms, key=len, reverse=True)
+    values = {f"t{n}": t for n, t in enumerate(ordered)}
+    return values | {f"u{n}": upper_bound(t) for n, t in enumerate(ordered)}
 
 
-def _exact_id(session: Session, text: str) -> int | None:
-    name = normalize(text) if text else ""
-    if not name or len(name) > 200:
+def _hits(session: Session, terms: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str], bool]:
+    """(name hits, summary-only hits, whether more matched than read), each id -> name, at
+    most CANDIDATES in all. Read as plain rows (no ORM): a query reads up to a thousand."""
+    values = _parameters(terms)
+    connection = session.connection()
+    named = connection.execute(_candidates(len(terms), True), values).all()
+    more = len(named) >= CANDIDATES * 2
+    in_name: dict[int, str] = {}
+    for project_id, name in named:
+        if len(in_name) >= CANDIDATES:
+            return in_name, {}, True
+        in_name[project_id] = name
+    others: dict[int, str] = {}
+    rows = connection.execute(_candidates(len(terms), False), values).all()
+    more = more or len(rows) >= CANDIDATES * 2
+    for project_id, name in rows:
+        if project_id not in in_name:
+            if len(in_name) + len(others) >= CANDIDATES:
+                return in_name, others, True
+            others[project_id] = name
+    return in_name, others, more
+
+
+def _exact(session: Session, text: str) -> tuple[int, str] | None:
+    """The project named ``text`` exactly (as normalised); None if it is no valid name."""
+    if not text or len(text) > 200 or not is_valid_project_name(text):
         return None
-    return session.scalar(select(Project.id).where(Project.normalized_name == name))
+    row = session.execute(
+        select(Project.id, Project.name).where(Project.normalized_name == normalize(text))
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _ranked(
+    query: Query, exact: tuple[int, str] | None, session: Session
+) -> tuple[list[int], bool]:
+    """Every hit's id, best first: the exact name, the names holding the terms (by
+    ``rank``), then the rest by name (shorter first)."""
+    in_name, others, more = _hits(session, query.terms) if query.terms else ({}, {}, False)
+    ids = [exact[0]] if exact is not None else []
+    by_name = sorted(in_name.items(), key=lambda item: rank(item[1], query.terms, False))
+    ids += [i for i, _ in by_name if exact is None or i != exact[0]]
+    by_length = sorted(others.items(), key=lambda item: (len(item[1]), item[1].casefold()))
+    ids += [i for i, _ in by_length if exact is None or i != exact[0]]
+    return ids, more
 
 
 def search(sessions: sessionmaker[Session], raw: str, page: int = 1) -> Results:
     """Page ``page`` (from 1) of the projects matching ``raw``: the project named exactly
     so first, then those with the terms in their names, then in their summaries."""
     query = parse_query(raw)
-    page = max(1, min(page, MAX_PAGE))
     with sessions() as session:
-        exact = _exact_id(session, query.text)
-        ids, more = _hit_ids(session, query) if query.terms else ([], False)
-        if exact is not None and exact not in ids:
-            ids.insert(0, exact)
-        rows = (
-            session.execute(
-                select(
-                    Project.id,
-                    Project.name,
-                    Project.normalized_name,
-                    ProjectSearch.version,
-                    ProjectSearch.summary,
-                )
-                .join(ProjectSearch, ProjectSearch.project_id == Project.id, isouter=True)
-                .where(Project.id.in_(ids))
-            ).all()
-            if ids
-            else []
-        )
-    ranked = sorted(rows, key=lambda r: rank(r[1], query.terms, r[0] == exact))
-    start = (page - 1) * PAGE_SIZE
-    hits = tuple(Hit(r[1], r[2], r[3], r[4]) for r in ranked[start : start + PAGE_SIZE])
-    pages = max(1, -(-len(ranked) // PAGE_SIZE))
-    return Results(query, hits, len(ranked), more, min(page, pages), pages)
+        ids, more = _ranked(query, _exact(session, query.text), session)
+        pages = max(1, -(-len(ids) // PAGE_SIZE))
+        page = max(1, min(page, pages))
+        shown = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        rows = session.execute(
+            select(
+                Project.id,
+                Project.name,
+                Project.normalized_name,
+                ProjectSearch.version,
+                ProjectSearch.summary,
+            )
+            .join(ProjectSearch, ProjectSearch.project_id == Project.id, isouter=True)
+            .where(Project.id.in_(shown))
+        ).all()
+    found = {r[0]: Hit(r[1], r[2], r[3], r[4]) for r in rows}
+    hits = tuple(found[i] for i in shown if i in found)
+    return Results(query, hits, len(ids), more, page, pages)
