@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support import browser as web
 from tests.support import demo, payloads
@@ -31,7 +32,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots") / "flows")
+    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots"), "flows")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_sign_in(browser: Any, index: Any, shots: Path) -> None:
     with web.open_page(browser, java_script_enabled=False) as (page, watch):
         sign_in(page, index.url, password="wrong password", then="manage/account/tokens/")
         assert "manage" not in page.url or "login" in page.url
-        assert page.get_by_role("alert").is_visible()
+        expect(page.get_by_role("alert")).to_be_visible()
         web.shoot(page, shots, "sign-in-refused")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_label("User name").fill("ada")
@@ -122,7 +123,7 @@ def test_yank_with_a_reason(signed_in: tuple[Any, web.Watch], index: Any, shots:
     release = page.locator("section.release", has=page.get_by_role("heading", name="0.9"))
     release.get_by_label("Reason").fill("Superseded by 1.0: timeouts were ignored")
     release.get_by_role("button", name="Yank 0.9").click()
-    assert page.get_by_role("status").is_visible()
+    expect(page.get_by_role("status")).to_be_visible()
     web.shoot(page, shots, "yanked")
     release = page.locator("section.release", has=page.get_by_role("heading", name="0.9"))
     assert "timeouts were ignored" in release.inner_text()
@@ -136,9 +137,10 @@ def test_add_a_co_owner(signed_in: tuple[Any, web.Watch], index: Any, shots: Pat
     page.goto(index.url + "manage/project/tinyhttp/")
     page.get_by_label("Add an owner").fill("nobody-here")
     page.get_by_role("button", name="Add owner").click()
-    assert page.get_by_role("alert").is_visible()  # no such account: said, nothing added
+    expect(page.get_by_role("alert")).to_be_visible()  # no such account: said, nothing added
     page.get_by_label("Add an owner").fill("bob")
     page.get_by_role("button", name="Add owner").click()
+    expect(page.get_by_role("status")).to_be_visible()
     assert page.locator("#owners").inner_text().split() == ["ada", "Remove", "bob", "Remove"]
     web.shoot(page, shots, "co-owner")
     owners = index.cli("owner", "list", "tinyhttp", check=False)
@@ -153,10 +155,12 @@ def test_hostile_input_in_the_forms_runs_nowhere(
     page.goto(index.url + "manage/account/tokens/")
     page.get_by_label("Description").fill(payloads.TOKEN_DESCRIPTION)
     page.get_by_role("button", name="Create the token").click()
+    expect(page.locator("#token-secret")).to_be_visible()
     assert payloads.TOKEN_DESCRIPTION in page.locator("#tokens").inner_text()
     page.goto(index.url + "manage/project/colorful-logs/")
     page.get_by_label("Reason").fill(payloads.YANK_REASON)
     page.get_by_role("button", name="Yank 2.3.1").click()
+    expect(page.get_by_role("status")).to_be_visible()
     for path in (
         "manage/account/tokens/",
         "manage/project/colorful-logs/",

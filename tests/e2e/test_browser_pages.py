@@ -33,7 +33,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots") / "pages")
+    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots"), "pages")
 
 
 @pytest.fixture(scope="module")

@@ -244,9 +244,9 @@ def phone_problems(page: Any) -> list[str]:
     return problems
 
 
-def screenshots_dir(default: Path) -> Path:
-    """``$TUFPI_SCREENSHOTS`` if set, else ``default``; created."""
-    directory = Path(os.environ.get(SCREENSHOTS_ENV) or default)
+def screenshots_dir(default: Path, group: str) -> Path:
+    """``$TUFPI_SCREENSHOTS/GROUP`` if that is set, else ``default/GROUP``; created."""
+    directory = Path(os.environ.get(SCREENSHOTS_ENV) or default) / group
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
