@@ -2,11 +2,12 @@
 
 Six projects are uploaded with twine whose every free-text core metadata field carries a
 payload (tests/support/payloads.py), their long descriptions in each markup tufpi renders;
-a release is yanked with a payload for its reason. First the attack is shown working: the
-same values put into a page as a naive template would (``| safe``, no sanitiser, no CSP)
-fire in Chromium. Then every tufpi page that shows them is opened: no dialog, no
-``window.__pwned``, no script error, no handler, frame, form, style or ``javascript:`` URL
-from the data, and the Content-Security-Policy that forbids script on every page.
+a release is yanked with a payload for its reason, and the uploader's account name is one.
+First the attack is shown working: the same values put into a page as a naive template
+would (``| safe``, no sanitiser, no CSP) fire in Chromium. Then every tufpi page that shows
+them is opened: no dialog, no ``window.__pwned``, no script error, no handler, frame,
+style or ``javascript:`` URL from the data, and the Content-Security-Policy that forbids
+script on every page.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     work = tmp_path_factory.mktemp("hostile")
     srv = server_support.start(work / "index")
     try:
-        token = srv.new_user("mallory")
+        token = srv.new_user(payloads.USER_NAME)
         wheels = []
         for hostile in payloads.HOSTILE:
             filename, data = payloads.wheel(hostile)
@@ -147,6 +148,7 @@ def test_project_page_runs_no_payload(browser: Any, index: Any, shots: Path, nam
         text = page.inner_text("main")
         # The values are shown, as text: escaped, not dropped.
         assert "top.__pwned=52" in text, text[:2000]
+        assert payloads.USER_NAME in text  # the uploader, beside the file
         for link in page.locator("a[href^='http']").all():
             href = link.get_attribute("href") or ""
             if not href.startswith(index.url):

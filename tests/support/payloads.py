@@ -95,6 +95,8 @@ REQUIRES_DIST = [
     f'anything; platform_release == "<img src=x onerror={js(71)}>"',
 ]
 YANK_REASON = f'"><script>{js(80)}</script><img src=x onerror={js(81)}>'
+# tufpi user add takes any name: the uploader's, shown beside each file and in the history.
+USER_NAME = f"<svg onload={js(84)}>"
 TOKEN_DESCRIPTION = f'"><script>{js(82)}</script><img src=x onerror={js(83)}>'
 
 
