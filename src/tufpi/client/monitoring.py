@@ -16,8 +16,9 @@ Every entry of a watched project is reported. It is UNEXPECTED (and says why) wh
 
 - ``file``: it arrived by a path not in ``via``; or it names an account not in
   ``accounts``; or its account is in ``tokens`` and its token is not in that list (or it
-  names none); or it came by ``upload`` with no account at all. A file by ``import`` or
-  ``upstream`` names no account: it is expected when its path is in ``via``.
+  names none: an upload's tokens only); or it came by ``upload`` with no account at all. A
+  file by ``import`` names the account ``--owner`` named, or none; by ``upstream``, none:
+  it is expected when its path is in ``via`` (and its account, if any, in ``accounts``).
 - ``yank``, ``unyank``, ``remove``: it names an account not in ``accounts``, unless it is
   the index's operators' (``admin``: ``tufpi yank``, ``tufpi remove``; or no account: a
   mirrored project followed from upstream) and ``operator`` is true.
@@ -176,7 +177,11 @@ def judge_file(watch: Watch, entry: FileAdded) -> tuple[str, ...]:
         return tuple(reasons)
     if entry.account not in watch.accounts:
         reasons.append(f"added by {entry.account}, not one of {_listed(watch.accounts)}")
-    elif entry.account in watch.tokens and entry.token not in watch.tokens[entry.account]:
+    elif (
+        entry.via == "upload"
+        and entry.account in watch.tokens
+        and entry.token not in watch.tokens[entry.account]
+    ):
         allowed = _listed(str(i) for i in watch.tokens[entry.account])
         used = "no token" if entry.token is None else f"token {entry.token}"
         reasons.append(f"{entry.account} used {used}, expected token {allowed}")

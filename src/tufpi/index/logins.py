@@ -288,7 +288,7 @@ class LoginService:
                 csrf=csrf,
                 complete=complete,
                 created=now,
-                expires=signin.session_expires(now),
+                expires=signin.session_expires(now, complete),
             )
         )
         return Started(secret, csrf, complete)

@@ -428,17 +428,7 @@ class IndexService:
                     raise NotFound(f"No project {project!r}.")
                 if check is not None:
                     check(session, row)
-                query = select(File).where(File.project_id == row.id)
-                release_version = None
-                if version is not None:
-                    release = self._find_release(session, row, version)
-                    release_version = release.version
-                    query = query.where(File.release_id == release.id)
-                files = list(session.scalars(query))
-                if filename is not None:
-                    files = _named(files, filename)
-                if filename is not None and not files:
-                    raise NotFound(f"No file {filename!r} in {row.name}.")
+                files, release_version = self._removed_files(session, row, version, filename)
                 for f in files:
                     changes.drop_target(
                         session, f.path, project=row.normalized_name, actor=actor, now=now
@@ -483,6 +473,24 @@ class IndexService:
             for alias in dist_keys(key, sha256):
                 self.storage.delete(alias)
         return [name for name, _key, _sha in removed]
+
+    def _removed_files(
+        self, session: Session, row: Project, version: str | None, filename: str | None
+    ) -> tuple[list[File], str | None]:
+        """The files a removal takes (of ``version``, named ``filename``, or all), and the
+        release's version as first uploaded (None without ``version``). Raises NotFound."""
+        query = select(File).where(File.project_id == row.id)
+        release_version = None
+        if version is not None:
+            release = self._find_release(session, row, version)
+            release_version = release.version
+            query = query.where(File.release_id == release.id)
+        files = list(session.scalars(query))
+        if filename is not None:
+            files = _named(files, filename)
+            if not files:
+                raise NotFound(f"No file {filename!r} in {row.name}.")
+        return files, release_version
 
     def _hide(self, hidden: StagedWrites, removed: list[tuple[str, str, str]]) -> None:
         """Move the removed files out of view (as staged entries: a sweep after a crash

@@ -15,6 +15,8 @@ import datetime as dt
 MAX_FAILURES = 10
 LOCK_TIME = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=12)
+# A session waiting for its second factor: time enough to open an authenticator app.
+PENDING_LIFETIME = dt.timedelta(minutes=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +59,10 @@ def lock_message(locked_until: dt.datetime) -> str:
     )
 
 
-def session_expires(created: dt.datetime) -> dt.datetime:
-    """When a session started at ``created`` ends."""
-    return created + SESSION_LIFETIME
+def session_expires(created: dt.datetime, complete: bool = True) -> dt.datetime:
+    """When a session started at ``created`` ends (sooner while ``complete`` is False: it
+    waits for the second factor)."""
+    return created + (SESSION_LIFETIME if complete else PENDING_LIFETIME)
 
 
 def session_live(expires: dt.datetime, now: dt.datetime) -> bool:

@@ -24,7 +24,7 @@ from tufpi.index import totp
 from tufpi.index.errors import Busy, IndexProblem
 from tufpi.index.logins import Started
 from tufpi.index.passwords import WAIT_SECONDS
-from tufpi.index.signin import SESSION_LIFETIME
+from tufpi.index.signin import PENDING_LIFETIME, SESSION_LIFETIME
 from tufpi.web import browser, guards
 from tufpi.web.context import context
 from tufpi.web.templating import page
@@ -120,7 +120,7 @@ def _started(request: Request, started: Started, target: str) -> Response:
         response = RedirectResponse(
             f"{browser.LOGIN_PATH}?next={quote(target, safe='/')}", status_code=303
         )
-    max_age = int(SESSION_LIFETIME.total_seconds())
+    max_age = int((SESSION_LIFETIME if started.complete else PENDING_LIFETIME).total_seconds())
     browser.set_cookie(response, request, guards.SESSION_COOKIE, started.secret, max_age)
     return response
 

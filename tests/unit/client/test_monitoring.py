@@ -86,6 +86,12 @@ def test_a_malformed_watch_list_is_refused_saying_why(text: str, complaint: str)
         ({"token": None}, ("alice used no token, expected token 12, 15",)),
         ({"account": None, "token": None}, ("uploaded with no account",)),
         ({"account": None, "token": None, "via": "import"}, ()),
+        # An import with --owner alice names her, with no token: none was used.
+        ({"token": None, "via": "import"}, ()),
+        (
+            {"account": "mallory", "token": None, "via": "import"},
+            ("added by mallory, not one of alice, bob",),
+        ),
         (
             {"account": None, "token": None, "via": "upstream"},
             ("arrived by upstream, expected import, upload",),

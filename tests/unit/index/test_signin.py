@@ -42,3 +42,9 @@ def test_a_session_lasts_twelve_hours() -> None:
     expires = signin.session_expires(T0)
     assert signin.session_live(expires, T0 + dt.timedelta(hours=11, minutes=59))
     assert not signin.session_live(expires, T0 + dt.timedelta(hours=12))
+
+
+def test_a_session_waiting_for_its_second_factor_lasts_ten_minutes() -> None:
+    expires = signin.session_expires(T0, complete=False)
+    assert signin.session_live(expires, T0 + dt.timedelta(minutes=9))
+    assert not signin.session_live(expires, T0 + dt.timedelta(minutes=10))

@@ -34,7 +34,9 @@ def test_a_code_is_accepted_once() -> None:
     step = totp.step_of(NOW)
     code = totp.code_at(SECRET, step)
     assert totp.accepted_step(SECRET, code, NOW, None) == step
-    # Replayed within its window: the account's last step is now ``step``.
+    # Replayed within its window: the account's last step is now ``step``. pyotp's own
+    # check (the naive path) knows no last step and takes the code again.
+    assert pyotp.TOTP(SECRET).verify(code, for_time=NOW, valid_window=1)
     assert totp.accepted_step(SECRET, code, NOW, step) is None
     assert totp.accepted_step(SECRET, code, NOW + dt.timedelta(seconds=30), step) is None
     # An older code after a newer one: refused too.
