@@ -27,6 +27,7 @@ FIGURES = {
     ),
     "bench_log.py": r"sequenced [\d,]+ entries in [\d.]+ s: [\d,]+ entries/s",
     "bench_log_bytes.py": r"\| 63 files, empty cache \| 63 \| [\d,]+ \| [\d,]+ \| [\d,]+ \|",
+    "bench_pages.py": r"\| SQLite \| search: one word \| .* \| [\d.]+x \| (met|MISSED) \|",
     "bench_mirror.py": r"\| 200kB \| file: second \| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|",
     "bench_publish.py": r"published p50 \d+ ms, p99 \d+ ms",
     "bench_signer_memory.py": r"signer peak RSS \d+ MiB",
@@ -54,7 +55,7 @@ def test_every_benchmark_is_smoke_run() -> None:
 # _3), each about a minute: the suite runs one module per worker at a time, and one module
 # of them all would be the last four minutes of a run on one worker.
 PARTS: tuple[frozenset[str], ...] = (
-    frozenset({"bench_publish.py", "bench_simple.py", "bench_checkpoints.py"}),
+    frozenset({"bench_publish.py", "bench_simple.py", "bench_checkpoints.py", "bench_pages.py"}),
     frozenset({"bench_install.py", "bench_upload.py", "bench_log.py", "bench_client_bytes.py"}),
     frozenset(
         {

@@ -151,6 +151,9 @@ def test_files_show_uploader_bin_and_the_snapshot_that_published_them(
         rf"<td>snapshot {published.group(1)}</td>",
         history,
     ), history
+    # Its journal: who uploaded and who yanked, and how.
+    assert re.search(r"<td>file added</td><td>page-maker</td><td>token \d+</td>", history)
+    assert "<td>release yanked</td><td>admin</td><td>server</td>" in history
     snapshot = httpx.get(index_server.url + "tuf/timestamp.json").json()
     assert int(published.group(1)) <= snapshot["signed"]["meta"]["snapshot.json"]["version"]
 

@@ -302,6 +302,9 @@ class TargetChange(Base):
     published it. Rows with no ``published_version`` are the signer's pending queue."""
 
     __tablename__ = "target_changes"
+    # A project's changes still pending, counted by every request for its pages (their
+    # cache key): an index range, empty once the signer published them.
+    __table_args__ = (Index("ix_target_changes_project_pending", "project", "published_version"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     path: Mapped[str] = mapped_column(String(500))

@@ -23,8 +23,10 @@ from tufpi.index.search_words import Query, parse_query, project_terms, rank, up
 # Hits read and ranked for one query: a term matching more projects shows the best of the
 # first CANDIDATES (those with the term in their name read first), and says so. Ranking
 # is Python's, per hit: this bounds a query's time whatever the number of projects.
-CANDIDATES = 500
+CANDIDATES = 200
 PAGE_SIZE = 20
+# Rows read beyond CANDIDATES: a project can match one term by two of its words (a prefix).
+_SPARE = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,22 +90,21 @@ def _range(term_column: InstrumentedAttribute[str], number: int) -> ColumnElemen
 @functools.cache
 def _candidates(terms: int, in_name: bool) -> Select[int, str]:
     """Projects (id, name) matching ``terms`` terms (bound as t0/u0, t1/u1...: each term
-    and its ``upper_bound``), driven by the index range of t0, the others checked per
-    project; ``in_name``: only those with t0 in their name. Built once per shape."""
+    and its ``upper_bound``), driven by the index range of t0 among the words of names
+    (``in_name``) or of summaries, the other terms checked per project; at most ``:limit``
+    rows. Built once per shape."""
     first = aliased(SearchTerm)
     query = (
         select(first.project_id, Project.name)
         .join(Project, Project.id == first.project_id)
-        .where(_range(first.term, 0))
+        .where(first.in_name.is_(in_name), _range(first.term, 0))
     )
-    if in_name:
-        query = query.where(first.in_name.is_(True))
     for number in range(1, terms):
         other = aliased(SearchTerm)
         query = query.where(
             exists().where(other.project_id == first.project_id, _range(other.term, number))
         )
-    return query.limit(CANDIDATES * 2)
+    return query.limit(bindparam("limit"))
 
 
 def _parameters(terms: tuple[str, ...]) -> dict[str, str]:
@@ -115,25 +116,22 @@ def _parameters(terms: tuple[str, ...]) -> dict[str, str]:
 
 def _hits(session: Session, terms: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str], bool]:
     """(name hits, summary-only hits, whether more matched than read), each id -> name, at
-    most CANDIDATES in all. Read as plain rows (no ORM): a query reads up to a thousand."""
-    values = _parameters(terms)
+    most CANDIDATES in all. Read as plain rows (no ORM)."""
+    values: dict[str, object] = {**_parameters(terms), "limit": CANDIDATES + _SPARE}
     connection = session.connection()
-    named = connection.execute(_candidates(len(terms), True), values).all()
-    more = len(named) >= CANDIDATES * 2
     in_name: dict[int, str] = {}
-    for project_id, name in named:
-        if len(in_name) >= CANDIDATES:
+    for project_id, name in connection.execute(_candidates(len(terms), True), values):
+        if len(in_name) == CANDIDATES:
             return in_name, {}, True
         in_name[project_id] = name
     others: dict[int, str] = {}
-    rows = connection.execute(_candidates(len(terms), False), values).all()
-    more = more or len(rows) >= CANDIDATES * 2
-    for project_id, name in rows:
+    values["limit"] = CANDIDATES - len(in_name) + _SPARE
+    for project_id, name in connection.execute(_candidates(len(terms), False), values):
         if project_id not in in_name:
-            if len(in_name) + len(others) >= CANDIDATES:
+            if len(in_name) + len(others) == CANDIDATES:
                 return in_name, others, True
             others[project_id] = name
-    return in_name, others, more
+    return in_name, others, False
 
 
 def _exact(session: Session, text: str) -> tuple[int, str] | None:

@@ -13,7 +13,15 @@ import dataclasses
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tufpi.db.models import File, Project, Release, Target, TargetChange, User
+from tufpi.db.models import (
+    File,
+    JournalEntry,
+    Project,
+    Release,
+    Target,
+    TargetChange,
+    User,
+)
 from tufpi.index.errors import NotFound
 from tufpi.index.queries import load_detail
 from tufpi.index.views import ProjectDetail
@@ -64,6 +72,23 @@ def version_key(sessions: sessionmaker[Session], normalized: str) -> tuple[int, 
             )
         ).first()
     return None if row is None else (int(row[0]), int(row[1]))
+
+
+def history_key(sessions: sessionmaker[Session], normalized: str) -> tuple[int, int, int] | None:
+    """``version_key`` and the newest journal entry of the project (owners change without
+    a new serial): the history page's cache key. None if there is no such project."""
+    newest = (
+        select(func.coalesce(func.max(JournalEntry.id), 0))
+        .where(JournalEntry.project == normalized)
+        .scalar_subquery()
+    )
+    with sessions() as session:
+        row = session.execute(
+            select(Project.serial, _pending(normalized), newest).where(  # type: ignore[call-overload]
+                Project.normalized_name == normalized
+            )
+        ).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
 def showcase(sessions: sessionmaker[Session], normalized: str) -> Showcase:

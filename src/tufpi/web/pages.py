@@ -149,18 +149,20 @@ async def project_page(request: Request) -> Response:
 
 def _render_history(ctx: WebContext, normalized: str) -> bytes:
     changes = trust_log.recent_changes(ctx.index.sessions, HISTORY_LIMIT, project=normalized)
+    journal = ctx.maintainers.journal(normalized, HISTORY_LIMIT)
     try:
         name = showcase.showcase(ctx.index.sessions, normalized).detail.page.name
     except NotFound:
-        if not changes:
+        if not changes and not journal:
             raise
-        name = normalized  # removed: its log stays
-    values = {"name": name, "normalized": normalized, "changes": changes}
-    return render("history.html", **values, journal=None, limit=HISTORY_LIMIT, query="").encode()
+        name = normalized  # removed: its log and journal stay
+    values = {"name": name, "normalized": normalized, "changes": changes, "journal": journal}
+    return render("history.html", **values, limit=HISTORY_LIMIT, query="").encode()
 
 
 async def history_page(request: Request) -> Response:
-    """The project's transaction log: every target change, by whom, and its snapshot."""
+    """The project's journal (who did what, and how) and its transaction log (every target
+    change, by whom, and the snapshot that published it)."""
     ctx = context(request)
     name = request.path_params["project"]
     normalized = normalize(name)
@@ -169,14 +171,14 @@ async def history_page(request: Request) -> Response:
     await _check_read(ctx, request)
 
     def build() -> tuple[Body, str]:
-        key = showcase.version_key(ctx.index.sessions, normalized)
+        key = showcase.history_key(ctx.index.sessions, normalized)
         if key is None:  # a removed project: not cached (its log no longer changes anyway)
             body = Body.of(_render_history(ctx, normalized))
             return body, "h-" + hashlib.sha256(body.plain).hexdigest()[:32]
         body = ctx.pages.get(
             ("history", normalized, *key), lambda: _render_history(ctx, normalized)
         )
-        return body, f"h{key[0]}-{key[1]}-{len(body.plain)}"
+        return body, f"h{key[0]}-{key[1]}-{key[2]}-{len(body.plain)}"
 
     try:
         body, etag = await run_in_threadpool(build)

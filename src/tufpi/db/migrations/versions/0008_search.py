@@ -1,4 +1,5 @@
-"""search of projects: their latest release and summary, and an inverted index of words
+"""search of projects (their latest release and summary, an inverted index of words), and
+an index of each project's pending target changes
 
 Revision ID: 0008
 Revises: 0007
@@ -8,7 +9,9 @@ Issue 16's search page (``tufpi.index.search``):
 
 - ``project_search``: each project's latest release (as PyPI picks it) and its summary;
 - ``search_terms``: one row per word of a project's name or summary, a B-tree the query's
-  terms read as prefix ranges (compared by code point: collation "C" on PostgreSQL).
+  terms read as prefix ranges (compared by code point: collation "C" on PostgreSQL);
+- ``target_changes``: an index of each project's pending changes, which the cache key of
+  the project's pages counts on every request.
 
 Existing projects are indexed here, with the same words the index computes on upload.
 """
@@ -61,6 +64,8 @@ def upgrade() -> None:
     with op.batch_alter_table("search_terms", schema=None) as batch_op:
         batch_op.create_index("ix_search_terms_in_name", ["in_name", "term", "project_id"])
         batch_op.create_index("ix_search_terms_project", ["project_id", "term"])
+    with op.batch_alter_table("target_changes", schema=None) as batch_op:
+        batch_op.create_index("ix_target_changes_project_pending", ["project", "published_version"])
     _index_existing()
 
 
@@ -97,6 +102,8 @@ def _table(name: str) -> sa.Table:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("target_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_target_changes_project_pending")
     with op.batch_alter_table("search_terms", schema=None) as batch_op:
         batch_op.drop_index("ix_search_terms_project")
         batch_op.drop_index("ix_search_terms_in_name")
