@@ -21,7 +21,7 @@ import jinja2
 import pytest
 
 from tests.support import browser as web
-from tests.support import payloads
+from tests.support import demo, payloads
 from tests.support import server as server_support
 from tests.support.clients import twine_upload
 from tests.support.payload_host import serving
@@ -56,7 +56,7 @@ def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
             wheels.append(work / filename)
         upload = twine_upload(srv.url, token, wheels)
         assert upload.returncode == 0, upload.stdout + upload.stderr
-        srv.cli("yank", YANKED, "1.0", "--reason", payloads.YANK_REASON)
+        demo.yank(srv, token, YANKED, "1.0", payloads.YANK_REASON)
         yield srv
     finally:
         srv.stop()

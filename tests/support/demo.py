@@ -161,9 +161,20 @@ def fill(
         _with_password(server, ["user", "add", user, "--password-stdin"], password)
     token = server.cli_each(*commands, ["token", "create", "--user", user])[-1].strip()
     post_wheels(server, token, wheels(directory, PROJECTS))
-    project, version, reason = YANKED
-    server.cli("yank", project, version, "--reason", reason)
+    yank(server, token, *YANKED)
     return token
+
+
+def yank(server: IndexServer, token: str, project: str, version: str, reason: str) -> None:
+    """Yank a release through the management API (``/api/v1/``), as an owner's token."""
+    response = httpx.post(
+        f"{server.url}api/v1/projects/{project}/releases/{version}/yank",
+        json={"reason": reason},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    if response.status_code != 200:
+        raise AssertionError(f"yank of {project} {version}: {response.status_code} {response.text}")
 
 
 def _with_password(server: IndexServer, args: list[str], password: str) -> None:
