@@ -20,6 +20,7 @@ from tests.support import browser as web
 from tests.support import demo, payloads
 from tests.support import server as server_support
 from tests.support.clients import twine_upload
+from tests.support.payload_host import serving
 
 PASSWORD = demo.PASSWORD
 
@@ -174,6 +175,40 @@ def test_hostile_input_in_the_forms_runs_nowhere(
         assert web.hostile_markup(page) == []
     assert watch.dialogs == []
     assert watch.errors == []
+
+
+ATTACK = """<!DOCTYPE html><html><body><h1>You won!</h1>
+<form method="post" action="{action}">
+<input type="hidden" name="csrf_token" value="{token}">
+<input type="hidden" name="version" value="1.1">
+<input type="hidden" name="reason" value="yanked by a foreign page">
+<button id="claim">Claim your prize</button></form></body></html>"""
+
+
+@pytest.mark.parametrize("token", ["guessed", "leaked"])
+def test_a_foreign_page_cannot_post_as_the_maintainer(
+    signed_in: tuple[Any, web.Watch], index: Any, tmp_path: Path, token: str
+) -> None:
+    """Another server on 127.0.0.1 is the same site (ports do not count), so the browser
+    sends the session cookie with its form, SameSite=Lax or not: the CSRF token, and the
+    Origin check where the token leaked, refuse it, and nothing changes."""
+    page, _ = signed_in
+    page.goto(index.url + "manage/project/tinyhttp/")
+    real = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    action = index.url + "manage/project/tinyhttp/yank"
+    form = ATTACK.format(action=action, token=real if token == "leaked" else "guessed")
+    (tmp_path / "prize.html").write_text(form)
+    with serving(tmp_path) as host:
+        page.goto(host.url + "prize.html")
+        with page.expect_request(action) as sent, page.expect_response(action) as answered:
+            page.locator("#claim").click()
+        headers = sent.value.all_headers()
+        assert "tufpi_session=" in headers.get("cookie", "")  # the session went with it
+        assert headers.get("origin") == host.url.rstrip("/")
+        assert answered.value.status == 403
+    page.goto(index.url + "manage/project/tinyhttp/")
+    release = page.locator("section.release", has=page.get_by_role("heading", name="1.1"))
+    expect(release.get_by_role("button", name="Yank 1.1")).to_be_visible()  # not yanked
 
 
 SIGNED_IN_PAGES = {
