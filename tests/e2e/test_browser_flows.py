@@ -211,6 +211,27 @@ def test_a_foreign_page_cannot_post_as_the_maintainer(
     expect(release.get_by_role("button", name="Yank 1.1")).to_be_visible()  # not yanked
 
 
+def test_no_page_can_be_framed(
+    signed_in: tuple[Any, web.Watch], index: Any, tmp_path: Path
+) -> None:
+    """A foreign page frames a page of its own host, shown, and tufpi's manage page, which
+    answers (with the session) but which Chromium will not show: no clickjacking."""
+    page, _ = signed_in
+    target = index.url + "manage/project/tinyhttp/"
+    (tmp_path / "own.html").write_text("<p>framed fine</p>")
+    (tmp_path / "frames.html").write_text(
+        f'<iframe id="own" src="own.html"></iframe><iframe id="tufpi" src="{target}"></iframe>'
+    )
+    with serving(tmp_path) as host:
+        with page.expect_response(target) as answered:
+            page.goto(host.url + "frames.html")
+        assert answered.value.status == 200
+        expect(page.frame_locator("#own").locator("p")).to_have_text("framed fine")
+        frame = page.locator("#tufpi").element_handle().content_frame()
+        assert frame is not None
+        assert frame.locator("h1").count() == 0, frame.content()[:300]
+
+
 SIGNED_IN_PAGES = {
     "manage": "manage/",
     "manage-project": "manage/project/sampleproject/",
