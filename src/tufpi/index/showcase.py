@@ -125,6 +125,16 @@ def _signing(session: Session, project: Project) -> dict[str, Signing]:
     return {p: Signing(uploaders.get(p), bins.get(p), published.get(p)) for p in paths}
 
 
+def newest(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    """The newest project, release and file ids: cheap (primary keys), and changed by every
+    upload, import or mirrored file (a removal changes the counts, not these)."""
+    with sessions() as session:
+        row = session.execute(
+            select(func.max(Project.id), func.max(Release.id), func.max(File.id))
+        ).one()
+    return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
+
 def counts(sessions: sessionmaker[Session]) -> Counts:
     """How many projects, releases and files the index holds."""
     with sessions() as session:

@@ -159,4 +159,5 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
     app.state.fingerprint = Fingerprint()
     app.state.counts = Counted()
     app.state.trust_keys = KeyCache()
+    app.state.page_cache = RenderCache(1024)
     return app

@@ -5,7 +5,7 @@ lines that pin it.
 Rendered from ``templates/home.html`` with no script; the template engine escapes every
 value (the URL may come from the request's Host header: ``usage.request_url`` takes only a
 plain host, and it is escaped all the same). It also has a search box and the counts of
-projects, releases and files (read at most every ten seconds). The fingerprint is read
+projects, releases and files. The fingerprint is read
 from storage once: it is of the index's first root, which never changes.
 """
 
@@ -50,20 +50,22 @@ class Fingerprint:
 
 
 class Counted:
-    """The home page's counts of projects, releases and files, read again at most every
-    ``max_age`` seconds (counting every file of a large index is not free)."""
+    """The home page's counts of projects, releases and files: counted again when a newer
+    project, release or file is there (``showcase.newest``), or after ``max_age`` seconds
+    (a removal); counting every file of a large index on each visit would not be free."""
 
     def __init__(self, max_age: float = 10.0) -> None:
         self.max_age = max_age
-        self._value: tuple[float, showcase.Counts] | None = None
+        self._value: tuple[float, tuple[int, int, int], showcase.Counts] | None = None
 
     def get(self, sessions: sessionmaker[Session]) -> showcase.Counts:
         now = time.monotonic()
+        mark = showcase.newest(sessions)
         cached = self._value
-        if cached is not None and now - cached[0] < self.max_age:
-            return cached[1]
+        if cached is not None and cached[1] == mark and now - cached[0] < self.max_age:
+            return cached[2]
         counts = showcase.counts(sessions)
-        self._value = (now, counts)
+        self._value = (now, mark, counts)
         return counts
 
 

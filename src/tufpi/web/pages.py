@@ -2,7 +2,7 @@
 ``/project/<name>/history/``, ``/search/`` and ``/trust/`` (the home page is ``home``).
 
 Every page is the same for every visitor (nothing about who asks is on it), so a project's
-pages are rendered once per state of the project and kept in the app's ``RenderCache``,
+pages are rendered once per state of the project and kept in a ``RenderCache`` of their own,
 keyed by ``showcase.version_key``: the project's serial (every upload, yank and removal
 bumps it) and the count of its changes the signer has not published yet (so a file's
 "pending" turns into its snapshot). Each answer carries an ETag and ``no-cache``: a
@@ -25,7 +25,7 @@ from tufpi.index.names import normalize
 from tufpi.index.search_words import MAX_QUERY, MAX_TERMS
 from tufpi.trust import log as trust_log
 from tufpi.web import pages_view as view
-from tufpi.web.context import Body, WebContext, context
+from tufpi.web.context import Body, RenderCache, WebContext, context
 from tufpi.web.templating import PAGE_HEADERS, page, render
 
 HISTORY_LIMIT = 500
@@ -63,6 +63,13 @@ def not_found(message: str, query: str = "") -> Response:
 async def _check_read(ctx: WebContext, request: Request) -> None:
     if ctx.settings.private:
         await run_in_threadpool(ctx.check_read, request)
+
+
+def _cache(request: Request) -> RenderCache:
+    """The pages' own cache: apart from the simple pages' (``WebContext.pages``), so that
+    requests for many versions of many projects cannot push the simple pages out."""
+    cache: RenderCache = request.app.state.page_cache
+    return cache
 
 
 def _redirect(request: Request, path: str) -> Response:
@@ -131,7 +138,7 @@ async def project_page(request: Request) -> Response:
         key = showcase.version_key(ctx.index.sessions, normalized)
         if key is None:
             raise NotFound(f"No project named {name[:_MAX_NAME]!r}.")
-        body = ctx.pages.get(
+        body = _cache(request).get(
             ("project", normalized, version, *key),
             lambda: _render_project(ctx, normalized, version),
         )
