@@ -182,6 +182,10 @@ def test_a_project_scoped_token_manages_nothing(
     assert refused.returncode == 1
     assert sentence in refused.stderr
     assert snapshot(index_server) == before
+    # Yet it is a valid token of an owner: it uploads.
+    with httpx.Client(timeout=30) as client:
+        uploaded = post_wheel(client, index_server.url, scoped, PROJECT, "1.2")
+    assert uploaded.status_code == 200, uploaded.text
 
 
 def test_nobody_removes_the_last_owner_and_a_non_owner_changes_nothing(
@@ -247,6 +251,12 @@ def test_hostile_requests_are_refused_with_a_sentence(
             413,
             "over 65536 bytes",
         ),
+        # The same sent chunked, with no Content-Length: refused once past the limit.
+        (
+            {"content": iter([b'{"user": "'] + [b"b" * 8192] * 9), "headers": json_type},
+            413,
+            "over 65536 bytes",
+        ),
         (
             {
                 "content": b"user=bob",
@@ -288,6 +298,9 @@ def test_the_journal_says_who_did_what_and_how(
     index_server: IndexServer, tokens: dict[str, str]
 ) -> None:
     alice, bob = (f"token {token_id(index_server, tokens[u])}" for u in ("alice", "bob"))
+    (scoped,) = query(
+        index_server.database_url, "SELECT id FROM tokens WHERE project = :p", p=PROJECT
+    )
     assert journal(index_server, PROJECT) == [
         ("file added", "alice", alice, "maint_demo-1.0-py3-none-any.whl"),
         ("owner added", "alice", alice, "bob"),
@@ -295,12 +308,13 @@ def test_the_journal_says_who_did_what_and_how(
         ("release yanked", "alice", alice, "1.0: broken build"),
         ("release unyanked", "alice", alice, "1.0"),
         ("file removed", "alice", alice, "maint_demo-1.1-py3-none-any.whl"),
+        ("file added", "alice", f"token {scoped[0]}", "maint_demo-1.2-py3-none-any.whl"),
         ("owner removed", "alice", alice, "bob"),
     ]
     printed = index_server.cli("journal", "--project", PROJECT).stdout.splitlines()
-    assert [line.split("\t")[1:5] for line in printed][:2] == [
-        [PROJECT, "owner removed", "alice", alice],
-        [PROJECT, "file removed", "alice", alice],
+    assert [line.split("\t")[1:6] for line in printed][:2] == [
+        [PROJECT, "owner removed", "alice", alice, "bob"],
+        [PROJECT, "file added", "alice", f"token {scoped[0]}", "maint_demo-1.2-py3-none-any.whl"],
     ]
 
 
@@ -319,9 +333,16 @@ def test_an_ownerless_imported_project_gets_an_owner(
     assert refused.status_code == 403
     assert refused.text == "User 'alice' is not an owner of project 'maint-orphan'.\n"
     # alice cannot make herself its owner; the administrator can.
-    assert (
-        remote(index_server, tokens["alice"], "owner", "add", "maint-orphan", "alice").returncode
-        == 1
+    herself = api(
+        index_server,
+        tokens["alice"],
+        "POST",
+        "projects/maint-orphan/owners",
+        json={"user": "alice"},
+    )
+    assert (herself.status_code, herself.text) == (
+        403,
+        "User 'alice' is not an owner of project 'maint-orphan'.\n",
     )
     assert (
         index_server.cli("owner", "add", "maint-orphan", "alice").stdout
