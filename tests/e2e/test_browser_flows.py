@@ -1,8 +1,8 @@
-"""A maintainer's day on the web pages, in Chromium with script off (issue 16): sign in,
-create an API token and upload with it (twine), yank a release with a reason, add a
-co-owner; a hostile token description and yank reason typed into the forms run nowhere;
-the signed-in pages pass axe-core and fit a phone. Screenshots of each step go to
-``TUFPI_SCREENSHOTS``.
+"""A maintainer's day on the web pages, in Chromium with script off (issue 16): sign in
+and out, create an API token and upload with it (twine), yank a release with a reason, add
+a co-owner; a hostile token description and yank reason typed into the forms run nowhere;
+a foreign page can neither post as the maintainer nor frame the pages; the signed-in pages
+pass axe-core and fit a phone. Screenshots of each step go to ``TUFPI_SCREENSHOTS``.
 
 The tests run in order and build on each other (one index for the module).
 """
@@ -75,12 +75,13 @@ def signed_in(browser: Any, session: dict[str, Any]) -> Iterator[tuple[Any, web.
         yield pair
 
 
-def test_sign_in(browser: Any, index: Any, shots: Path) -> None:
-    """A wrong password is refused in words; the right one leads to the page asked for."""
+def test_sign_in_and_out(browser: Any, index: Any, shots: Path) -> None:
+    """A wrong password is refused in words; the right one leads to the page asked for,
+    with a session cookie script cannot read; signing out ends it."""
     with web.open_page(browser, java_script_enabled=False) as (page, watch):
         sign_in(page, index.url, password="wrong password", then="manage/account/tokens/")
-        assert "manage" not in page.url or "login" in page.url
         expect(page.get_by_role("alert")).to_be_visible()
+        assert "/account/login/" in page.url
         web.shoot(page, shots, "sign-in-refused")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_label("User name").fill("ada")
@@ -90,6 +91,14 @@ def test_sign_in(browser: Any, index: Any, shots: Path) -> None:
         projects = page.locator("#projects").inner_text()
         assert all(name in projects for name, *_ in demo.PROJECTS), projects
         web.shoot(page, shots, "manage")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "tufpi_session")
+        assert cookie["httpOnly"]
+        assert cookie["sameSite"] == "Lax"
+        with page.expect_response(index.url + "account/logout/") as out:
+            page.get_by_role("button", name="Sign out").click()
+        assert out.value.status == 303
+        page.goto(index.url + "manage/")
+        page.wait_for_url("**/account/login/**")
         assert watch.errors == []
 
 
