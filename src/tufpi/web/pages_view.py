@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,7 +114,25 @@ def description_html(text: str | None, content_type: str | None) -> Markup | Non
             html = rst.render(text)
     except Exception:  # any renderer failure shows the text instead
         return None
-    return None if html is None else Markup(html)  # noqa: S704 - sanitised by readme_renderer (nh3)
+    if html is None:
+        return None
+    return Markup(accessible(html))  # noqa: S704 - sanitised by readme_renderer (nh3)
+
+
+# Sanitised descriptions, made accessible (axe-core): comrak's heading anchors reach the page
+# as empty links (nh3 keeps their href only), fenced code's ``lang`` names a programming
+# language where HTML wants a human one, and a code block wider than the column scrolls, so
+# a keyboard must be able to reach it. Applied after sanitising, this only removes whole
+# tags and adds one constant attribute with no quote (so inside an attribute value, where
+# nh3 leaves ``<`` as it is, it cannot end the value).
+_EMPTY_ANCHOR = re.compile(r'<a href="#user-content-[^"<>]*" rel="nofollow"></a>')
+_PRE = re.compile(r'<pre(?: lang="[^"<>]*")?>')
+
+
+def accessible(html: str) -> str:
+    """``html`` (readme_renderer's output) without empty heading anchors, with each code
+    block reachable by the keyboard and without its ``lang``."""
+    return _PRE.sub("<pre tabindex=0>", _EMPTY_ANCHOR.sub("", html))
 
 
 def release_key_of(version: str) -> str | None:
