@@ -2,7 +2,9 @@
 
 Six projects are uploaded with twine whose every free-text core metadata field carries a
 payload (tests/support/payloads.py), their long descriptions in each markup tufpi renders;
-a release is yanked with a payload for its reason, and the uploader's account name is one.
+a release is yanked with a payload for its reason, and the uploader's account name is one
+(renamed in the database: tufpi refuses such a name for a new account, an older index may
+hold one).
 First the attack is shown working: the same values put into a page as a naive template
 would (``| safe``, no sanitiser, no CSP) fire in Chromium. Then every tufpi page that shows
 them is opened: no dialog, no ``window.__pwned``, no script error, no handler, frame,
@@ -19,6 +21,7 @@ from typing import Any
 import comrak
 import jinja2
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.support import browser as web
 from tests.support import demo, payloads
@@ -48,7 +51,19 @@ def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     work = tmp_path_factory.mktemp("hostile")
     srv = server_support.start(work / "index")
     try:
-        token = srv.new_user(payloads.USER_NAME)
+        token = srv.new_user("xss-uploader")
+        # tufpi refuses such a name for a new account; an index older than that rule may
+        # hold one, and its pages must still show it inert.
+        refused = srv.cli("user", "add", payloads.USER_NAME, "--no-password", check=False)
+        assert refused.returncode != 0
+        assert "Invalid account name" in refused.stdout + refused.stderr
+        engine = create_engine(srv.database_url)
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE users SET name = :hostile WHERE name = 'xss-uploader'"),
+                {"hostile": payloads.USER_NAME},
+            )
+        engine.dispose()
         wheels = []
         for hostile in payloads.HOSTILE:
             filename, data = payloads.wheel(hostile)

@@ -95,7 +95,8 @@ REQUIRES_DIST = [
     f'anything; platform_release == "<img src=x onerror={js(71)}>"',
 ]
 YANK_REASON = f'"><script>{js(80)}</script><img src=x onerror={js(81)}>'
-# tufpi user add takes any name: the uploader's, shown beside each file and in the history.
+# The uploader's name, shown beside each file and in the history: ``tufpi user add`` refuses
+# it, so the test writes it into the database as an index older than that rule may hold it.
 USER_NAME = f"<svg onload={js(84)}>"
 TOKEN_DESCRIPTION = f'"><script>{js(82)}</script><img src=x onerror={js(83)}>'
 
