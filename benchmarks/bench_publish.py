@@ -1,9 +1,10 @@
 """Benchmark signed uploads: throughput and upload-to-published latency, signing on and off.
 
-Starts ``tufpi serve`` on 127.0.0.1 with 16,384 bins twice per round, once with its own
-signer (``TUFPI_SIGNER=true``, the default: a child process of serve) and once with signing off
-(``TUFPI_SIGNER=false``: uploads still record their targets, nobody signs), and drives both
-with the same pre-built wheels, POSTed to ``/legacy/`` the way twine sends them:
+Starts ``tufpi serve`` on 127.0.0.1 with 16,384 bins (``--quick``: 1,024) twice per round,
+once with its own signer (``TUFPI_SIGNER=true``, the default: a child process of serve) and
+once with signing off (``TUFPI_SIGNER=false``: uploads still record their targets, nobody
+signs), and drives both with the same pre-built wheels, POSTed to ``/legacy/`` the way twine
+sends them:
 
 * throughput: a fixed number of uploads by a fixed number of concurrent uploaders (closed
   loop); signed/unsigned is the cost of signing;
@@ -54,6 +55,7 @@ from tufpi.trust import layout
 
 LOCALHOST = "127.0.0.1"
 BINS = 16384
+QUICK_BINS = 1024  # --quick: the same code path, without writing 16,384 bins twice
 # signed: serve's own signer, a child process (the default); unsigned: TUFPI_SIGNER=false,
 # nobody signs;
 # separate (--separate-signer): serve --no-signer plus a `tufpi signer` process.
@@ -169,6 +171,10 @@ class Index:
     def url(self) -> str:
         return f"http://{LOCALHOST}:{self.env['TUFPI_PORT']}/"
 
+    @property
+    def bins(self) -> int:
+        return int(self.env["TUFPI_BINS"])
+
     def engine(self) -> Engine:
         return create_engine(self.database_url)
 
@@ -181,9 +187,9 @@ def _children(pid: int) -> list[int]:
 
 
 def prepare(
-    mode: str, backend: str, root: Path, database_url: str, publish_interval: float
+    mode: str, backend: str, root: Path, database_url: str, publish_interval: float, bins: int
 ) -> Index:
-    """Migrate, ``trust init`` with 16,384 bins, and create an uploader with a token."""
+    """Migrate, ``trust init`` with ``bins`` bins, and create an uploader with a token."""
     data_dir = root / f"{backend}-{mode}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUFPI_")}
     env.update(
@@ -192,7 +198,7 @@ def prepare(
         TUFPI_DATABASE_URL=database_url,
         TUFPI_HOST=LOCALHOST,
         TUFPI_PORT=str(_free_port()),
-        TUFPI_BINS=str(BINS),
+        TUFPI_BINS=str(bins),
         TUFPI_SIGNER="true" if mode == "signed" else "false",
         TUFPI_PUBLISH_INTERVAL=str(publish_interval),
     )
@@ -400,8 +406,9 @@ class Watcher:
     (the end-to-end tests do that with ngclient).
     """
 
-    def __init__(self, source: MetadataSource) -> None:
+    def __init__(self, source: MetadataSource, bins: int) -> None:
         self.source = source
+        self.bins = bins
         self.expected: list[Sample] = []
         self.bin_of: dict[str, str] = {}  # target path -> its bin's name
         self.timestamp_version = 0
@@ -410,7 +417,9 @@ class Watcher:
 
     def expect(self, sample: Sample) -> None:
         self.expected.append(sample)
-        self.bin_of[sample.path] = layout.bin_name(layout.bin_index(sample.path, BINS), BINS)
+        self.bin_of[sample.path] = layout.bin_name(
+            layout.bin_index(sample.path, self.bins), self.bins
+        )
 
     def missing(self) -> list[Sample]:
         """Uploads not seen in a bin-n yet, less those refused (a refused upload is never
@@ -473,7 +482,7 @@ async def open_loop(
             if watch == "http"
             else StorageMetadata(index.data_dir / "files" / "tuf")
         )
-        watcher = Watcher(source)
+        watcher = Watcher(source, index.bins)
         sending_done = asyncio.Event()
         start = time.monotonic() + 0.2
         deadline = start + len(wheels) / rate + DRAIN_TIMEOUT
@@ -588,8 +597,10 @@ def run_backend(
     """Each mode, ``args.rounds`` times, alternating the order (ABBA...)."""
     indexes = {}
     for mode in args.modes:
-        print(f"[{backend}] preparing the {mode} repository (trust init, {BINS} bins)...")
-        indexes[mode] = prepare(mode, backend, root, database_urls[mode], args.publish_interval)
+        print(f"[{backend}] preparing the {mode} repository (trust init, {args.bins} bins)...")
+        indexes[mode] = prepare(
+            mode, backend, root, database_urls[mode], args.publish_interval, args.bins
+        )
     phases: list[Phase] = []
     per_round = args.warmup + args.uploads + args.latency_n
     for number in range(args.rounds):
@@ -730,7 +741,7 @@ def summarise(
     figures = {mode: mode_figures(phases, mode) for mode in args.modes}
     unsigned = figures["unsigned"]
     print(
-        f"\n== {backend}: {BINS} bins, {args.rounds} round(s), publish interval "
+        f"\n== {backend}: {args.bins} bins, {args.rounds} round(s), publish interval "
         f"{args.publish_interval} s =="
     )
     print(f"throughput, {args.concurrency} concurrent uploaders, {args.uploads} uploads/round:")
@@ -797,6 +808,9 @@ def parse_args() -> argparse.Namespace:
         "--postgres; default: $TUFPI_BENCH_POSTGRES_URL, else $TUFPI_TEST_POSTGRES_URL)",
     )
     parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite run")
+    parser.add_argument(
+        "--bins", type=int, help=f"TUFPI_BINS (default {BINS}; --quick: {QUICK_BINS})"
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="throughput phase uploaders")
     parser.add_argument("--rate", type=float, help="latency phase uploads/s (default 50)")
     parser.add_argument("--uploads", type=int, help="throughput phase uploads per round and mode")
@@ -826,8 +840,22 @@ def parse_args() -> argparse.Namespace:
     args.postgres = args.postgres or args.postgres_only or given_url
     if args.postgres and not args.postgres_url:
         parser.error("--postgres needs --postgres-url (or $TUFPI_BENCH_POSTGRES_URL)")
-    quick = {"uploads": 24, "latency_seconds": 2.0, "warmup": 3, "rounds": 1, "rate": 20.0}
-    full = {"uploads": 2000, "latency_seconds": 60.0, "warmup": 50, "rounds": 2, "rate": 50.0}
+    quick = {
+        "uploads": 24,
+        "latency_seconds": 2.0,
+        "warmup": 3,
+        "rounds": 1,
+        "rate": 20.0,
+        "bins": QUICK_BINS,
+    }
+    full = {
+        "uploads": 2000,
+        "latency_seconds": 60.0,
+        "warmup": 50,
+        "rounds": 2,
+        "rate": 50.0,
+        "bins": BINS,
+    }
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)

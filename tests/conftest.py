@@ -3,19 +3,56 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import processes
+from tests.support import processes, scheduling
 from tests.support import server as server_support
 
 _RUN_MARK = processes.new_mark()
 # Seconds a process may take to exit after its module is done before it counts as left behind
 # (test_process_leaks shortens it for the run it checks).
 LEAK_GRACE_ENV = "TUFPI_TEST_LEAK_GRACE"
+
+
+class _LongestFirst:
+    """``--dist loadscope`` hands out the longest modules first (tests/support/scheduling.py)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object | None:
+        if config.getvalue("dist") != "loadscope":
+            return None
+        return scheduling.make_scheduler(config, log)
+
+
+class _RecordDurations:
+    """Writes each module's seconds (its tests' setup, call and teardown) to the file
+    ``TUFPI_TEST_DURATIONS_OUT`` names: a fresh tests/durations.json."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: list[tuple[str, float]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds.append((report.nodeid, report.duration))
+
+    def pytest_sessionfinish(self) -> None:
+        table = scheduling.module_seconds(self.seconds)
+        self.path.write_text(json.dumps(table, indent=1) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller schedules and records
+        return
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_LongestFirst(), "tufpi-longest-first")
+    out = os.environ.get(scheduling.OUT_ENV)
+    if out:
+        config.pluginmanager.register(_RecordDurations(Path(out)), "tufpi-record-durations")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
