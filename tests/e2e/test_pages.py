@@ -275,3 +275,10 @@ def test_home_and_trust_pages(index_server: IndexServer, uploaded: dict[str, str
     assert re.search(r'<span id="last-publication">[\d-]+ [\d:]+ UTC</span>', trust)
     assert "simple/pages-demo/index.html" in trust
     assert "simple/evil-pages/" not in trust  # only the project asked for
+    # The last publications, from the transparency log: the newest is the snapshot served.
+    snapshot = httpx.get(index_server.url + "tuf/timestamp.json").json()["signed"]["meta"]
+    published = re.findall(r"<tr><td>[\d-]+ [\d:]+</td><td>(\d+)</td><td>(\d+)</td>", trust)
+    assert published, "no publication shown"
+    newest = [int(v) for v in published[0]]
+    assert newest[0] <= snapshot["snapshot.json"]["version"]
+    assert [int(s) for s, _t in published] == sorted((int(s) for s, _t in published), reverse=True)

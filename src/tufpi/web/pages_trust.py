@@ -32,6 +32,7 @@ from tufpi.web.metrics import StatusCache
 from tufpi.web.templating import page
 
 CHANGES = 50
+PUBLICATIONS = 10  # the last publications shown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +107,8 @@ def read_checkpoint(storage: Storage) -> Checkpoint | None:
 
 
 async def trust_page(request: Request) -> Response:
-    """Every role's version, expiry, keys and threshold; the log's size; the last changes."""
+    """Every role's version, expiry, keys and threshold; the log's size; the last
+    publications and the last changes."""
     ctx = context(request)
     await run_in_threadpool(ctx.check_read, request)
     raw = request.query_params.get("project", "").strip()[:200]
@@ -125,6 +127,9 @@ async def trust_page(request: Request) -> Response:
         trust_log.recent_changes, ctx.index.sessions, CHANGES, project or None
     )
     checkpoint = await run_in_threadpool(read_checkpoint, storage)
+    publications = await run_in_threadpool(
+        trust_log.recent_publications, ctx.index.sessions, PUBLICATIONS
+    )
     return page(
         "trust.html",
         headers={"cache-control": "no-cache"},
@@ -134,4 +139,5 @@ async def trust_page(request: Request) -> Response:
         roles=role_rows,
         changes=changes,
         checkpoint=checkpoint,
+        publications=publications,
     )

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from tufpi.db.models import LogLeaf, TargetChange
+from tufpi.tlog import entries
 from tufpi.trust import changes
-from tufpi.trust.log import recent_changes
+from tufpi.trust.log import recent_changes, recent_publications
 
 from .test_publisher import Repo
 
@@ -55,3 +58,35 @@ def test_a_published_change_names_its_snapshot(repo: Repo) -> None:
     result = repo.publisher().publish()
     (change,) = recent_changes(repo.services.sessions, limit=50, project="alpha")
     assert change.published_version == result.snapshot_version
+
+
+def test_the_last_publications_come_from_the_transparency_log(repo: Repo) -> None:
+    """Each publication the log recorded, newest first, with the number of changes its
+    snapshot published; a yank (another entry without a target path) is not one."""
+    _add(repo, "alpha", "alpha/alpha-1.tar.gz", "alice")
+    _add(repo, "alpha", "alpha/alpha-2.tar.gz", "alice")
+    first = _publish(repo, 1, 1)
+    yank = entries.Yanked("alpha", "1", True, repo.clock(), reason="broken")
+    _add(repo, "beta", "beta/beta-1.tar.gz", "bob")
+    second = _publish(repo, 2, 2)
+    with repo.services.sessions.begin() as session:
+        for seq, entry in enumerate([first, yank, second]):
+            session.add(LogLeaf(seq=seq, entry=entries.encode_entry(entry), path=None))
+
+    shown = recent_publications(repo.services.sessions, limit=10)
+    assert [(p.snapshot_version, p.timestamp_version, p.changes) for p in shown] == [
+        (2, 2, 1),
+        (1, 1, 2),
+    ]
+    assert [p.snapshot_version for p in recent_publications(repo.services.sessions, 1)] == [2]
+
+
+def _publish(repo: Repo, snapshot: int, timestamp: int) -> entries.Published:
+    """Mark the pending changes published by ``snapshot``; the log entry recording it."""
+    with repo.services.sessions.begin() as session:
+        session.execute(
+            update(TargetChange)
+            .where(TargetChange.published_version.is_(None))
+            .values(published_version=snapshot)
+        )
+    return entries.Published(timestamp, "a" * 64, snapshot, "b" * 64, repo.clock())
