@@ -30,7 +30,7 @@ import httpx
 from bench_simple import _bin, _clean_env, _free_port, _wait_for_signer, machine, running
 from common import default_postgres_url, postgres_database
 from loadgen import LOCALHOST, Result, Target, measure
-from simple_data import BIG, load_tufpi, make_dataset
+from simple_data import BIG, Dist, load_tufpi, make_dataset, wheel
 from sqlalchemy import Engine, insert, select, text
 
 from tufpi.db import make_engine
@@ -42,6 +42,8 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 ENCODING = "gzip, deflate"
 VOCABULARY = 2_000
 CHUNK = 5_000
+MATRIX = "wheel-matrix"
+COUNT = b'id="result-count"'  # on every answer to a query, whatever it found
 
 
 def vocabulary(size: int) -> list[str]:
@@ -57,13 +59,14 @@ def vocabulary(size: int) -> list[str]:
     return list(words)
 
 
-def many_projects(engine: Engine, count: int, words: list[str]) -> tuple[str, str]:
+def many_projects(engine: Engine, count: int, words: list[str]) -> tuple[str, str, list[str]]:
     """Write ``count`` projects with a summary each, as search reads them; returns a
-    project name and a word of its summary (the queries measured)."""
+    project name and a word of its summary (the repeated queries), and every name."""
     rng = random.Random(458)
     now = dt.datetime.now(dt.UTC)
     start = 0
     example = ("", "")
+    names: list[str] = []
     with engine.begin() as conn:
         first_id = int(conn.execute(select(Project.id).order_by(Project.id.desc())).scalar() or 0)
     while start < count:
@@ -81,6 +84,7 @@ def many_projects(engine: Engine, count: int, words: list[str]) -> tuple[str, st
                 for t, n in project_terms(name, summary).items()
             ]
             example = (name, summary.split()[0])
+            names.append(name)
         with engine.begin() as conn:
             conn.execute(insert(table_of(Project)), projects)
             conn.execute(insert(table_of(ProjectSearch)), searches)
@@ -93,7 +97,16 @@ def many_projects(engine: Engine, count: int, words: list[str]) -> tuple[str, st
     else:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
-    return example
+    return (*example, names)
+
+
+def matrix(files: int) -> list[Dist]:
+    """A wheel matrix: ``files`` wheels of ``MATRIX`` 2.0, one per (Python, platform) tag,
+    all in one release (its project page lists them all)."""
+    pythons = [f"cp3{minor}" for minor in range(8, 16)]
+    glibcs = range(17, 17 + -(-files // len(pythons)))
+    tags = [f"{py}-{py}-manylinux_2_{glibc}_x86_64" for glibc in glibcs for py in pythons]
+    return [wheel(MATRIX, "2.0", tag) for tag in tags[:files]]
 
 
 def checker(needle: bytes) -> Callable[[bytes], None]:
@@ -108,23 +121,62 @@ def checker(needle: bytes) -> Callable[[bytes], None]:
     return check
 
 
+def _search(port: int, query: str) -> Target:
+    return Target(port, f"/search/?q={query}", BROWSER_ACCEPT, ENCODING)
+
+
 def targets(port: int, name: str, word: str, files: int) -> list[tuple[str, Target, bytes]]:
+    """The pages asked again and again: the project pages and search answers are cached."""
     last = f"1.{(files - 1) // 2}.0"
+    wheels = matrix(files)
     pip = "application/vnd.pypi.simple.v1+json"
     return [
         ("baseline: simple page (JSON)", Target(port, f"/simple/{BIG}/", pip, ENCODING),
          b"big_project-"),
-        (f"project page, {files:,} files", Target(port, f"/project/{BIG}/", BROWSER_ACCEPT,
-         ENCODING), f"big_project-{last}".encode()),
-        ("search: exact name", Target(port, f"/search/?q={name}", BROWSER_ACCEPT, ENCODING),
-         f'href="/project/{name}/"'.encode()),
-        ("search: one word", Target(port, f"/search/?q={word}", BROWSER_ACCEPT, ENCODING),
-         b'class="result"'),
-        ("search: two words", Target(port, f"/search/?q={word}+{name.split('-', maxsplit=1)[0]}",
-         BROWSER_ACCEPT, ENCODING), b"<h1>Search</h1>"),
-        ("search: a prefix of 2", Target(port, f"/search/?q={word[:2]}", BROWSER_ACCEPT,
-         ENCODING), b'class="result"'),
+        (f"project page, {files // 2:,} releases of 2 files", Target(port, f"/project/{BIG}/",
+         BROWSER_ACCEPT, ENCODING), f"big_project-{last}".encode()),
+        (f"project page, one release of {files:,} files", Target(port, f"/project/{MATRIX}/",
+         BROWSER_ACCEPT, ENCODING), wheels[-1].filename.encode()),
+        ("search: exact name", _search(port, name), f'href="/project/{name}/"'.encode()),
+        ("search: one word", _search(port, word), b'class="result"'),
+        ("search: two words", _search(port, f"{word}+{name.split('-', maxsplit=1)[0]}"),
+         b"<h1>Search</h1>"),
+        ("search: a prefix of 2", _search(port, word[:2]), b'class="result"'),
     ]  # fmt: skip
+
+
+def uncached(
+    port: int, names: list[str], words: list[str], wanted: int
+) -> list[tuple[str, Target, bytes]]:
+    """Search answers the cache cannot help: every request of a measurement (and of its
+    warm-up) asks another query, at most ``wanted`` distinct ones of each kind."""
+    rng = random.Random(1016)
+    step = max(1, len(names) // wanted)
+    exact = [f"/search/?q={n}" for n in names[::step][:wanted]]
+    one = [f"/search/?q={w}" for w in words[:wanted]]
+    pairs: dict[str, None] = {}
+    while len(pairs) < min(wanted, len(words) ** 2 // 2):
+        pairs.setdefault(f"/search/?q={rng.choice(words)}+{rng.choice(words)}", None)
+    prefixes = sorted({w[:2] for w in words})
+    paged = [f"/search/?q={p}&page={n}" for n in range(1, 11) for p in prefixes][:wanted]
+    rows = [
+        ("exact names", "`/search/?q=<a project name>`", exact),
+        ("one word", "`/search/?q=<a word>`", one),
+        ("two words", "`/search/?q=<word>+<word>`", list(pairs)),
+        ("prefixes of 2, pages 1 to 10", "`/search/?q=<2 letters>&page=<1-10>`", paged),
+    ]
+    return [
+        (f"search, uncached: {kind} ({len(paths):,} distinct)",
+         Target(port, label, BROWSER_ACCEPT, ENCODING, tuple(paths)), COUNT)
+        for kind, label, paths in rows
+    ]  # fmt: skip
+
+
+def _first(label: str, port: int, path: str) -> None:
+    first = time.perf_counter()
+    httpx.get(f"http://{LOCALHOST}:{port}{path}", timeout=60).raise_for_status()
+    print(f"{label}: first (uncached) {path} in {(time.perf_counter() - first) * 1000:.0f} ms",
+          flush=True)  # fmt: skip
 
 
 def measure_server(label: str, url: str, args: argparse.Namespace, work: Path) -> list[str]:
@@ -141,9 +193,10 @@ def measure_server(label: str, url: str, args: argparse.Namespace, work: Path) -
     started = time.perf_counter()
     for step in (["db", "upgrade"], ["trust", "init"]):
         subprocess.run([_bin("tufpi"), *step], env=env, check=True, capture_output=True)
-    load_tufpi(make_dataset(1, args.files), url, base / "data" / "files")
+    load_tufpi(make_dataset(1, args.files) + matrix(args.files), url, base / "data" / "files")
     engine = make_engine(url)
-    name, word = many_projects(engine, args.projects, vocabulary(VOCABULARY))
+    words = vocabulary(VOCABULARY)
+    name, word, names = many_projects(engine, args.projects, words)
     engine.dispose()
     print(f"{label}: loaded {args.projects:,} projects in {time.perf_counter() - started:.0f} s",
           flush=True)  # fmt: skip
@@ -151,20 +204,24 @@ def measure_server(label: str, url: str, args: argparse.Namespace, work: Path) -
     with running([_bin("tufpi"), "serve", "--log-level", "warning"], env, port,
                  base / "serve.log"):  # fmt: skip
         _wait_for_signer(url)  # then nothing changes during the measurement
-        first = time.perf_counter()
-        httpx.get(f"http://{LOCALHOST}:{port}/project/{BIG}/", timeout=60).raise_for_status()
-        print(f"{label}: first (uncached) project page in "
-              f"{(time.perf_counter() - first) * 1000:.0f} ms", flush=True)  # fmt: skip
+        for path in (f"/project/{BIG}/", f"/project/{MATRIX}/"):
+            _first(label, port, path)
         baseline: Result | None = None
-        for what, target, needle in targets(port, name, word, args.files):
+        wanted = args.warmup + args.requests
+        measured = targets(port, name, word, args.files)
+        measured += uncached(port, names, words, wanted)
+        for what, target, needle in measured:
+            # A rotation's measurement goes on where its warm-up stopped: no query twice.
+            count = min(args.requests, len(target.paths) - args.warmup) if target.paths else (
+                args.requests)  # fmt: skip
             measure(target, args.warmup, args.concurrency, args.max_seconds, checker(needle))
-            result = measure(
-                target, args.requests, args.concurrency, args.max_seconds, checker(needle)
-            )
+            result = measure(target, count, args.concurrency, args.max_seconds,
+                             checker(needle), first=args.warmup)  # fmt: skip
             baseline = baseline or result
             p99 = result.percentile(99)
+            path = target.path if target.paths else f"`{target.path}`"
             rows.append(
-                f"| {label} | {what} | `{target.path}` | {result.requests} | {result.rps:.0f} | "
+                f"| {label} | {what} | {path} | {result.requests} | {result.rps:.0f} | "
                 f"{result.percentile(50) * 1000:.1f} | {p99 * 1000:.1f} | "
                 f"{result.rps / baseline.rps:.2f}x | {'met' if p99 < GOAL_P99 else 'MISSED'} |"
             )
@@ -216,7 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(rows))
     print(f"\n{args.concurrency} connections, at most {args.requests} requests or "
           f"{args.max_seconds:g} s per page, after {args.warmup} warm-up requests; "
-          f"{args.projects:,} projects, big-project with {args.files:,} files.")  # fmt: skip
+          f"{args.projects:,} projects, big-project with {args.files:,} files, "
+          f"{MATRIX} 2.0 with {args.files:,} wheels.")  # fmt: skip
     if args.quick:
         print("--quick: a smoke run on a small data set; the goal is for the full run.")
 

@@ -23,17 +23,20 @@ class LoadError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """One URL path on a server, requested with one Accept header."""
+    """One URL path on a server, requested with one Accept header; or, with ``paths``, a
+    rotation: request number n asks ``paths[n % len(paths)]`` (``path`` then names them)."""
 
     port: int
     path: str
     accept: str
     accept_encoding: str | None = None
+    paths: tuple[str, ...] = ()
 
-    def request(self) -> bytes:
+    def request(self, number: int = 0) -> bytes:
+        path = self.paths[number % len(self.paths)] if self.paths else self.path
         encoding = f"Accept-Encoding: {self.accept_encoding}\r\n" if self.accept_encoding else ""
         return (
-            f"GET {self.path} HTTP/1.1\r\n"
+            f"GET {path} HTTP/1.1\r\n"
             f"Host: {LOCALHOST}:{self.port}\r\n"
             f"Accept: {self.accept}\r\n"
             f"{encoding}"
@@ -109,9 +112,11 @@ async def _worker(
     request = target.request()
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     try:
-        for _ticket in tickets:  # shared by all workers: the total is bounded
+        for ticket in tickets:  # shared by all workers: the total is bounded
             if time.perf_counter() > deadline:
                 return
+            if target.paths:
+                request = target.request(ticket)
             if conn is None:
                 conn = await asyncio.open_connection(LOCALHOST, target.port)
             reader, writer = conn
@@ -138,8 +143,9 @@ async def _run(
     concurrency: int,
     max_seconds: float,
     check: Callable[[bytes], None] | None,
+    first: int,
 ) -> Result:
-    tickets = iter(range(requests))
+    tickets = iter(range(first, first + requests))
     latencies: list[float] = []
     start = time.perf_counter()
     deadline = start + max_seconds
@@ -156,13 +162,15 @@ def measure(
     concurrency: int,
     max_seconds: float,
     check: Callable[[bytes], None] | None = None,
+    first: int = 0,
 ) -> Result:
     """Send at most ``requests`` GETs (stopping early after ``max_seconds``) over
     ``concurrency`` connections; ``check`` validates the first body on each connection.
+    The requests are numbered from ``first`` (which of a rotation's ``paths`` they ask).
 
     Raises:
         LoadError: a response was not 200, or ``check`` refused a body.
     """
     if requests < 1 or concurrency < 1:
         raise ValueError("requests and concurrency must be positive")
-    return asyncio.run(_run(target, requests, concurrency, max_seconds, check))
+    return asyncio.run(_run(target, requests, concurrency, max_seconds, check, first))

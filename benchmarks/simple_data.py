@@ -71,7 +71,7 @@ def _record_hash(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def wheel(name: str, version: str) -> Dist:
+def wheel(name: str, version: str, tag: str = "py3-none-any") -> Dist:
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = _core_metadata(name, version)
@@ -79,7 +79,7 @@ def wheel(name: str, version: str) -> Dist:
         f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
         f"{info}/METADATA": metadata,
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tufpi-benchmark\n"
-        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+        + f"Root-Is-Purelib: true\nTag: {tag}\n".encode(),
     }
     record = "".join(f"{p},sha256={_record_hash(d)},{len(d)}\n" for p, d in members.items())
     members[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
@@ -87,7 +87,7 @@ def wheel(name: str, version: str) -> Dist:
     with zipfile.ZipFile(buf, "w") as archive:
         for path, data in members.items():
             archive.writestr(zipfile.ZipInfo(path, _ZIP_TIME), data)
-    filename = f"{dist}-{version}-py3-none-any.whl"
+    filename = f"{dist}-{version}-{tag}.whl"
     return Dist(name, version, filename, "bdist_wheel", buf.getvalue(), metadata)
 
 

@@ -217,6 +217,24 @@ def test_search_finds_names_and_summaries_and_survives_hostile_queries(
         assert "<script>" not in response.text
 
 
+def test_search_answers_revalidate_and_follow_an_upload_at_once(
+    index_server: IndexServer, uploaded: dict[str, str], workdir: Path
+) -> None:
+    """Search answers are cached: the same answer (and ETag) for the same query as shown,
+    304 on revalidation; the upload of a match changes the very next answer."""
+    first = get(index_server, "search/?q=Searchcache")
+    etag = first.headers["etag"]
+    assert "no-cache" in first.headers["cache-control"]
+    assert "searchcache-demo" not in first.text
+    assert get(index_server, "search/?q=searchcache").headers["etag"] == etag
+    assert get(index_server, "search/?q=searchcache", **{"if-none-match": etag}).status_code == 304
+    upload(index_server, uploaded["token"], [wheel(workdir / "s", "searchcache-demo", "1.0")])
+    after = get(index_server, "search/?q=searchcache", **{"if-none-match": etag})
+    assert after.status_code == 200
+    assert after.headers["etag"] != etag
+    assert 'href="/project/searchcache-demo/"' in after.text
+
+
 def test_user_data_cannot_inject_script(
     index_server: IndexServer, uploaded: dict[str, str]
 ) -> None:

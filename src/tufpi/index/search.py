@@ -12,10 +12,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 
-from tufpi.db.models import Project, ProjectSearch, Release, SearchTerm, table_of
+from tufpi.db.models import Project, ProjectSearch, Release, SearchTerm, TargetChange, table_of
 from tufpi.index.latest import latest_version
 from tufpi.index.names import is_valid_project_name, normalize
 from tufpi.index.search_words import Query, parse_query, project_terms, rank, upper_bound
@@ -27,6 +37,8 @@ CANDIDATES = 200
 PAGE_SIZE = 20
 # Rows read beyond CANDIDATES: a project can match one term by two of its words (a prefix).
 _SPARE = 20
+# The newest rows of ``target_changes`` counted by ``generation`` (see there).
+GENERATION_WINDOW = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +93,37 @@ def forget(session: Session, project_id: int) -> None:
     """Remove a project from search (before its row is deleted)."""
     session.execute(delete(table_of(SearchTerm)).where(SearchTerm.project_id == project_id))
     session.execute(delete(table_of(ProjectSearch)).where(ProjectSearch.project_id == project_id))
+
+
+@functools.cache
+def _generation_query() -> Select[int, int]:
+    newest = select(func.max(TargetChange.id)).scalar_subquery()
+    recent = (
+        select(func.count())
+        .select_from(TargetChange)
+        .where(TargetChange.id > func.coalesce(newest, 0) - GENERATION_WINDOW)
+        .scalar_subquery()
+    )
+    return select(func.coalesce(newest, 0), recent)
+
+
+def generation(sessions: sessionmaker[Session]) -> tuple[int, int]:
+    """A value that changes whenever a search's answer can: the newest row of the
+    transaction log (``target_changes``) and how many rows are among its newest
+    ``GENERATION_WINDOW`` ids. Two index ranges of the primary key, one round trip.
+
+    Every change to search (``index_project``, ``forget``) runs in
+    ``index.pages.store_pages`` or ``drop_pages``, in the transaction that also re-renders
+    or withdraws the project's simple pages, which are TUF targets: an upload, yank,
+    removal, import or mirrored change alters the page (its files, their yanked marks),
+    so ``changes.set_targets`` or ``drop_target`` writes a row of ``target_changes`` in the
+    same transaction, and the newest id grows. Rows are never deleted. The count covers
+    PostgreSQL committing out of id order: a transaction holding id 10 may commit after
+    one holding id 11, leaving the newest id as it was; the count of the window then grows.
+    Not an in-process counter: several ``tufpi serve`` processes may share the database."""
+    with sessions() as session:
+        row = session.execute(_generation_query()).one()
+    return int(row[0]), int(row[1])
 
 
 def _range(term_column: InstrumentedAttribute[str], number: int) -> ColumnElement[bool]:

@@ -29,7 +29,7 @@ from tufpi.web.jsonapi import project_json
 from tufpi.web.logfiles import log_file
 from tufpi.web.metadata import metadata_file
 from tufpi.web.metrics import StatusCache, metrics
-from tufpi.web.pages import history_page, project_page, search_page
+from tufpi.web.pages import SEARCH_CACHE_SIZE, history_page, project_page, search_page
 from tufpi.web.pages_trust import KeyCache, trust_page
 from tufpi.web.simple import consistent_page, simple_index, simple_project
 from tufpi.web.upload import BodyLimit, legacy_upload
@@ -160,4 +160,5 @@ def create_app(services: Services, signer: Sequence[str] | None = None) -> Starl
     app.state.counts = Counted()
     app.state.trust_keys = KeyCache()
     app.state.page_cache = RenderCache(1024)
+    app.state.search_cache = RenderCache(SEARCH_CACHE_SIZE)
     return app

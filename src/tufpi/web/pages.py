@@ -12,9 +12,11 @@ needs what the simple API needs (``WebContext.check_read``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from tufpi.index import search, showcase
 from tufpi.index.errors import NotFound
 from tufpi.index.names import normalize
-from tufpi.index.search_words import MAX_QUERY, MAX_TERMS
+from tufpi.index.search_words import MAX_QUERY, MAX_TERMS, parse_query
 from tufpi.trust import log as trust_log
 from tufpi.web import pages_view as view
 from tufpi.web.context import Body, RenderCache, WebContext, context
@@ -32,6 +34,8 @@ HISTORY_LIMIT = 500
 TRUST_CHANGES = 50
 _HTML = "text/html; charset=utf-8"
 _MAX_NAME = 200
+# Search answers kept (``search_body``): a page is some 10 KB, and as much again gzipped.
+SEARCH_CACHE_SIZE = 1024
 
 
 def _headers(ctx: WebContext, etag: str) -> dict[str, str]:
@@ -203,23 +207,55 @@ def _page_number(raw: str | None) -> int:
     return max(1, int(raw))
 
 
+def _render_search(sessions: sessionmaker[Session], shown: str, cut: bool, number: int) -> bytes:
+    results = search.search(sessions, shown, number) if shown else None
+    if results is not None and cut and not results.query.cut:
+        results = dataclasses.replace(results, query=dataclasses.replace(results.query, cut=True))
+    return render(
+        "search.html",
+        query=shown,
+        results=results,
+        page_size=search.PAGE_SIZE,
+        max_query=MAX_QUERY,
+        max_terms=MAX_TERMS,
+    ).encode()
+
+
+def search_body(
+    sessions: sessionmaker[Session], cache: RenderCache, raw: str, number: int
+) -> tuple[Body, str]:
+    """Page ``number`` of the answer to ``raw`` and its ETag, from ``cache`` when the same
+    query was answered since the search index last changed (``search.generation``).
+
+    The key is the query as shown: its text case-folded with its spaces collapsed (at most
+    MAX_QUERY characters), so "Foo  bar" and "foo bar" share an entry; the answer is
+    rendered from that text, so an entry holds what any of its queries would get. The
+    exact-name match is kept: "foo.bar" and "foo bar" have the same terms but are two keys.
+    """
+    query = parse_query(raw)
+    shown = " ".join(query.text.casefold().split())
+    newest, recent = search.generation(sessions)
+    body = cache.get(
+        ("search", shown, query.cut, number, newest, recent),
+        lambda: _render_search(sessions, shown, query.cut, number),
+    )
+    return body, f"s{newest}-{recent}-" + hashlib.sha256(body.plain).hexdigest()[:32]
+
+
+def _search_cache(request: Request) -> RenderCache:
+    """Search's own cache, apart from the project pages' and the simple pages' (so that
+    many distinct queries cannot push those out); bounded in entries, and each key in
+    size (a query is cut to MAX_QUERY characters)."""
+    cache: RenderCache = request.app.state.search_cache
+    return cache
+
+
 async def search_page(request: Request) -> Response:
     """``/search/?q=&page=``: projects by name and summary, the exact name first."""
     ctx = context(request)
     await _check_read(ctx, request)
     raw = request.query_params.get("q", "")[: MAX_QUERY * 4]
     number = _page_number(request.query_params.get("page"))
-
-    def build() -> bytes:
-        results = search.search(ctx.index.sessions, raw, number) if raw.strip() else None
-        return render(
-            "search.html",
-            query=raw[:MAX_QUERY].strip(),
-            results=results,
-            page_size=search.PAGE_SIZE,
-            max_query=MAX_QUERY,
-            max_terms=MAX_TERMS,
-        ).encode()
-
-    plain = await run_in_threadpool(build)
-    return answer(request, ctx, Body.of(plain), "s-" + hashlib.sha256(plain).hexdigest()[:32])
+    cache = _search_cache(request)
+    body, etag = await run_in_threadpool(search_body, ctx.index.sessions, cache, raw, number)
+    return answer(request, ctx, body, etag)
