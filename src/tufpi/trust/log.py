@@ -75,10 +75,8 @@ def recent_publications(sessions: sessionmaker[Session], limit: int) -> list[Pub
             select(TargetChange.published_version, func.count(TargetChange.id))
             .where(TargetChange.published_version.in_(versions))
             .group_by(TargetChange.published_version)
-        ).tuples()
-        # Not dict(counted): a Result has keys() (its columns), so dict() would read it as a
-        # mapping.
-        counts = {version: number for version, number in counted}  # noqa: C416
+        )
+        counts = {version: number for version, number in counted if version is not None}
     return [
         Publication(
             p.time, p.snapshot_version, p.timestamp_version, counts.get(p.snapshot_version, 0)
