@@ -26,17 +26,6 @@ PASSWORD = demo.PASSWORD
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with web.chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots"), "flows")
-
-
-@pytest.fixture(scope="module")
 def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The demonstration index; ada (its projects' owner) signs in with ``PASSWORD``; bob
     has an account and no project."""

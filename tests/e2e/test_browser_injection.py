@@ -35,17 +35,6 @@ YANKED = "xss-markdown"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with web.chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots"), "injection")
-
-
-@pytest.fixture(scope="module")
 def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """An index holding the hostile projects, one of them yanked with a hostile reason."""
     work = tmp_path_factory.mktemp("hostile")

@@ -26,17 +26,6 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with web.chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web.screenshots_dir(tmp_path_factory.mktemp("screenshots"), "pages")
-
-
-@pytest.fixture(scope="module")
 def index(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     work = tmp_path_factory.mktemp("demo")
     srv = server_support.start(work / "index")
