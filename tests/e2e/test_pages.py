@@ -7,9 +7,7 @@ to inject script rendered inert."""
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -19,6 +17,7 @@ from tests.support import clients
 from tests.support.server import IndexServer
 from tests.support.tuf_client import wait_for_target
 from tests.support.waiting import wait_until
+from tests.support.wheelfile import zip_wheel
 from tufpi.trust import layout
 
 SCRIPT = "<script>alert(1)</script>"
@@ -32,19 +31,14 @@ def wheel(
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{headers}\n{description}"
-    members = {
-        f"{dist}/__init__.py": f"VERSION = {version!r}\n",
-        f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{info}/RECORD": "",
+    files = {
+        f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{info}/METADATA": metadata.encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for member, content in members.items():
-            archive.writestr(zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0)), content)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{dist}-{version}-py3-none-any.whl"
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(zip_wheel(files, info))
     return path
 
 

@@ -17,8 +17,6 @@ import pytest
 
 from tufpi.cli import remote
 
-SERVER_SIDE = ("sqlalchemy", "tufpi.db", "tufpi.services", "tufpi.index.service")
-
 
 @pytest.mark.parametrize(
     "url",
@@ -115,16 +113,3 @@ def test_index_without_a_token_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "--index needs an API token" in result.stderr
-
-
-@pytest.mark.parametrize("name", ["yank", "remove", "owner", "token", "journal"])
-def test_the_management_commands_do_not_import_the_server_side(name: str) -> None:
-    probe = (
-        "import sys, click; from tufpi.cli import main; "
-        f"main.get_command(click.Context(main), {name!r}); "
-        f"print(sorted(m for m in {SERVER_SIDE!r} if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]", out
