@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import gzip
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from bench_simple import _bin, _clean_env, _free_port, _wait_for_signer, machine, running
+from bench_simple import _bin, _wait_for_signer, initialised_tufpi, machine, running
 from common import default_postgres_url, postgres_database
 from loadgen import LOCALHOST, Result, Target, measure
 from simple_data import BIG, Dist, load_tufpi, make_dataset, wheel
@@ -181,18 +180,8 @@ def _first(label: str, port: int, path: str) -> None:
 
 def measure_server(label: str, url: str, args: argparse.Namespace, work: Path) -> list[str]:
     base = work / label.lower()
-    (base / "data").mkdir(parents=True)
-    port = _free_port()
-    env = _clean_env(
-        TUFPI_DATA_DIR=str(base / "data"),
-        TUFPI_DATABASE_URL=url,
-        TUFPI_KEYS_DIR=str(base / "keys"),
-        TUFPI_HOST=LOCALHOST,
-        TUFPI_PORT=str(port),
-    )
     started = time.perf_counter()
-    for step in (["db", "upgrade"], ["trust", "init"]):
-        subprocess.run([_bin("tufpi"), *step], env=env, check=True, capture_output=True)
+    env, port = initialised_tufpi(base, url)
     load_tufpi(make_dataset(1, args.files) + matrix(args.files), url, base / "data" / "files")
     engine = make_engine(url)
     words = vocabulary(VOCABULARY)

@@ -209,24 +209,32 @@ def measure_pypiserver(work: Path, plan: Plan) -> list[Row]:
         return run_server("pypiserver", port, {"pip (HTML)": PIP_ACCEPT}, plan)
 
 
+def initialised_tufpi(base: Path, database_url: str) -> tuple[dict[str, str], int]:
+    """A tufpi instance under ``base`` (``data/``, ``keys/``) on ``database_url``, its
+    tables made and its signed metadata initialised: the environment to serve it with,
+    and the free port it will listen on."""
+    (base / "data").mkdir(parents=True)
+    port = _free_port()
+    env = _clean_env(
+        TUFPI_DATA_DIR=str(base / "data"),
+        TUFPI_DATABASE_URL=database_url,
+        TUFPI_KEYS_DIR=str(base / "keys"),
+        TUFPI_HOST=LOCALHOST,
+        TUFPI_PORT=str(port),
+    )
+    for step in (["db", "upgrade"], ["trust", "init"]):
+        subprocess.run([_bin("tufpi"), *step], env=env, check=True, capture_output=True)
+    return env, port
+
+
 def measure_tufpi(
     label: str, database_url: str, dists: list[Dist], work: Path, plan: Plan
 ) -> list[Row]:
     """Initialise and load a tufpi instance, serve it, measure it."""
     base = work / f"tufpi-{label.lower()}"
     data_dir = base / "data"
-    data_dir.mkdir(parents=True)
-    port = _free_port()
-    env = _clean_env(
-        TUFPI_DATA_DIR=str(data_dir),
-        TUFPI_DATABASE_URL=database_url,
-        TUFPI_KEYS_DIR=str(base / "keys"),
-        TUFPI_HOST=LOCALHOST,
-        TUFPI_PORT=str(port),
-    )
     started = time.perf_counter()
-    for step in (["db", "upgrade"], ["trust", "init"]):
-        subprocess.run([_bin("tufpi"), *step], env=env, check=True, capture_output=True)
+    env, port = initialised_tufpi(base, database_url)
     load_tufpi(dists, database_url, data_dir / "files")
     print(f"tufpi on {label}: initialised and loaded in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
